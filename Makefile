@@ -1,0 +1,30 @@
+# netc: common tasks. Everything needs only Go.
+
+.PHONY: all build test demo vet fuzz clean
+
+all: build
+
+build:
+	go build -o bin/netc ./cmd/netc
+
+# The README's test command: every test.
+test:
+	go test ./...
+
+# Adversarially train the default spec on real MNIST and evaluate it.
+demo:
+	go run ./cmd/netc demo
+
+vet:
+	gofmt -l $$(git ls-files '*.go')
+	go vet ./...
+
+# Fuzz the parsers (FUZZTIME=5m by default).
+FUZZTIME ?= 5m
+fuzz:
+	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./spec
+	go test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./runtime/ckpt
+	go test -run='^$$' -fuzz=FuzzIDX -fuzztime=$(FUZZTIME) ./runtime/data
+
+clean:
+	rm -rf bin runs

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/netc/netc/compiler"
+	"github.com/netc/netc/spec"
+)
+
+func runCheck(args []string) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
+	batch := fs.Int("batch", 32, "batch size for the memory estimate")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badf("check: want one SPEC file, got %d arguments", len(pos))
+	}
+	if *batch < 1 {
+		return badf("check: --batch %d: want >= 1", *batch)
+	}
+	s, err := spec.ParseFile(pos[0])
+	if err != nil {
+		return bad(err)
+	}
+	g, err := compiler.Lower(s)
+	if err != nil {
+		return bad(err)
+	}
+	sum := g.Summarize(*batch)
+	if *asJSON {
+		out := struct {
+			compiler.Summary
+			File    string `json:"file"`
+			Input   [3]int `json:"input"`
+			Classes int    `json:"classes"`
+			Block   string `json:"block"`
+			Stages  []int  `json:"stages"`
+			Norm    string `json:"norm"`
+		}{sum, s.File, s.Input, s.Classes, s.Block.String(), s.Stages, s.Norm.Kind.String()}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Printf("%s (%s): %dx%dx%d -> %d classes, %s stem, %s blocks, stages %s, width %d, norm %s\n",
+		s.Model, s.File, s.Input[0], s.Input[1], s.Input[2], s.Classes, s.Stem, s.Block,
+		strings.Trim(fmt.Sprint(s.Stages), "[]"), s.Width, s.Norm.Kind)
+	fmt.Printf("  nodes          %d (%d convs, %d norms)\n", sum.Nodes, sum.Convs, sum.Norms)
+	fmt.Printf("  parameters     %s\n", commas(sum.Params))
+	fmt.Printf("  multiply-adds  %s per image (%.3g G)\n", commas(sum.MACs), float64(sum.MACs)/1e9)
+	fmt.Printf("  memory         batch %d: activations %s, training step about %s\n",
+		sum.Batch, bytesize(sum.ActivationBytes), bytesize(sum.TrainBytes))
+	return nil
+}
+
+// commas writes n with thousands separators: 25,557,032.
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func bytesize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+}
+
+func runFmt(args []string) error {
+	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
+	write := fs.Bool("w", false, "rewrite the files instead of printing")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return badf("fmt: want at least one SPEC file")
+	}
+	for _, path := range pos {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return bad(err)
+		}
+		out, err := spec.Format(path, src)
+		if err != nil {
+			return bad(err)
+		}
+		if !*write {
+			os.Stdout.Write(out)
+			continue
+		}
+		if string(out) == string(src) {
+			continue
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, out, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

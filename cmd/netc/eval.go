@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/pgd"
+	"github.com/netc/netc/runtime/train"
+	"github.com/netc/netc/spec"
+)
+
+func runEval(args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	src := fs.String("data", "", "data set (default: the one the run trained on)")
+	pgdList := fs.String("pgd", "10,100", "PGD iteration counts, e.g. 10,20,100,500,1000,2000")
+	c := eval.Config{Attack: paperAttack(), Batch: 100, Seed: 1}
+	finishAttack := attackFlags(fs, &c.Attack)
+	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
+	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the attack's random draws")
+	branch := fs.String("branch", "adv", "MBN branch to evaluate: clean or adv")
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badf("eval: want one RUN folder or checkpoint file, got %d arguments", len(pos))
+	}
+	if err := finishAttack(); err != nil {
+		return err
+	}
+	if c.Iters, err = ints(*pgdList); err != nil {
+		return badf("--pgd: %v", err)
+	}
+	switch *branch {
+	case "clean":
+		c.Branch = runtime.Clean
+	case "adv":
+		c.Branch = runtime.Adv
+	default:
+		return badf("--branch %q: want clean or adv", *branch)
+	}
+	m, meta, path, err := loadModel(pos[0])
+	if err != nil {
+		return err
+	}
+	if *src == "" {
+		*src = meta.Config.Data
+	}
+	test, err := data.Load(*src, "test")
+	if err != nil {
+		return bad(err)
+	}
+	if err := compatible(m.Spec(), test); err != nil {
+		return err
+	}
+	if c.Batch < 1 {
+		return badf("--batch %d: want >= 1", c.Batch)
+	}
+	res, err := eval.Run(m, test, c)
+	if err != nil {
+		return bad(err)
+	}
+	if *asJSON {
+		out := struct {
+			Checkpoint string `json:"checkpoint"`
+			Data       string `json:"data"`
+			*eval.Result
+		}{path, *src, res}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	printResult(os.Stderr, m.Spec().Model, path, res)
+	return nil
+}
+
+func printResult(w io.Writer, model, path string, r *eval.Result) {
+	fmt.Fprintf(w, "%s (%s): %d test images, %s PGD, eps %.4g, seed %d\n", model, path, r.Images, r.Attack, r.Eps, r.Seed)
+	fmt.Fprintf(w, "  clean        accuracy %6.2f%%\n", 100*r.Clean)
+	for _, p := range r.Curve {
+		fmt.Fprintf(w, "  PGD-%-5d    accuracy %6.2f%%", p.Iters, 100*p.Accuracy)
+		if r.Attack == pgd.Targeted.String() {
+			fmt.Fprintf(w, "   target success %6.2f%%", 100*p.TargetSuccess)
+		}
+		fmt.Fprintf(w, "   (step %.4g)\n", p.Step)
+	}
+}
+
+// loadModel opens a run folder (its last checkpoint) or a checkpoint file
+// and builds the model it holds.
+func loadModel(arg string) (runtime.Model, *train.Meta, string, error) {
+	path := arg
+	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+		path = filepath.Join(arg, "checkpoints", "last.safetensors")
+	}
+	c, err := train.OpenCheckpoint(path)
+	if err != nil {
+		return nil, nil, "", bad(err)
+	}
+	s, err := spec.Parse(path+"[spec]", []byte(c.Meta.Spec))
+	if err != nil {
+		return nil, nil, "", badf("%s: its spec does not parse: %v", path, err)
+	}
+	m, err := interp.NewModel(s, 0)
+	if err != nil {
+		return nil, nil, "", bad(err)
+	}
+	if err := c.Restore(m, nil); err != nil {
+		return nil, nil, "", bad(err)
+	}
+	meta := &c.Meta
+	return m, meta, path, nil
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/pgd"
+	"github.com/netc/netc/runtime/train"
+	"github.com/netc/netc/spec"
+)
+
+// fraction is a flag value such as 0.3 or 16/255.
+type fraction struct{ v *float64 }
+
+func (f fraction) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f.v, 'g', -1, 64)
+}
+
+func (f fraction) Set(s string) error {
+	v, err := pgd.ParseFraction(s)
+	if err != nil {
+		return err
+	}
+	*f.v = v
+	return nil
+}
+
+// attackFlags registers the attacker's flags on fs, with defaults from c.
+func attackFlags(fs *flag.FlagSet, c *pgd.Config) func() error {
+	fs.Var(fraction{&c.Eps}, "eps", "L-inf radius in pixels of [0,1] (`16/255` accepted)")
+	fs.Var(fraction{&c.Step}, "step", "PGD step size; the effective step is max(step, eps/steps)")
+	loss := fs.String("attack", c.Loss.String(), "attack loss: targeted, untargeted or cw")
+	norm := fs.String("attack-norm", "inference", "BN statistics while attacking: inference (running) or train (batch)")
+	return func() error {
+		l, err := pgd.ParseLoss(*loss)
+		if err != nil {
+			return badf("--attack: %v", err)
+		}
+		c.Loss = l
+		switch *norm {
+		case "inference":
+			c.Norm = runtime.RunningStats
+		case "train":
+			c.Norm = runtime.BatchStats
+		default:
+			return badf("--attack-norm %q: want inference or train", *norm)
+		}
+		return nil
+	}
+}
+
+// paperAttack is the paper's attacker: targeted, ε = 16/255, step 1/255.
+func paperAttack() pgd.Config {
+	return pgd.Config{Eps: 16.0 / 255, Step: 1.0 / 255, Steps: 30, Loss: pgd.Targeted, CleanStart: 0.2}
+}
+
+// trainFlags registers the trainer's flags; the returned function
+// finishes the config after parsing.
+func trainFlags(fs *flag.FlagSet, c *train.Config) func() error {
+	fs.StringVar(&c.Data, "data", c.Data, "data set: mnist, mnist:DIR, cifar10:PATH or imagefolder:PATH")
+	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "epochs")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "adversarial (or clean) images per step")
+	fs.IntVar(&c.Limit, "limit", c.Limit, "train on the first N images only (0: all)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of every random draw")
+	lr := fs.Float64("lr", 0, "peak learning rate (default 0.1*batch/256)")
+	fs.Float64Var(&c.Warmup, "warmup", c.Warmup, "epochs of linear learning-rate warmup")
+	decay := fs.String("decay", "", "epochs at which the learning rate drops x0.1, e.g. 35,70,95")
+	fs.Float64Var(&c.Momentum, "momentum", c.Momentum, "SGD momentum (Nesterov)")
+	fs.Float64Var(&c.WeightDecay, "wd", c.WeightDecay, "weight decay on conv and linear weights")
+	fs.Float64Var(&c.Smoothing, "label-smoothing", c.Smoothing, "label smoothing")
+	fs.IntVar(&c.Attack.Steps, "attack-steps", c.Attack.Steps, "PGD iterations per training batch; 0 trains on clean images only")
+	fs.Float64Var(&c.CleanRatio, "clean-ratio", c.CleanRatio, "share of clean counterparts added to the adversarial images (100% adv + X clean)")
+	fs.Float64Var(&c.CleanWeight, "clean-weight", c.CleanWeight, "a in a*J(clean) + (1-a)*J(adv)")
+	fs.Float64Var(&c.Attack.CleanStart, "clean-start", c.Attack.CleanStart, "probability (per batch) that PGD starts at the clean image")
+	fs.IntVar(&c.RunningStatsEpochs, "running-stats-epochs", c.RunningStatsEpochs, "normalize with the frozen running statistics in the last K epochs")
+	finishAttack := attackFlags(fs, &c.Attack)
+	return func() error {
+		if err := finishAttack(); err != nil {
+			return err
+		}
+		if *lr > 0 {
+			c.LR = *lr
+		} else {
+			c.LR = 0.1 * float64(c.Batch) / 256
+		}
+		c.DecayEpochs = nil
+		if *decay != "" {
+			for _, f := range strings.Split(*decay, ",") {
+				v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+				if err != nil {
+					return badf("--decay: bad epoch %q", f)
+				}
+				c.DecayEpochs = append(c.DecayEpochs, v)
+			}
+		}
+		c.Adversarial = c.Attack.Steps > 0
+		return bad(c.Validate())
+	}
+}
+
+func runTrain(args []string) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	c := train.Defaults(128)
+	c.Data = "mnist"
+	c.Attack = paperAttack()
+	finish := trainFlags(fs, &c)
+	out := fs.String("out", "", "run folder: config.json, metrics.jsonl, checkpoints/")
+	testLimit := fs.Int("test-limit", 1000, "test images for the clean accuracy after each epoch (0: none)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badf("train: want one SPEC file, got %d arguments", len(pos))
+	}
+	if *out == "" {
+		return badf("train: --out RUN is required")
+	}
+	if err := finish(); err != nil {
+		return err
+	}
+	s, err := spec.ParseFile(pos[0])
+	if err != nil {
+		return bad(err)
+	}
+	_, err = trainSpec(s, c, *out, *testLimit)
+	return err
+}
+
+// trainSpec trains (or resumes) a run of the spec and returns its model.
+func trainSpec(s *spec.Spec, c train.Config, dir string, testLimit int) (runtime.Model, error) {
+	m, err := interp.NewModel(s, c.Seed)
+	if err != nil {
+		return nil, bad(err)
+	}
+	trainSet, err := data.Load(c.Data, "train")
+	if err != nil {
+		return nil, bad(err)
+	}
+	if err := compatible(s, trainSet); err != nil {
+		return nil, err
+	}
+	r := &train.Run{Dir: dir, Config: c, Model: m, Data: trainSet}
+	if testLimit > 0 {
+		if r.Test, err = data.Load(c.Data, "test"); err != nil {
+			return nil, bad(err)
+		}
+		r.TestLimit = testLimit
+	}
+	if err := r.Start(); err != nil {
+		return nil, bad(err)
+	}
+	if err := r.Train(); err != nil {
+		if errors.Is(err, train.ErrNonFinite) {
+			return nil, fmt.Errorf("training stopped: %w", err)
+		}
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "checkpoint: %s\n", r.CheckpointPath())
+	return m, nil
+}
+
+// compatible checks that a data set fits a spec's input and classes.
+func compatible(s *spec.Spec, d *data.Dataset) error {
+	if d.C != s.Input[0] || d.H != s.Input[1] || d.W != s.Input[2] {
+		return badf("%s: images are %dx%dx%d but %s expects input %d %d %d", d.Name, d.C, d.H, d.W, s.File, s.Input[0], s.Input[1], s.Input[2])
+	}
+	if d.Classes > s.Classes {
+		return badf("%s: %d classes but %s has classes %d", d.Name, d.Classes, s.File, s.Classes)
+	}
+	return nil
+}

@@ -1,0 +1,3 @@
+module github.com/netc/netc
+
+go 1.26

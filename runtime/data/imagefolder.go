@@ -1,0 +1,378 @@
+package data
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // register the JPEG decoder
+	_ "image/png"  // register the PNG decoder
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// maxPixels bounds the size of one image, so that a corrupt header cannot
+// ask for a huge allocation.
+const maxPixels = 1 << 26
+
+// maxClasses is the number of classes a Dataset's uint8 labels can hold.
+const maxClasses = 256
+
+// splitNames are folder names that mark a tree as split into train/test
+// parts; used to catch a request for a split the tree does not have.
+var splitNames = []string{"train", "test", "val", "validation"}
+
+// entry is one image file of an ImageFolder tree.
+type entry struct {
+	name  string // slash-separated path inside the tree, e.g. "train/cat/0001.jpg"
+	class string
+	file  string // file to read, for a folder tree
+	data  []byte // contents, for an archive
+}
+
+// loadImageFolder reads the split of the ImageFolder tree at path: a folder,
+// a .tar or a .tar.gz whose images are <split>/<class>/<file>, or
+// <class>/<file> when the tree has no <split>/ folder. kind names the source
+// in errors and in the Dataset's name; wantClasses, if not zero, is the
+// number of classes the tree must have.
+func loadImageFolder(kind, path, split string, wantClasses int) (*Dataset, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	var all []entry
+	if fi.IsDir() {
+		all, err = folderEntries(path, split)
+	} else {
+		all, err = tarEntries(path, split)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	entries, err := selectSplit(path, split, all)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+
+	var classes []string
+	for _, e := range entries {
+		classes = append(classes, e.class)
+	}
+	slices.Sort(classes)
+	classes = slices.Compact(classes)
+	switch {
+	case wantClasses > 0 && len(classes) != wantClasses:
+		return nil, fmt.Errorf("%s: %s: %d class folders, want %d", kind, path, len(classes), wantClasses)
+	case len(classes) > maxClasses:
+		return nil, fmt.Errorf("%s: %s: %d class folders; at most %d are supported for now", kind, path, len(classes), maxClasses)
+	}
+	labels := make([]uint8, len(entries))
+	for i, e := range entries {
+		c, _ := slices.BinarySearch(classes, e.class)
+		labels[i] = uint8(c)
+	}
+	d, err := decodeAll(path, entries)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	d.Name = kind + "/" + split
+	d.Classes = len(classes)
+	d.Labels = labels
+	return d, nil
+}
+
+// isImage reports whether name is a JPEG or PNG file, not hidden.
+func isImage(name string) bool {
+	if strings.HasPrefix(path.Base(name), ".") {
+		return false
+	}
+	switch strings.ToLower(path.Ext(name)) {
+	case ".jpg", ".jpeg", ".png":
+		return true
+	}
+	return false
+}
+
+// hidden reports whether a slash-separated path has a component starting
+// with a dot.
+func hidden(name string) bool {
+	for c := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(c, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// folderEntries lists the images under the folder root: only those under
+// root/split when that folder exists.
+func folderEntries(root, split string) ([]entry, error) {
+	walk := root
+	if fi, err := os.Stat(filepath.Join(root, split)); err == nil && fi.IsDir() {
+		walk = filepath.Join(root, split)
+	}
+	var entries []entry
+	err := filepath.WalkDir(walk, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel != "." && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if isImage(rel) {
+			entries = append(entries, entry{name: rel, file: p})
+		}
+		return nil
+	})
+	return entries, err
+}
+
+// tarEntries reads the images of the tar archive at name, gzip'd or not.
+// Once it has seen an image under split/, it keeps only those.
+func tarEntries(name, split string) ([]entry, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	var in, out []entry
+	seen := false // whether the archive has a valid header
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			switch {
+			case err == io.ErrUnexpectedEOF && !seen:
+				err = fmt.Errorf("not a tar archive, or truncated")
+			case err == io.ErrUnexpectedEOF:
+				err = fmt.Errorf("archive is truncated")
+			}
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		seen = true
+		clean := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		if !hdr.FileInfo().Mode().IsRegular() || !isImage(clean) || hidden(clean) {
+			continue
+		}
+		matches := strings.HasPrefix(clean, split+"/")
+		if !matches && len(in) > 0 {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			if err == io.ErrUnexpectedEOF {
+				err = fmt.Errorf("archive is truncated")
+			}
+			return nil, fmt.Errorf("%s: entry %s: %v", name, hdr.Name, err)
+		}
+		e := entry{name: clean, data: b}
+		if matches {
+			in = append(in, e)
+			out = nil
+		} else {
+			out = append(out, e)
+		}
+	}
+	if len(in) > 0 {
+		return in, nil
+	}
+	return out, nil
+}
+
+// selectSplit keeps the images of split from all and sets their classes:
+// the images split/<class>/..., or, when there are none, every
+// <class>/... image. It fails if the tree is divided into splits but not
+// into this one.
+func selectSplit(root, split string, all []entry) ([]entry, error) {
+	var in, out []entry
+	var others []string
+	for _, e := range all {
+		parts := strings.Split(e.name, "/")
+		switch {
+		case len(parts) >= 3 && parts[0] == split:
+			e.class = parts[1]
+			in = append(in, e)
+		case len(parts) >= 2:
+			e.class = parts[0]
+			out = append(out, e)
+			if len(parts) >= 3 && slices.Contains(splitNames, parts[0]) && !slices.Contains(others, parts[0]) {
+				others = append(others, parts[0])
+			}
+		}
+	}
+	switch {
+	case len(in) > 0:
+		return in, nil
+	case len(others) > 0:
+		return nil, fmt.Errorf("%s: no images under %s/ (the tree has %s/)", root, split, strings.Join(others, "/, "))
+	case len(out) == 0:
+		return nil, fmt.Errorf("%s: no images (want <split>/<class>/<image>.jpg or .png, or <class>/<image>)", root)
+	}
+	return out, nil
+}
+
+// decodeAll decodes the images of entries in parallel into one Dataset
+// (pixels and sizes only). Every image must have the size of the first.
+func decodeAll(root string, entries []entry) (*Dataset, error) {
+	first, err := decodeEntry(root, entries[0], image.Point{})
+	if err != nil {
+		return nil, err
+	}
+	size := first.Bounds().Size()
+	n := 3 * size.X * size.Y
+	d := &Dataset{C: 3, H: size.Y, W: size.X, Pixels: make([]uint8, len(entries)*n)}
+	toCHW(first, d.Pixels[:n])
+
+	// Workers take indices in increasing order and stop taking new ones
+	// after a failure, so every index below a failing one is decoded and
+	// the error reported is always that of the first bad entry.
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		mu     sync.Mutex
+		errAt  = len(entries)
+		wg     sync.WaitGroup
+	)
+	next.Store(1)
+	for range min(runtime.GOMAXPROCS(0), len(entries)) {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(entries) {
+					return
+				}
+				img, e := decodeEntry(root, entries[i], size)
+				if e == nil {
+					toCHW(img, d.Pixels[i*n:(i+1)*n])
+					continue
+				}
+				failed.Store(true)
+				mu.Lock()
+				if i < errAt {
+					errAt, err = i, e
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// decodeEntry reads and decodes the image of e. If size is not zero the
+// image must have that size.
+func decodeEntry(root string, e entry, size image.Point) (image.Image, error) {
+	b := e.data
+	if e.file != "" {
+		var err error
+		if b, err = os.ReadFile(e.file); err != nil {
+			return nil, err
+		}
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: entry %s: bad image: %v", root, e.name, err)
+	}
+	got := image.Pt(cfg.Width, cfg.Height)
+	switch {
+	case size != image.Point{} && got != size:
+		return nil, fmt.Errorf("%s: entry %s is %dx%d, not %dx%d like the first image; images must all have one size for now", root, e.name, got.X, got.Y, size.X, size.Y)
+	case got.X <= 0 || got.Y <= 0 || got.X > maxPixels/got.Y:
+		return nil, fmt.Errorf("%s: entry %s: bad image size %dx%d", root, e.name, got.X, got.Y)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: entry %s: bad image: %v", root, e.name, err)
+	}
+	if img.Bounds().Size() != got {
+		return nil, fmt.Errorf("%s: entry %s: decoded size differs from header", root, e.name)
+	}
+	return img, nil
+}
+
+// toCHW writes img as 8-bit red, green and blue planes into dst, dropping
+// any alpha channel.
+func toCHW(img image.Image, dst []uint8) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	plane := w * h
+	r, g, bl := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	switch m := img.(type) {
+	case *image.YCbCr:
+		for y := range h {
+			for x := range w {
+				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+				k := y*w + x
+				r[k], g[k], bl[k] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+			}
+		}
+	case *image.Gray:
+		for y := range h {
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			copy(r[y*w:], row)
+			copy(g[y*w:], row)
+			copy(bl[y*w:], row)
+		}
+	case *image.NRGBA:
+		rgba(m.Pix, m.Stride, w, h, r, g, bl)
+	case *image.RGBA:
+		// Decoders return RGBA only for opaque images, where it equals NRGBA.
+		rgba(m.Pix, m.Stride, w, h, r, g, bl)
+	default:
+		for y := range h {
+			for x := range w {
+				c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+				k := y*w + x
+				r[k], g[k], bl[k] = c.R, c.G, c.B
+			}
+		}
+	}
+}
+
+// rgba splits 4-byte RGBA pixels with the given row stride into planes.
+func rgba(pix []uint8, stride, w, h int, r, g, b []uint8) {
+	for y := range h {
+		row := pix[y*stride : y*stride+4*w]
+		for x := range w {
+			k := y*w + x
+			r[k], g[k], b[k] = row[4*x], row[4*x+1], row[4*x+2]
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package interp
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/netc/netc/compiler"
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/spec"
+)
+
+// Model is the float32 interpreter behind the runtime.Model interface.
+type Model struct {
+	net    *Net[float32]
+	params []*runtime.Param
+	stats  []*runtime.NormStats
+	logits runtime.Tensor
+	dx     runtime.Tensor
+}
+
+var _ runtime.Model = (*Model)(nil)
+
+// NewModel lowers a spec and initializes its parameters from seed.
+func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
+	g, err := compiler.Lower(s)
+	if err != nil {
+		return nil, err
+	}
+	net := New[float32](g, rand.New(rand.NewPCG(seed, 0x6e657463)))
+	m := &Model{net: net}
+	for i, p := range g.Params {
+		m.params = append(m.params, &runtime.Param{
+			Name:  p.Name,
+			Value: &runtime.Tensor{Shape: p.Shape, Data: net.params[i]},
+			Grad:  &runtime.Tensor{Shape: p.Shape, Data: net.grads[i]},
+			Decay: p.Decay,
+			Norm:  p.Node.Op == compiler.Norm,
+		})
+	}
+	for _, nd := range g.NormLayers() {
+		if nd.Norm.Kind == spec.GN {
+			continue
+		}
+		branches := []runtime.Branch{runtime.Clean}
+		if nd.Norm.Kind == spec.MBN {
+			branches = append(branches, runtime.Adv)
+		}
+		for _, br := range branches {
+			name := nd.Name
+			if br == runtime.Adv {
+				name += ".adv"
+			}
+			mean, variance := net.Running(nd, br)
+			m.stats = append(m.stats, &runtime.NormStats{Name: name, Mean: mean, Var: variance, Momentum: Momentum})
+		}
+	}
+	return m, nil
+}
+
+// Net is the underlying network.
+func (m *Model) Net() *Net[float32] { return m.net }
+
+// Spec is the spec the model was lowered from.
+func (m *Model) Spec() *spec.Spec { return m.net.g.Spec }
+
+// Forward runs a batch; see runtime.Model.
+func (m *Model) Forward(x *runtime.Tensor, mode runtime.Mode) *runtime.Tensor {
+	in := m.net.g.Nodes[0]
+	if len(x.Shape) != 4 || x.Shape[1] != in.C || x.Shape[2] != in.H || x.Shape[3] != in.W {
+		panic(fmt.Sprintf("interp: input shape %v, want [N %d %d %d]", x.Shape, in.C, in.H, in.W))
+	}
+	n := x.Shape[0]
+	m.logits.Data = m.net.Forward(x.Data, n, mode)
+	m.logits.Shape = []int{n, m.net.g.Output().C}
+	return &m.logits
+}
+
+// Backward propagates dlogits; see runtime.Model.
+func (m *Model) Backward(dlogits *runtime.Tensor, want runtime.Grads) {
+	m.net.Backward(dlogits.Data, want)
+	m.dx.Data = m.net.InputGrad()
+	in := m.net.g.Nodes[0]
+	m.dx.Shape = []int{m.net.n, in.C, in.H, in.W}
+}
+
+// InputGrad is the input gradient of the last Backward.
+func (m *Model) InputGrad() *runtime.Tensor { return &m.dx }
+
+// Params lists the trainable parameters in graph order.
+func (m *Model) Params() []*runtime.Param { return m.params }
+
+// NormState lists the running statistics of every BN (clean then
+// adversarial branch for MBN).
+func (m *Model) NormState() []*runtime.NormStats { return m.stats }

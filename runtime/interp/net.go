@@ -1,0 +1,371 @@
+// Package interp runs a compiler graph with the reference ops of
+// runtime/ref: the oracle that every generated model is checked against,
+// and a working Model until one is compiled.
+package interp
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/netc/netc/compiler"
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/ref"
+	"github.com/netc/netc/spec"
+)
+
+// Eps is the variance epsilon of every BN and GN layer.
+const Eps = 1e-5
+
+// Momentum is the running-statistics momentum of BN (PyTorch's 0.1, the
+// IAT's decay 0.9).
+const Momentum = 0.1
+
+// Net executes a graph in precision T. Batch size is a run-time dimension:
+// buffers grow to the largest batch seen.
+type Net[T ref.Float] struct {
+	g      *compiler.Graph
+	params [][]T // values, in g.Params order
+	grads  [][]T
+	pidx   map[string]int // parameter name -> index
+
+	norms []*normState[T] // per Norm node ID (nil elsewhere)
+
+	n     int // batch of the last Forward
+	mode  runtime.Mode
+	out   [][]T  // node outputs
+	grad  [][]T  // gradients of node outputs
+	set   []bool // grad[i] written during the current Backward
+	tmp   []T    // scratch for gradients that accumulate
+	arg   [][]int32
+	input []T // the last Forward's input (before normalization)
+}
+
+// normState holds one norm layer's running statistics (per branch) and what
+// its last forward saved for the backward pass (per part of the batch).
+type normState[T ref.Float] struct {
+	runMean, runVar [2][]T
+	mean, variance  [2][]T // batch statistics (BN) of the clean / adversarial part
+	gnMean, gnRstd  []T    // GN per image and group
+}
+
+// New builds a network with parameters initialized as the IAT does, from
+// a seeded generator.
+func New[T ref.Float](g *compiler.Graph, rng *rand.Rand) *Net[T] {
+	m := &Net[T]{g: g, pidx: map[string]int{}}
+	for i, p := range g.Params {
+		v := make([]T, p.Size())
+		switch p.Init {
+		case compiler.Ones:
+			for j := range v {
+				v[j] = 1
+			}
+		case compiler.HeFanOut:
+			std := math.Sqrt(2 / float64(p.Shape[0]*p.Shape[2]*p.Shape[3]))
+			for j := range v {
+				v[j] = T(rng.NormFloat64() * std)
+			}
+		case compiler.Normal001:
+			for j := range v {
+				v[j] = T(rng.NormFloat64() * 0.01)
+			}
+		}
+		m.params = append(m.params, v)
+		m.grads = append(m.grads, make([]T, len(v)))
+		m.pidx[p.Name] = i
+	}
+	m.norms = make([]*normState[T], len(g.Nodes))
+	for _, n := range g.Nodes {
+		if n.Op != compiler.Norm {
+			continue
+		}
+		ns := &normState[T]{}
+		for br := 0; br < 2; br++ {
+			ns.runMean[br] = make([]T, n.C)
+			ns.runVar[br] = make([]T, n.C)
+			for j := range ns.runVar[br] {
+				ns.runVar[br][j] = 1
+			}
+			ns.mean[br] = make([]T, n.C)
+			ns.variance[br] = make([]T, n.C)
+		}
+		m.norms[n.ID] = ns
+	}
+	m.out = make([][]T, len(g.Nodes))
+	m.grad = make([][]T, len(g.Nodes))
+	m.set = make([]bool, len(g.Nodes))
+	m.arg = make([][]int32, len(g.Nodes))
+	return m
+}
+
+// Graph is the graph the network runs.
+func (m *Net[T]) Graph() *compiler.Graph { return m.g }
+
+// Param is the value of the named parameter, or nil.
+func (m *Net[T]) Param(name string) []T {
+	if i, ok := m.pidx[name]; ok {
+		return m.params[i]
+	}
+	return nil
+}
+
+// ParamValues lists parameter values in the graph's order; ParamGrads
+// their gradients.
+func (m *Net[T]) ParamValues() [][]T { return m.params }
+
+// ParamGrads lists the parameter gradients of the last Backward.
+func (m *Net[T]) ParamGrads() [][]T { return m.grads }
+
+// Running returns the running mean and variance of a norm node's branch.
+func (m *Net[T]) Running(n *compiler.Node, branch runtime.Branch) (mean, variance []T) {
+	ns := m.norms[n.ID]
+	return ns.runMean[branch], ns.runVar[branch]
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// Forward runs a batch of n images x (n×C×H×W, pixels in [0,1]) and
+// returns the logits (n×classes), owned by the network.
+func (m *Net[T]) Forward(x []T, n int, mode runtime.Mode) []T {
+	g := m.g
+	if want := n * g.Nodes[0].Size(); len(x) != want {
+		panic(fmt.Sprintf("interp: input has %d values, want %d for %d images", len(x), want, n))
+	}
+	if mode.Split < 0 || mode.Split > n {
+		panic(fmt.Sprintf("interp: split %d outside batch of %d", mode.Split, n))
+	}
+	m.n, m.mode, m.input = n, mode, x
+	for _, nd := range g.Nodes {
+		m.out[nd.ID] = grow(m.out[nd.ID], n*nd.Size())
+		y := m.out[nd.ID]
+		switch nd.Op {
+		case compiler.Input:
+			s := g.Spec
+			hw := nd.H * nd.W
+			for i := 0; i < n; i++ {
+				for c := 0; c < nd.C; c++ {
+					mean, inv := T(s.Mean[c]), T(1/s.Std[c])
+					off := (i*nd.C + c) * hw
+					for j := off; j < off+hw; j++ {
+						y[j] = (x[j] - mean) * inv
+					}
+				}
+			}
+		case compiler.Conv:
+			ref.Conv2D(m.conv(nd), m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), y)
+		case compiler.Norm:
+			m.normForward(nd, y)
+		case compiler.ReLU:
+			ref.ReLU(m.out[nd.In[0].ID], y)
+		case compiler.Add:
+			ref.Add(m.out[nd.In[0].ID], m.out[nd.In[1].ID], y)
+		case compiler.MaxPool:
+			in := nd.In[0]
+			m.arg[nd.ID] = grow(m.arg[nd.ID], len(y))
+			ref.MaxPool(n, in.C, in.H, in.W, nd.Kernel, nd.Stride, nd.Pad, m.out[in.ID], y, m.arg[nd.ID])
+		case compiler.AvgPool:
+			in := nd.In[0]
+			ref.GlobalAvgPool(n, in.C, in.H*in.W, m.out[in.ID], y)
+		case compiler.Linear:
+			ref.Linear(n, nd.In[0].C, nd.C, m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"), y)
+		}
+	}
+	return m.out[len(g.Nodes)-1]
+}
+
+func (m *Net[T]) conv(nd *compiler.Node) ref.Conv {
+	in := nd.In[0]
+	return ref.Conv{N: m.n, C: in.C, H: in.H, W: in.W, K: nd.C, R: nd.Kernel, S: nd.Kernel, Stride: nd.Stride, Pad: nd.Pad}
+}
+
+// part is a contiguous run of images normalized with one branch.
+type part struct {
+	lo, hi int // images
+	branch runtime.Branch
+}
+
+// parts splits the batch by MBN branch: plain BN and GN use branch 0 for
+// all images.
+func (m *Net[T]) parts(nd *compiler.Node) []part {
+	if nd.Norm.Kind != spec.MBN {
+		return []part{{0, m.n, runtime.Clean}}
+	}
+	if s := m.mode.Split; s > 0 {
+		if s == m.n {
+			return []part{{0, s, runtime.Clean}}
+		}
+		return []part{{0, s, runtime.Clean}, {s, m.n, runtime.Adv}}
+	}
+	return []part{{0, m.n, m.mode.Branch}}
+}
+
+func (m *Net[T]) affine(nd *compiler.Node, br runtime.Branch) (gammaName, betaName string) {
+	if br == runtime.Adv {
+		return nd.Name + ".adv.weight", nd.Name + ".adv.bias"
+	}
+	return nd.Name + ".weight", nd.Name + ".bias"
+}
+
+func (m *Net[T]) normForward(nd *compiler.Node, y []T) {
+	x := m.out[nd.In[0].ID]
+	ns := m.norms[nd.ID]
+	c, hw := nd.C, nd.H*nd.W
+	if nd.Norm.Kind == spec.GN {
+		groups := nd.Norm.Groups
+		ns.gnMean = grow(ns.gnMean, m.n*groups)
+		ns.gnRstd = grow(ns.gnRstd, m.n*groups)
+		ref.GNForward(m.n, c, hw, groups, x, T(Eps), m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"), y, ns.gnMean, ns.gnRstd)
+		return
+	}
+	for _, p := range m.parts(nd) {
+		gn, bn := m.affine(nd, p.branch)
+		xs, ys := x[p.lo*c*hw:p.hi*c*hw], y[p.lo*c*hw:p.hi*c*hw]
+		mean, variance := ns.runMean[p.branch], ns.runVar[p.branch]
+		if m.mode.Norm == runtime.BatchStats {
+			mean, variance = ns.mean[p.branch], ns.variance[p.branch]
+			ref.BNStats(p.hi-p.lo, c, hw, xs, mean, variance)
+			if m.mode.UpdateStats {
+				ref.UpdateRunning(T(Momentum), (p.hi-p.lo)*hw, ns.runMean[p.branch], ns.runVar[p.branch], mean, variance)
+			}
+		}
+		ref.BNApply(p.hi-p.lo, c, hw, xs, mean, variance, T(Eps), m.Param(gn), m.Param(bn), ys)
+	}
+}
+
+// Backward propagates dlogits (n×classes) through the last Forward. With
+// runtime.AllGrads it overwrites every parameter gradient; either way it
+// computes the input gradient.
+func (m *Net[T]) Backward(dlogits []T, want runtime.Grads) {
+	g := m.g
+	last := len(g.Nodes) - 1
+	if len(dlogits) != len(m.out[last]) {
+		panic(fmt.Sprintf("interp: dlogits has %d values, want %d", len(dlogits), len(m.out[last])))
+	}
+	all := want == runtime.AllGrads
+	if all {
+		for _, gr := range m.grads {
+			clear(gr)
+		}
+	}
+	for i, nd := range g.Nodes {
+		m.grad[i] = grow(m.grad[i], m.n*nd.Size())
+		m.set[i] = false
+	}
+	copy(m.grad[last], dlogits)
+	m.set[last] = true
+	n := m.n
+	for i := last; i >= 0; i-- {
+		nd := g.Nodes[i]
+		dy := m.grad[i]
+		if !m.set[i] {
+			clear(dy) // reaches nothing the loss depends on
+		}
+		switch nd.Op {
+		case compiler.Input:
+			s := g.Spec
+			hw := nd.H * nd.W
+			for j := 0; j < n; j++ {
+				for c := 0; c < nd.C; c++ {
+					inv := T(1 / s.Std[c])
+					off := (j*nd.C + c) * hw
+					for k := off; k < off+hw; k++ {
+						dy[k] *= inv
+					}
+				}
+			}
+		case compiler.Conv:
+			in := nd.In[0]
+			w := m.Param(nd.Name + ".weight")
+			if all {
+				ref.Conv2DBackwardWeight(m.conv(nd), m.out[in.ID], dy, m.grads[m.pidx[nd.Name+".weight"]])
+			}
+			ref.Conv2DBackwardData(m.conv(nd), dy, w, m.target(in))
+			m.accumulate(in)
+		case compiler.Norm:
+			m.normBackward(nd, dy, all)
+		case compiler.ReLU:
+			in := nd.In[0]
+			ref.ReLUBackward(m.out[nd.ID], dy, m.target(in))
+			m.accumulate(in)
+		case compiler.Add:
+			for _, in := range nd.In {
+				copy(m.target(in), dy)
+				m.accumulate(in)
+			}
+		case compiler.MaxPool:
+			in := nd.In[0]
+			ref.MaxPoolBackward(n, in.C, in.H, in.W, nd.Kernel, nd.Stride, nd.Pad, dy, m.arg[nd.ID], m.target(in))
+			m.accumulate(in)
+		case compiler.AvgPool:
+			in := nd.In[0]
+			ref.GlobalAvgPoolBackward(n, in.C, in.H*in.W, dy, m.target(in))
+			m.accumulate(in)
+		case compiler.Linear:
+			in := nd.In[0]
+			var dw, db []T
+			if all {
+				dw, db = m.grads[m.pidx[nd.Name+".weight"]], m.grads[m.pidx[nd.Name+".bias"]]
+			}
+			ref.LinearBackward(n, in.C, nd.C, m.out[in.ID], m.Param(nd.Name+".weight"), dy, m.target(in), dw, db)
+			m.accumulate(in)
+		}
+	}
+}
+
+// target is where an op writes the gradient for its operand in: the
+// operand's gradient buffer the first time, scratch afterwards (then
+// accumulate adds it).
+func (m *Net[T]) target(in *compiler.Node) []T {
+	if !m.set[in.ID] {
+		return m.grad[in.ID]
+	}
+	m.tmp = grow(m.tmp, len(m.grad[in.ID]))
+	return m.tmp
+}
+
+func (m *Net[T]) accumulate(in *compiler.Node) {
+	if !m.set[in.ID] {
+		m.set[in.ID] = true
+		return
+	}
+	ref.Add(m.grad[in.ID], m.tmp, m.grad[in.ID])
+}
+
+func (m *Net[T]) normBackward(nd *compiler.Node, dy []T, all bool) {
+	in := nd.In[0]
+	x := m.out[in.ID]
+	dx := m.target(in)
+	defer m.accumulate(in)
+	ns := m.norms[nd.ID]
+	c, hw := nd.C, nd.H*nd.W
+	grads := func(br runtime.Branch) (dg, db []T) {
+		if !all {
+			return nil, nil
+		}
+		gn, bn := m.affine(nd, br)
+		return m.grads[m.pidx[gn]], m.grads[m.pidx[bn]]
+	}
+	if nd.Norm.Kind == spec.GN {
+		dg, db := grads(runtime.Clean)
+		ref.GNBackward(m.n, c, hw, nd.Norm.Groups, x, dy, ns.gnMean, ns.gnRstd, m.Param(nd.Name+".weight"), dx, dg, db)
+		return
+	}
+	for _, p := range m.parts(nd) {
+		gn, _ := m.affine(nd, p.branch)
+		lo, hi := p.lo*c*hw, p.hi*c*hw
+		dg, db := grads(p.branch)
+		if m.mode.Norm == runtime.BatchStats {
+			ref.BNBackward(p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], ns.mean[p.branch], ns.variance[p.branch], T(Eps), m.Param(gn), dx[lo:hi], dg, db)
+		} else {
+			ref.BNBackwardFrozen(p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], ns.runMean[p.branch], ns.runVar[p.branch], T(Eps), m.Param(gn), dx[lo:hi], dg, db)
+		}
+	}
+}
+
+// InputGrad is the gradient w.r.t. the last Forward's input pixels.
+func (m *Net[T]) InputGrad() []T { return m.grad[0] }

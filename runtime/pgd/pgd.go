@@ -1,0 +1,207 @@
+// Package pgd is netc's L∞ projected-gradient-descent attacker, with the
+// semantics of the paper (and its IAT code): targeted by default, a random
+// start in the ε-cube (or, in training, the clean image with some
+// probability), sign steps of max(step, ε/N), projection and pixel clip in
+// one.
+package pgd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/ref"
+)
+
+// Loss is what an attack step follows.
+type Loss int
+
+const (
+	// Targeted descends the cross-entropy of a random wrong target class.
+	Targeted Loss = iota
+	// Untargeted ascends the cross-entropy of the true class.
+	Untargeted
+	// CW ascends the Carlini-Wagner margin max_{j≠y} z_j − z_y (untargeted).
+	CW
+)
+
+var lossNames = [...]string{"targeted", "untargeted", "cw"}
+
+func (l Loss) String() string { return lossNames[l] }
+
+// ParseLoss reads "targeted", "untargeted" or "cw".
+func ParseLoss(s string) (Loss, error) {
+	for i, n := range lossNames {
+		if s == n {
+			return Loss(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown attack %q (want targeted, untargeted or cw)", s)
+}
+
+// Config is an attack.
+type Config struct {
+	Eps   float64 // L∞ radius, pixels in [0,1]
+	Step  float64 // step size; the effective step is max(Step, Eps/Steps)
+	Steps int
+	Loss  Loss
+	// CleanStart is the probability, drawn once per batch, of starting at
+	// the clean image instead of a uniform point of the ε-cube (training:
+	// 0.2; evaluation: 0).
+	CleanStart float64
+	// Norm is how BN normalizes during the attack: RunningStats (default,
+	// as IAT) or BatchStats (batch statistics, never updating the running
+	// ones). MBN attacks with the adversarial branch.
+	Norm runtime.NormMode
+	// Branch is the MBN branch the attack goes through.
+	Branch runtime.Branch
+}
+
+// EffectiveStep is max(Step, Eps/Steps).
+func (c Config) EffectiveStep() float64 {
+	if c.Steps == 0 {
+		return c.Step
+	}
+	return math.Max(c.Step, c.Eps/float64(c.Steps))
+}
+
+// ParseFraction reads a number such as "0.3", "16/255" or "1/255".
+func ParseFraction(s string) (float64, error) {
+	num, den, ok := strings.Cut(s, "/")
+	a, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad number %q", s)
+	}
+	if ok {
+		b, err := strconv.ParseFloat(strings.TrimSpace(den), 64)
+		if err != nil || b == 0 {
+			return 0, fmt.Errorf("bad fraction %q", s)
+		}
+		a /= b
+	}
+	if math.IsNaN(a) || math.IsInf(a, 0) || a < 0 {
+		return 0, fmt.Errorf("bad number %q: want a finite value >= 0", s)
+	}
+	return a, nil
+}
+
+// Attacker runs attacks with one seeded random generator.
+type Attacker struct {
+	Config
+	rng     *rand.Rand
+	dlogits runtime.Tensor
+	lo, hi  []float32
+}
+
+// New returns an attacker drawing from rng.
+func New(c Config, rng *rand.Rand) *Attacker { return &Attacker{Config: c, rng: rng} }
+
+// Targets draws a target for each label: (y + U{1..k-1}) mod k, never y.
+func (a *Attacker) Targets(y []int, k int) []int {
+	t := make([]int, len(y))
+	for i, yi := range y {
+		t[i] = (yi + 1 + a.rng.IntN(k-1)) % k
+	}
+	return t
+}
+
+// Start begins an attack on the clean batch x0: it returns the first
+// iterate, either x0 itself (with probability CleanStart, one coin for the
+// batch) or x0 + U(−ε, ε) clipped to the pixel range.
+func (a *Attacker) Start(x0 *runtime.Tensor) *runtime.Tensor {
+	x := runtime.NewTensor(x0.Shape...)
+	a.lo = grow(a.lo, x0.Len())
+	a.hi = grow(a.hi, x0.Len())
+	eps := float32(a.Eps)
+	for i, v := range x0.Data {
+		a.lo[i] = max(v-eps, 0)
+		a.hi[i] = min(v+eps, 1)
+	}
+	if a.CleanStart > 0 && a.rng.Float64() < a.CleanStart {
+		copy(x.Data, x0.Data)
+		return x
+	}
+	for i, v := range x0.Data {
+		d := float32((2*a.rng.Float64() - 1) * a.Eps)
+		x.Data[i] = min(max(v+d, a.lo[i]), a.hi[i])
+	}
+	return x
+}
+
+// Step moves x one step of size alpha along the sign of the attack
+// loss's gradient and projects it back into the ε-ball ∩ [0,1] of the
+// batch given to Start. y holds the true labels (untargeted, CW) or the
+// targets (targeted). It returns the logits at x before the step.
+func (a *Attacker) Step(m runtime.Model, x *runtime.Tensor, y []int, alpha float64) *runtime.Tensor {
+	logits := m.Forward(x, runtime.Mode{Norm: a.Norm, Branch: a.Branch})
+	n, k := logits.Shape[0], logits.Shape[1]
+	a.dlogits.Shape = logits.Shape
+	a.dlogits.Data = grow(a.dlogits.Data, n*k)
+	dir := float32(alpha)
+	switch a.Loss {
+	case Targeted:
+		ref.SoftmaxCrossEntropy(n, k, logits.Data, y, 0, a.dlogits.Data)
+		dir = -dir
+	case Untargeted:
+		ref.SoftmaxCrossEntropy(n, k, logits.Data, y, 0, a.dlogits.Data)
+	case CW:
+		cwMarginGrad(n, k, logits.Data, y, a.dlogits.Data)
+	}
+	m.Backward(&a.dlogits, runtime.InputOnly)
+	g := m.InputGrad().Data
+	for i, gi := range g {
+		v := x.Data[i]
+		switch {
+		case gi > 0:
+			v += dir
+		case gi < 0:
+			v -= dir
+		}
+		x.Data[i] = min(max(v, a.lo[i]), a.hi[i])
+	}
+	return logits
+}
+
+// cwMarginGrad writes the gradient of max_{j≠y} z_j − z_y.
+func cwMarginGrad(n, k int, z []float32, y []int, dz []float32) {
+	clear(dz)
+	for i := 0; i < n; i++ {
+		row := z[i*k : (i+1)*k]
+		best := -1
+		for j, v := range row {
+			if j != y[i] && (best < 0 || v > row[best]) {
+				best = j
+			}
+		}
+		dz[i*k+best] = 1
+		dz[i*k+y[i]] = -1
+	}
+}
+
+// Attack runs a whole attack on the clean batch x0 with labels y (k
+// classes) and returns the adversarial batch and, for targeted attacks, the
+// targets (nil otherwise).
+func (a *Attacker) Attack(m runtime.Model, x0 *runtime.Tensor, y []int, k int) (*runtime.Tensor, []int) {
+	var targets []int
+	follow := y
+	if a.Loss == Targeted {
+		targets = a.Targets(y, k)
+		follow = targets
+	}
+	x := a.Start(x0)
+	alpha := a.EffectiveStep()
+	for s := 0; s < a.Steps; s++ {
+		a.Step(m, x, follow, alpha)
+	}
+	return x, targets
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

@@ -1,0 +1,108 @@
+// Package runtime holds what every netc model links: the Model interface
+// that the attacker, trainer and evaluator use, and the tensors and
+// parameters it exchanges.
+package runtime
+
+import "github.com/netc/netc/spec"
+
+// Tensor is a dense float32 array in row-major order (NCHW for images).
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+// NewTensor returns a zeroed tensor of the given shape.
+func NewTensor(shape ...int) *Tensor {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+}
+
+// Len is the number of elements.
+func (t *Tensor) Len() int { return len(t.Data) }
+
+// Branch selects the statistics and affine parameters of a Mixture BN.
+// Plain BN and GN ignore it.
+type Branch int
+
+const (
+	// Clean is the branch for clean images (also the only one of plain BN).
+	Clean Branch = iota
+	// Adv is the branch for adversarial images.
+	Adv
+)
+
+func (b Branch) String() string { return [...]string{"clean", "adv"}[b] }
+
+// NormMode says how BN normalizes.
+type NormMode int
+
+const (
+	// BatchStats normalizes with the batch's statistics and updates the
+	// running averages (training).
+	BatchStats NormMode = iota
+	// RunningStats normalizes with the frozen running statistics
+	// (inference, and training in the paper's last epochs).
+	RunningStats
+)
+
+// Mode is how a forward pass runs.
+type Mode struct {
+	Norm NormMode
+	// Branch is the MBN branch of every image, unless Split > 0: then the
+	// first Split images of the batch go through the clean branch and the
+	// rest through the adversarial one.
+	Branch Branch
+	Split  int
+	// UpdateStats lets a BatchStats pass update the running statistics.
+	UpdateStats bool
+}
+
+// Grads says which gradients Backward computes.
+type Grads int
+
+const (
+	// InputOnly computes the gradient w.r.t. the input image only (attacks).
+	InputOnly Grads = iota
+	// AllGrads also computes every parameter's gradient (training).
+	AllGrads
+)
+
+// Param is a trainable tensor with its gradient.
+type Param struct {
+	Name  string // PyTorch-style name, e.g. "layer1.0.conv1.weight"
+	Value *Tensor
+	Grad  *Tensor
+	Decay bool // weight decay applies (conv and linear weights)
+	Norm  bool // a normalization layer's affine parameter
+}
+
+// NormStats are the running statistics of one BN layer (one branch).
+type NormStats struct {
+	Name     string // e.g. "layer1.0.bn1" or "layer1.0.bn1.adv"
+	Mean     []float32
+	Var      []float32
+	Momentum float32 // running = (1-m)*running + m*batch
+}
+
+// Model is a network that the runtime can train, attack and evaluate.
+type Model interface {
+	// Spec is what the model was compiled from.
+	Spec() *spec.Spec
+	// Forward maps a batch of images x (N, C, H, W, pixels in [0,1]) to
+	// logits (N, classes). The result is owned by the model and valid until
+	// the next Forward.
+	Forward(x *Tensor, m Mode) *Tensor
+	// Backward propagates dlogits through the last Forward. With AllGrads
+	// it overwrites every Param.Grad.
+	Backward(dlogits *Tensor, want Grads)
+	// InputGrad is the gradient w.r.t. the input of the last Backward.
+	InputGrad() *Tensor
+	// Params lists the trainable parameters in a fixed order.
+	Params() []*Param
+	// NormState lists the running statistics of every BN (per branch for
+	// MBN) in a fixed order.
+	NormState() []*NormStats
+}

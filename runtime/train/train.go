@@ -1,0 +1,436 @@
+// Package train is netc's adversarial trainer: it runs a training
+// strategy of the paper over a data set, with SGD, a learning-rate
+// schedule, progress, metrics and resumable checkpoints.
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/pgd"
+	"github.com/netc/netc/runtime/progress"
+	"github.com/netc/netc/runtime/ref"
+	"github.com/netc/netc/spec"
+)
+
+// Config is a training run; it is written to RUN/config.json.
+type Config struct {
+	Data   string `json:"data"`
+	Epochs int    `json:"epochs"`
+	Batch  int    `json:"batch"`
+	Limit  int    `json:"limit,omitempty"` // train on the first Limit images (0: all)
+	Seed   uint64 `json:"seed"`
+
+	LR          float64   `json:"lr"`           // peak learning rate
+	Warmup      float64   `json:"warmup"`       // epochs
+	DecayEpochs []float64 `json:"decay_epochs"` // lr x0.1 at each
+	Momentum    float64   `json:"momentum"`
+	Nesterov    bool      `json:"nesterov"`
+	WeightDecay float64   `json:"weight_decay"`
+	Smoothing   float64   `json:"label_smoothing"`
+
+	// Adversarial trains on PGD images; CleanRatio adds that share of their
+	// clean counterparts ("100% adv + X% clean"), weighted by CleanWeight.
+	// Without Adversarial the batch is clean images only.
+	Adversarial bool       `json:"adversarial"`
+	CleanRatio  float64    `json:"clean_ratio"`
+	CleanWeight float64    `json:"clean_weight"`
+	Attack      pgd.Config `json:"attack"`
+
+	// RunningStatsEpochs: the last K epochs normalize with the frozen
+	// running statistics.
+	RunningStatsEpochs int `json:"running_stats_epochs,omitempty"`
+}
+
+// Defaults is the IAT recipe for a batch size: Nesterov momentum 0.9, lr
+// 0.1·batch/256, weight decay 1e-4, label smoothing 0.1.
+func Defaults(batch int) Config {
+	return Config{
+		Epochs: 1, Batch: batch, LR: 0.1 * float64(batch) / 256,
+		Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4, Smoothing: 0.1,
+		CleanWeight: 0.5,
+	}
+}
+
+// Validate reports the first nonsensical setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("epochs %d: want >= 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("batch %d: want >= 1", c.Batch)
+	case c.LR <= 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("lr %g: want > 0", c.LR)
+	case c.CleanRatio < 0 || c.CleanRatio > 1:
+		return fmt.Errorf("clean ratio %g: want 0..1", c.CleanRatio)
+	case c.CleanWeight < 0 || c.CleanWeight > 1:
+		return fmt.Errorf("clean weight %g: want 0..1", c.CleanWeight)
+	case c.Smoothing < 0 || c.Smoothing >= 1:
+		return fmt.Errorf("label smoothing %g: want 0..1", c.Smoothing)
+	case c.Adversarial && (c.Attack.Steps < 1 || c.Attack.Eps <= 0):
+		return fmt.Errorf("adversarial training needs attack steps >= 1 and eps > 0")
+	case c.RunningStatsEpochs < 0 || c.RunningStatsEpochs > c.Epochs:
+		return fmt.Errorf("running-stats epochs %d: want 0..%d", c.RunningStatsEpochs, c.Epochs)
+	}
+	return nil
+}
+
+// Run is a training run in a folder: config.json, metrics.jsonl and
+// checkpoints/last.safetensors.
+type Run struct {
+	Dir    string
+	Config Config
+	Model  runtime.Model
+	Data   *data.Dataset
+	// Test, if set, gives the clean test accuracy on its first TestLimit
+	// images at the end of each epoch.
+	Test      *data.Dataset
+	TestLimit int
+	Quiet     bool
+
+	opt   *SGD
+	rng   *rand.Rand // attack draws
+	pcg   *rand.PCG
+	state State
+}
+
+// State is where a run stands; it is stored in each checkpoint.
+type State struct {
+	Epoch int    `json:"epoch"` // epochs finished
+	Step  int    `json:"step"`  // optimizer steps taken
+	RNG   []byte `json:"rng"`   // the attack generator's state
+}
+
+// ErrNonFinite is wrapped by the error of a run that met NaN or Inf.
+var ErrNonFinite = errors.New("non-finite value")
+
+// Start prepares a new run, or resumes the one in Dir if it has a
+// checkpoint.
+func (r *Run) Start() error {
+	if err := r.Config.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(r.Dir, "checkpoints"), 0o755); err != nil {
+		return err
+	}
+	r.opt = NewSGD(r.Model.Params(), float32(r.Config.Momentum), float32(r.Config.WeightDecay), r.Config.Nesterov)
+	r.pcg = rand.NewPCG(r.Config.Seed, 0x61747461636b)
+	r.rng = rand.New(r.pcg)
+	ck := r.CheckpointPath()
+	if _, err := os.Stat(ck); err == nil {
+		c, err := OpenCheckpoint(ck)
+		if err != nil {
+			return err
+		}
+		if err := c.Restore(r.Model, r.opt); err != nil {
+			return err
+		}
+		r.state = c.Meta.State
+		if err := r.pcg.UnmarshalBinary(r.state.RNG); err != nil {
+			return fmt.Errorf("%s: attack generator state: %v", ck, err)
+		}
+		r.logf("resuming %s at epoch %d, step %d", r.Dir, r.state.Epoch, r.state.Step)
+		return nil
+	}
+	cfg, err := json.MarshalIndent(r.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(r.Dir, "config.json"), append(cfg, '\n'))
+}
+
+// CheckpointPath is the run's latest checkpoint.
+func (r *Run) CheckpointPath() string {
+	return filepath.Join(r.Dir, "checkpoints", "last.safetensors")
+}
+
+func (r *Run) logf(format string, args ...any) {
+	if !r.Quiet {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+	}
+}
+
+// Metrics is one line of metrics.jsonl, written at the end of each epoch.
+type Metrics struct {
+	Epoch      int     `json:"epoch"`
+	Step       int     `json:"step"`
+	LR         float64 `json:"lr"`
+	Loss       float64 `json:"loss"`
+	CleanAcc   float64 `json:"train_clean_acc,omitempty"` // on the clean images of the batches
+	AdvAcc     float64 `json:"train_adv_acc,omitempty"`   // on the adversarial images
+	TestAcc    float64 `json:"test_clean_acc,omitempty"`
+	ImagesPerS float64 `json:"images_per_s"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// Train runs the remaining epochs. It checkpoints after every epoch and
+// stops with an error wrapping ErrNonFinite if the loss or a gradient
+// turns NaN or Inf.
+func (r *Run) Train() error {
+	c := r.Config
+	n := r.Data.Len()
+	if c.Limit > 0 && c.Limit < n {
+		n = c.Limit
+	}
+	steps := n / c.Batch
+	if steps == 0 {
+		return fmt.Errorf("%d training images are fewer than one batch of %d", n, c.Batch)
+	}
+	sched := Schedule{Peak: c.LR, Warmup: c.Warmup, Decay: c.DecayEpochs, Factor: 0.1}
+	d := r.Data
+	params := r.Model.Params()
+	k := d.Classes
+	nClean := 0
+	if c.Adversarial {
+		nClean = int(math.Round(c.CleanRatio * float64(c.Batch)))
+	}
+	attacker := pgd.New(c.Attack, r.rng)
+	if hasMBN(r.Model.Spec()) {
+		attacker.Branch = runtime.Adv
+	}
+	size := d.C * d.H * d.W
+	xb := runtime.NewTensor(c.Batch, d.C, d.H, d.W)
+	yb := make([]int, c.Batch)
+	in := runtime.NewTensor(nClean+c.Batch, d.C, d.H, d.W)
+	yin := make([]int, nClean+c.Batch)
+	dl := runtime.NewTensor(nClean+c.Batch, k)
+
+	for epoch := r.state.Epoch; epoch < c.Epochs; epoch++ {
+		order := rand.New(rand.NewPCG(c.Seed, uint64(epoch))).Perm(n)
+		label := fmt.Sprintf("epoch %d/%d", epoch+1, c.Epochs)
+		var bar *progress.Bar
+		if !r.Quiet {
+			bar = progress.New(label, steps*c.Batch, "img")
+		}
+		normMode := runtime.BatchStats
+		if c.RunningStatsEpochs > 0 && epoch >= c.Epochs-c.RunningStatsEpochs {
+			normMode = runtime.RunningStats
+		}
+		start := time.Now()
+		var lossSum float64
+		var cleanOK, advOK, cleanN, advN int
+		var lr float64
+		for s := 0; s < steps; s++ {
+			d.Batch(order[s*c.Batch:(s+1)*c.Batch], xb.Data, yb)
+			mode := runtime.Mode{Norm: normMode, UpdateStats: normMode == runtime.BatchStats}
+			var batch int
+			if c.Adversarial {
+				xa, _ := attacker.Attack(r.Model, xb, yb, k)
+				copy(in.Data, xb.Data[:nClean*size])
+				copy(in.Data[nClean*size:], xa.Data)
+				copy(yin, yb[:nClean])
+				copy(yin[nClean:], yb)
+				batch = nClean + c.Batch
+				mode.Split, mode.Branch = nClean, runtime.Adv
+			} else {
+				copy(in.Data, xb.Data)
+				copy(yin, yb)
+				batch = c.Batch
+				mode.Split, mode.Branch = batch, runtime.Clean
+			}
+			x := &runtime.Tensor{Shape: []int{batch, d.C, d.H, d.W}, Data: in.Data[:batch*size]}
+			logits := r.Model.Forward(x, mode)
+			dl.Shape = []int{batch, k}
+			dl.Data = dl.Data[:batch*k]
+			// Loss: a·J(clean) + (1−a)·J(adv), each a mean over its part.
+			split := mode.Split
+			if !c.Adversarial {
+				split = batch
+			}
+			wClean, wAdv := 1.0, 1.0
+			if c.Adversarial && split > 0 {
+				wClean, wAdv = c.CleanWeight, 1-c.CleanWeight
+			}
+			loss := 0.0
+			sm := float32(c.Smoothing)
+			if split > 0 {
+				l := ref.SoftmaxCrossEntropy(split, k, logits.Data[:split*k], yin[:split], sm, dl.Data[:split*k])
+				scale(dl.Data[:split*k], float32(wClean))
+				loss += wClean * float64(l)
+				cleanOK += countCorrect(logits.Data[:split*k], yin[:split], k)
+				cleanN += split
+			}
+			if split < batch {
+				l := ref.SoftmaxCrossEntropy(batch-split, k, logits.Data[split*k:], yin[split:batch], sm, dl.Data[split*k:])
+				scale(dl.Data[split*k:], float32(wAdv))
+				loss += wAdv * float64(l)
+				advOK += countCorrect(logits.Data[split*k:batch*k], yin[split:batch], k)
+				advN += batch - split
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return fmt.Errorf("%w: loss is %v at epoch %d step %d (lr %.4g); %s", ErrNonFinite, loss, epoch+1, s+1, lr, diagnose(params))
+			}
+			r.Model.Backward(dl, runtime.AllGrads)
+			if p := firstNonFinite(params, true); p != "" {
+				return fmt.Errorf("%w: gradient of %s at epoch %d step %d (lr %.4g, loss %.4g); try a lower --lr or a longer --warmup", ErrNonFinite, p, epoch+1, s+1, lr, loss)
+			}
+			lr = sched.At(float64(epoch) + float64(s+1)/float64(steps))
+			r.opt.Step(params, float32(lr), nil)
+			r.state.Step++
+			lossSum += loss
+			if bar != nil {
+				bar.Add(c.Batch, fmt.Sprintf("loss %.3f", lossSum/float64(s+1)))
+			}
+		}
+		if bar != nil {
+			bar.Done("")
+		}
+		r.state.Epoch = epoch + 1
+		el := time.Since(start).Seconds()
+		m := Metrics{Epoch: epoch + 1, Step: r.state.Step, LR: lr, Loss: lossSum / float64(steps),
+			ImagesPerS: float64(steps*c.Batch) / el, Seconds: el}
+		if cleanN > 0 {
+			m.CleanAcc = float64(cleanOK) / float64(cleanN)
+		}
+		if advN > 0 {
+			m.AdvAcc = float64(advOK) / float64(advN)
+		}
+		if r.Test != nil {
+			m.TestAcc = Accuracy(r.Model, r.Test, r.TestLimit, c.Batch, runtime.Mode{Norm: runtime.RunningStats, Branch: attacker.Branch})
+		}
+		if err := r.Save(); err != nil {
+			return err
+		}
+		if err := appendJSONL(filepath.Join(r.Dir, "metrics.jsonl"), m); err != nil {
+			return err
+		}
+		r.logf("epoch %d: loss %.4f, train clean acc %.4f, train adv acc %.4f, test clean acc %.4f, %.0f img/s",
+			m.Epoch, m.Loss, m.CleanAcc, m.AdvAcc, m.TestAcc, m.ImagesPerS)
+	}
+	return nil
+}
+
+func hasMBN(s *spec.Spec) bool {
+	for _, o := range s.Overrides {
+		if o.Norm.Kind == spec.MBN {
+			return true
+		}
+	}
+	return s.Norm.Kind == spec.MBN
+}
+
+// Save writes the run's checkpoint atomically.
+func (r *Run) Save() error {
+	st := r.state
+	rng, err := r.pcg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	st.RNG = rng
+	return SaveCheckpoint(r.CheckpointPath(), r.Model, r.opt, st, r.Config)
+}
+
+func scale(v []float32, a float32) {
+	if a == 1 {
+		return
+	}
+	for i := range v {
+		v[i] *= a
+	}
+}
+
+func countCorrect(logits []float32, y []int, k int) int {
+	c := 0
+	for i, yi := range y {
+		row := logits[i*k : (i+1)*k]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best == yi {
+			c++
+		}
+	}
+	return c
+}
+
+// Accuracy is the clean accuracy of m on the first limit images of d (0:
+// all) in mode.
+func Accuracy(m runtime.Model, d *data.Dataset, limit, batch int, mode runtime.Mode) float64 {
+	n := d.Len()
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	x := runtime.NewTensor(batch, d.C, d.H, d.W)
+	y := make([]int, batch)
+	idx := make([]int, batch)
+	ok := 0
+	for lo := 0; lo < n; lo += batch {
+		b := min(batch, n-lo)
+		for i := range b {
+			idx[i] = lo + i
+		}
+		xs := &runtime.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x.Data[:b*d.C*d.H*d.W]}
+		d.Batch(idx[:b], xs.Data, y[:b])
+		ok += countCorrect(m.Forward(xs, mode).Data, y[:b], d.Classes)
+	}
+	return float64(ok) / float64(n)
+}
+
+func firstNonFinite(params []*runtime.Param, grads bool) string {
+	for _, p := range params {
+		v := p.Value.Data
+		if grads {
+			v = p.Grad.Data
+		}
+		for _, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return p.Name
+			}
+		}
+	}
+	return ""
+}
+
+func diagnose(params []*runtime.Param) string {
+	if p := firstNonFinite(params, false); p != "" {
+		return "parameter " + p + " is already non-finite; try a lower --lr or a longer --warmup"
+	}
+	return "parameters are finite, so the logits overflowed; try a lower --lr"
+}
+
+func appendJSONL(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}

@@ -1,0 +1,47 @@
+// Package spec reads, validates and prints netc's network description
+// language, which names a ResNet and says where its normalization goes.
+//
+// A spec has one directive per line. Fields are separated by spaces or
+// tabs, options are written key=value, and # starts a comment that runs to
+// the end of the line:
+//
+//	# resnet338.spec: the paper's ResNet-338 with Mixture BN
+//	model resnet338       # also the generated Go package name
+//	input 3 224 224       # channels height width [mean=M] [std=S]
+//	classes 1000
+//	stem imagenet         # imagenet | cifar
+//	block bottleneck      # basic | bottleneck
+//	depth 338             # or: stages 3 42 64 3 (blocks per stage)
+//	width 64              # first-stage width, doubled at each stage
+//	norm mbn              # bn | mbn | gn [groups=G] | none: the default
+//	norm gn groups=16 stage=1
+//
+// The directives are:
+//
+//	model NAME                      lowercase Go package name
+//	input C H W [mean=M] [std=S]    M and S: one number or C, comma-separated
+//	classes K                       K >= 2
+//	stem imagenet|cifar             imagenet: 4 stages follow; cifar: 3
+//	block basic|bottleneck
+//	depth D                         a standard depth, see below
+//	stages N1 N2 N3 [N4]            blocks per stage, one count per stage
+//	width W
+//	norm KIND [groups=G] [stage=S | stages=S1,S2,...]
+//
+// model, input, classes, stem, block and exactly one of depth and stages are
+// required; each may appear once. width defaults to 64, mean and std to
+// 0.5 (which maps pixels in [0,1] to [-1,1]). A norm line without stage or
+// stages sets the default norm (bn when absent); one with them overrides the
+// norm of the stages it names, where S is stem or a stage number from 1, and
+// later overrides win. groups is for gn only and defaults to 32; it must
+// divide the channels of every norm layer it applies to.
+//
+// The standard depths are 50, 101, 152, 200, 338, 518 and 638 for
+// bottleneck blocks after the imagenet stem, 18 and 34 for basic blocks
+// after the imagenet stem, and 20, 32, 44, 56 and 110 for basic blocks after
+// the cifar stem. Any other layout is written with stages.
+//
+// Errors carry the position of the offending field (columns count bytes);
+// a missing directive is reported at the end of the file. [Format] prints a
+// spec in canonical form, keeping its comments.
+package spec

@@ -1,0 +1,311 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// base is a valid spec of six lines.
+const base = `model m
+input 3 32 32
+classes 10
+stem cifar
+block basic
+depth 20
+`
+
+// with returns base with line n (from 1) replaced by repl, or with repl
+// appended when n is 0. An empty repl deletes the line.
+func with(n int, repl string) string {
+	lines := strings.Split(strings.TrimSuffix(base, "\n"), "\n")
+	if n == 0 {
+		lines = append(lines, repl)
+	} else if repl == "" {
+		lines = slices.Delete(lines, n-1, n)
+	} else {
+		lines[n-1] = repl
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// parseErrorTests are malformed specs, with their first error.
+var parseErrorTests = []struct {
+	src string
+	pos string // line:col of the first error
+	msg string // a substring of its message
+}{
+	{with(0, "foo 1"), "7:1", `unknown directive "foo"`},
+	{with(0, "width 64 x=1"), "7:10", `unknown option "x" for width`},
+	{with(0, "width 64 =1"), "7:10", `unknown option "" for width`},
+	{with(1, "model M"), "1:7", `"M" is not a lowercase Go package name`},
+	{with(1, "model 9lives"), "1:7", "not a lowercase Go package name"},
+	{with(1, "model my-net"), "1:7", "not a lowercase Go package name"},
+	{with(1, "model func"), "1:7", "is a Go keyword"},
+	{with(1, "model a b"), "1:9", "too many arguments (usage: model NAME)"},
+	{with(1, "model mean=1"), "1:7", `unknown option "mean" for model`},
+	{with(2, "input 3 32"), "2:1", "too few arguments (usage: input C H W"},
+	{with(2, "input 0 32 32"), "2:7", "input channels must be between 1 and 1048576, got 0"},
+	{with(2, "input 3 -32 32"), "2:9", "input height must be between 1 and 1048576, got -32"},
+	{with(2, "input 3 x 32"), "2:9", `input height "x" is not an integer`},
+	{with(2, "input 3 32 2000000"), "2:12", "input width must be between 1 and 1048576, got 2000000"},
+	{with(2, "input 3 32 99999999999999999999"), "2:12", "input width must be between"},
+	{with(2, "input\t3\t32\t32\tstd=0"), "2:19", "std value 0 is not positive"},
+	{with(2, "input 3 32 32 mean=0.1,0.2"), "2:20", "mean has 2 values; want 1 or 3"},
+	{with(2, "input 3 32 32 std=1,2,-3"), "2:23", "std value -3 is not positive"},
+	{with(2, "input 3 32 32 mean=nan"), "2:20", `mean value "nan" is not finite`},
+	{with(2, "input 3 32 32 mean=1e999"), "2:20", `mean value "1e999" is not finite`},
+	{with(2, "input 3 32 32 mean=abc"), "2:20", `mean value "abc" is not a number`},
+	{with(2, "input 3 32 32 mean=1,,2"), "2:22", `mean value "" is not a number`},
+	{with(2, "input 3 32 32 mean="), "2:20", "option mean= needs a value"},
+	{with(2, "input 3 32 32 mean=1 mean=2"), "2:22", "duplicate option mean="},
+	{with(3, "classes 1"), "3:9", "classes must be between 2 and 1048576, got 1"},
+	{with(3, "classes ten"), "3:9", `classes "ten" is not an integer`},
+	{with(4, "stem resnet"), "4:6", `unknown stem "resnet"; want imagenet or cifar`},
+	{with(5, "block wide"), "5:7", `unknown block "wide"`},
+	{with(0, "model n"), "7:1", "duplicate model directive (first on line 1)"},
+	{with(0, "stages 3 3 3"), "7:1", "stages and depth (line 6) both given"},
+	{with(3, ""), "6:1", "missing classes directive"},
+	{"model m", "1:8", "missing input directive"},
+	{"", "1:1", "missing model directive"},
+	{"# only a comment\n", "2:1", "missing model directive"},
+	{with(6, ""), "6:1", "missing depth or stages directive"},
+	{with(6, "depth 21"), "6:7", "depth 21 is not a standard depth for basic blocks after the cifar stem (standard: 20, 32, 44, 56, 110); give stages instead"},
+	{with(4, "stem imagenet"), "6:7", "(standard: 18, 34); give stages"},
+	{with(5, "block bottleneck"), "6:7", "(standard: none)"},
+	{with(6, "depth 0"), "6:7", "depth must be between 1 and"},
+	{with(6, "stages 3 3"), "6:1", "too few arguments (usage: stages N1 N2 N3 [N4])"},
+	{with(6, "stages 3 3 3 3 3"), "6:16", "too many arguments"},
+	{with(6, "stages 3 3 3 3"), "6:1", "the cifar stem needs 3 stages, got 4"},
+	{with(6, "stages 3 0 3"), "6:10", "blocks per stage must be between 1 and 1048576, got 0"},
+	{with(0, "width 0"), "7:7", "width must be between 1 and"},
+	{with(0, "norm ln"), "7:6", `unknown norm "ln"; want bn, mbn, gn or none`},
+	{with(0, "norm"), "7:1", "too few arguments (usage: norm"},
+	{with(0, "norm bn groups=4"), "7:9", "groups= is only for gn"},
+	{with(0, "norm gn groups=0"), "7:16", "groups must be between 1 and"},
+	{with(0, "norm gn stage=4"), "7:15", "stage 4 out of range; the cifar stem has stages 1..3"},
+	{with(0, "norm gn stages=stem,1,9"), "7:23", "stage 9 out of range"},
+	{with(0, "norm gn stage=0"), "7:15", `bad stage "0"; want stem or a stage number from 1`},
+	{with(0, "norm gn stages=1,"), "7:18", `bad stage ""`},
+	{with(0, "norm bn stages=1,2,1"), "7:20", "stage 1 listed twice"},
+	{with(0, "norm bn stage=1 stages=2,3"), "7:17", "both stage= and stages= given"},
+	{with(0, "norm bn stage=1 stage=2"), "7:17", "duplicate option stage="},
+	{with(0, "norm bn\nnorm mbn"), "8:1", "duplicate default norm (first on line 7)"},
+	{with(0, "width 16\nnorm gn"), "8:6", "gn groups=32 does not divide the 16 channels of the stem"},
+	{with(0, "width 24\nnorm gn groups=16 stage=1"), "8:16", "gn groups=16 does not divide the 24 channels of stage 1"},
+	{with(0, "width 24\nnorm gn groups=64 stage=3"), "8:16", "gn groups=64 does not divide the 96 channels of stage 3"},
+	{with(0, "width 8\nnorm gn groups=16\nnorm bn stage=stem"), "8:16", "gn groups=16 does not divide the 8 channels of stage 1"},
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tt := range parseErrorTests {
+		t.Run(tt.src, func(t *testing.T) {
+			s, err := Parse("t.spec", []byte(tt.src))
+			if err == nil {
+				t.Fatalf("Parse succeeded: %+v", s)
+			}
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("error %v (%T) is not a non-empty ErrorList", err, err)
+			}
+			e := list[0]
+			if e.Pos.File != "t.spec" {
+				t.Errorf("file = %q, want t.spec", e.Pos.File)
+			}
+			if pos := fmt.Sprintf("%d:%d", e.Pos.Line, e.Pos.Col); pos != tt.pos || !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("first error = %s: %s\nwant %s: ...%s...", pos, e.Msg, tt.pos, tt.msg)
+			}
+		})
+	}
+}
+
+func TestErrorList(t *testing.T) {
+	src := "model M\ninput 3 32\nclasses 10\nstem cifar\nblock basic\nfoo\nstages 1 1 1\nnorm gn stage=9\n"
+	_, err := Parse("x.spec", []byte(src))
+	want := "x.spec:1:7: model name \"M\" is not a lowercase Go package name ([a-z][a-z0-9_]*)\n" +
+		"x.spec:2:1: too few arguments (usage: input C H W [mean=M] [std=S])\n" +
+		"x.spec:6:1: unknown directive \"foo\""
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+
+	// Semantic errors come sorted, after the syntax is right.
+	src = "model m\ninput 3 32 32\nclasses 10\nnorm gn stage=5\nstem cifar\nblock basic\ndepth 19\nnorm gn stage=4\n"
+	_, err = Parse("x.spec", []byte(src))
+	want = "x.spec:4:15: stage 5 out of range; the cifar stem has stages 1..3\n" +
+		"x.spec:7:7: depth 19 is not a standard depth for basic blocks after the cifar stem (standard: 20, 32, 44, 56, 110); give stages instead\n" +
+		"x.spec:8:15: stage 4 out of range; the cifar stem has stages 1..3"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+
+	// At most maxErrors.
+	_, err = Parse("x.spec", []byte(strings.Repeat("bad\n", 50)))
+	if list, ok := err.(ErrorList); !ok || len(list) != maxErrors {
+		t.Errorf("%d errors for 50 bad lines, want %d", len(list), maxErrors)
+	}
+}
+
+func TestDepthTable(t *testing.T) {
+	tests := []struct {
+		block  string
+		stem   string
+		depth  int
+		stages []int
+	}{
+		{"bottleneck", "imagenet", 50, []int{3, 4, 6, 3}},
+		{"bottleneck", "imagenet", 101, []int{3, 4, 23, 3}},
+		{"bottleneck", "imagenet", 152, []int{3, 8, 36, 3}},
+		{"bottleneck", "imagenet", 200, []int{3, 24, 36, 3}},
+		{"bottleneck", "imagenet", 338, []int{3, 42, 64, 3}},
+		{"bottleneck", "imagenet", 518, []int{3, 66, 100, 3}},
+		{"bottleneck", "imagenet", 638, []int{3, 82, 124, 3}},
+		{"basic", "imagenet", 18, []int{2, 2, 2, 2}},
+		{"basic", "imagenet", 34, []int{3, 4, 6, 3}},
+		{"basic", "cifar", 20, []int{3, 3, 3}},
+		{"basic", "cifar", 32, []int{5, 5, 5}},
+		{"basic", "cifar", 44, []int{7, 7, 7}},
+		{"basic", "cifar", 56, []int{9, 9, 9}},
+		{"basic", "cifar", 110, []int{18, 18, 18}},
+	}
+	n := 0
+	for _, tt := range tests {
+		src := fmt.Sprintf("model m\ninput 3 224 224\nclasses 10\nstem %s\nblock %s\ndepth %d\n", tt.stem, tt.block, tt.depth)
+		s, err := Parse("t.spec", []byte(src))
+		if err != nil {
+			t.Errorf("depth %d: %v", tt.depth, err)
+			continue
+		}
+		if s.Depth != tt.depth || !slices.Equal(s.Stages, tt.stages) {
+			t.Errorf("depth %d: Depth %d, Stages %v; want %d, %v", tt.depth, s.Depth, s.Stages, tt.depth, tt.stages)
+		}
+		// The depth counts the stem conv, every block's convs and the
+		// classifier.
+		perBlock := 2
+		if s.Block == Bottleneck {
+			perBlock = 3
+		}
+		blocks := 0
+		for _, b := range s.Stages {
+			blocks += b
+		}
+		if got := perBlock*blocks + 2; got != tt.depth {
+			t.Errorf("depth %d: stages %v make a depth of %d", tt.depth, s.Stages, got)
+		}
+		n++
+	}
+	total := 0
+	for _, m := range standard {
+		total += len(m)
+	}
+	if n != total {
+		t.Errorf("tested %d standard depths of %d", n, total)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := Parse("t.spec", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Spec{
+		File: "t.spec", Model: "m", Input: [3]int{3, 32, 32},
+		Mean: []float64{0.5, 0.5, 0.5}, Std: []float64{0.5, 0.5, 0.5},
+		Classes: 10, Stem: StemCIFAR, Block: Basic, Depth: 20, Stages: []int{3, 3, 3},
+		Width: 64, Norm: Norm{Kind: BN},
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("Parse(base) =\n%+v\nwant\n%+v", s, want)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		src  string
+		want func(*Spec) // edits the spec of base to the one wanted
+	}{
+		{with(2, "input 1 28 28 mean=0.1307 std=0.3081"), func(s *Spec) {
+			s.Input, s.Mean, s.Std = [3]int{1, 28, 28}, []float64{0.1307}, []float64{0.3081}
+		}},
+		{with(2, "input 3 32 32 std=0.2 mean=0.1,0.2,0.3"), func(s *Spec) {
+			s.Mean, s.Std = []float64{0.1, 0.2, 0.3}, []float64{0.2, 0.2, 0.2}
+		}},
+		{with(6, "stages 1 2 3"), func(s *Spec) { s.Depth, s.Stages = 0, []int{1, 2, 3} }},
+		{with(0, "width +16 # comment"), func(s *Spec) { s.Width = 16 }},
+		{with(0, "norm gn"), func(s *Spec) { s.Norm = Norm{GN, 32} }},
+		{with(0, "norm gn groups=16"), func(s *Spec) { s.Norm = Norm{GN, 16} }},
+		{with(0, "norm none"), func(s *Spec) { s.Norm = Norm{} }},
+		{with(0, "norm mbn stages=3,stem\r"), func(s *Spec) {
+			s.Overrides = []NormOverride{{Pos{"t.spec", 7, 1}, Norm{Kind: MBN}, []int{3, 0}}}
+		}},
+		{"\t model\tm#c\n  input 3 32 32\nclasses 10\nstem cifar\nblock basic\ndepth 20", func(*Spec) {}},
+	}
+	for _, tt := range tests {
+		s, err := Parse("t.spec", []byte(tt.src))
+		if err != nil {
+			t.Errorf("%q: %v", tt.src, err)
+			continue
+		}
+		want, _ := Parse("t.spec", []byte(base))
+		tt.want(want)
+		if !reflect.DeepEqual(s, want) {
+			t.Errorf("Parse(%q) =\n%+v\nwant\n%+v", tt.src, s, want)
+		}
+	}
+}
+
+func TestNormAt(t *testing.T) {
+	src := `model m
+input 3 224 224
+classes 1000
+stem imagenet
+block bottleneck
+depth 50
+norm mbn
+norm gn groups=16 stage=1
+norm bn stages=stem,2,3
+norm none stage=3
+`
+	s, err := Parse("t.spec", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Norm{{Kind: BN}, {GN, 16}, {Kind: BN}, {Kind: NoNorm}, {Kind: MBN}}
+	for st, w := range want {
+		if got := s.NormAt(st); got != w {
+			t.Errorf("NormAt(%d) = %v, want %v", st, got, w)
+		}
+	}
+	wantOv := []NormOverride{
+		{Pos{"t.spec", 8, 1}, Norm{GN, 16}, []int{1}},
+		{Pos{"t.spec", 9, 1}, Norm{Kind: BN}, []int{0, 2, 3}},
+		{Pos{"t.spec", 10, 1}, Norm{Kind: NoNorm}, []int{3}},
+	}
+	if !reflect.DeepEqual(s.Overrides, wantOv) {
+		t.Errorf("Overrides = %+v, want %+v", s.Overrides, wantOv)
+	}
+}
+
+func TestFeatureSize(t *testing.T) {
+	tests := []struct {
+		in     int
+		stem   Stem
+		stages int
+		want   int
+	}{
+		{224, StemImageNet, 4, 7},
+		{1, StemImageNet, 4, 1},
+		{32, StemCIFAR, 3, 8},
+		{28, StemCIFAR, 3, 7},
+		{0, StemCIFAR, 3, 0},
+		{0, StemImageNet, 4, 0},
+	}
+	for _, tt := range tests {
+		if got := featureSize(tt.in, tt.stem, tt.stages); got != tt.want {
+			t.Errorf("featureSize(%d, %v, %d) = %d, want %d", tt.in, tt.stem, tt.stages, got, tt.want)
+		}
+	}
+}
