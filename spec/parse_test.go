@@ -39,6 +39,7 @@ var parseErrorTests = []struct {
 	msg string // a substring of its message
 }{
 	{with(0, "foo 1"), "7:1", `unknown directive "foo"`},
+	{with(2, "input 3 2 32"), "2:9", "input size 2 is too small for the network's strides"},
 	{with(0, "width 64 x=1"), "7:10", `unknown option "x" for width`},
 	{with(0, "width 64 =1"), "7:10", `unknown option "" for width`},
 	{with(1, "model M"), "1:7", `"M" is not a lowercase Go package name`},
@@ -289,23 +290,18 @@ norm none stage=3
 	}
 }
 
-func TestFeatureSize(t *testing.T) {
-	tests := []struct {
-		in     int
+func TestMinInput(t *testing.T) {
+	for _, tt := range []struct {
 		stem   Stem
 		stages int
 		want   int
 	}{
-		{224, StemImageNet, 4, 7},
-		{1, StemImageNet, 4, 1},
-		{32, StemCIFAR, 3, 8},
-		{28, StemCIFAR, 3, 7},
-		{0, StemCIFAR, 3, 0},
-		{0, StemImageNet, 4, 0},
-	}
-	for _, tt := range tests {
-		if got := featureSize(tt.in, tt.stem, tt.stages); got != tt.want {
-			t.Errorf("featureSize(%d, %v, %d) = %d, want %d", tt.in, tt.stem, tt.stages, got, tt.want)
+		{StemCIFAR, 3, 3},     // 3 -> 2 -> 1
+		{StemImageNet, 4, 17}, // 17 -> 9 -> 5 -> 3 -> 2 -> 1
+		{StemCIFAR, 1, 1},
+	} {
+		if got := minInput(tt.stem, tt.stages); got != tt.want {
+			t.Errorf("minInput(%v, %d) = %d, want %d", tt.stem, tt.stages, got, tt.want)
 		}
 	}
 }

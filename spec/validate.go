@@ -95,8 +95,8 @@ func (p *parser) validate() {
 	}
 	p.checkGroups()
 	for i := 1; i <= 2; i++ {
-		if featureSize(s.Input[i], s.Stem, n) < 1 {
-			p.errs = append(p.errs, errorf(p.inputArgs[i].pos, "input size %d is too small for the network's strides", s.Input[i]))
+		if min := minInput(s.Stem, n); s.Input[i] < min {
+			p.errs = append(p.errs, errorf(p.inputArgs[i].pos, "input size %d is too small for the network's strides: every stride-2 layer needs a map of at least 2 pixels, so at least %d", s.Input[i], min))
 		}
 	}
 }
@@ -167,11 +167,10 @@ func (s *Spec) channels(stage int) []int {
 	return []int{w}
 }
 
-// featureSize returns the height or width of the last stage's output for
-// an input of size in, or a size < 1 if some layer would have no output.
-// With the padding used every size >= 1 survives, but the check keeps Parse
-// honest should the layers change.
-func featureSize(in int, stem Stem, stages int) int {
+// minInput is the smallest input height or width for which every
+// stride-2 layer (the imagenet stem's conv and max-pool, the first conv of
+// every stage after the first) sees a map of at least 2 pixels.
+func minInput(stem Stem, stages int) int {
 	type layer struct{ k, stride, pad int }
 	var ls []layer
 	if stem == StemImageNet {
@@ -180,11 +179,18 @@ func featureSize(in int, stem Stem, stages int) int {
 	for range stages - 1 {
 		ls = append(ls, layer{3, 2, 1}) // the stride-2 conv of a stage's first block
 	}
-	for _, l := range ls {
-		if in < 1 {
-			break
+	fits := func(in int) bool {
+		for _, l := range ls {
+			if in < 2 {
+				return false
+			}
+			in = (in+2*l.pad-l.k)/l.stride + 1
 		}
-		in = (in+2*l.pad-l.k)/l.stride + 1
+		return true
+	}
+	in := 1
+	for !fits(in) {
+		in++
 	}
 	return in
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/spec"
 )
@@ -113,7 +114,7 @@ func runFmt(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, out, fi.Mode().Perm()); err != nil {
+		if err := renameio.WriteFile(path, out, fi.Mode().Perm()); err != nil {
 			return err
 		}
 	}

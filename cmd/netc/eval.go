@@ -99,10 +99,7 @@ func printResult(w io.Writer, model, path string, r *eval.Result) {
 // loadModel opens a run folder (its last checkpoint) or a checkpoint file
 // and builds the model it holds.
 func loadModel(arg string) (runtime.Model, *train.Meta, string, error) {
-	path := arg
-	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
-		path = filepath.Join(arg, "checkpoints", "last.safetensors")
-	}
+	path := checkpointPath(arg)
 	c, err := train.OpenCheckpoint(path)
 	if err != nil {
 		return nil, nil, "", bad(err)
@@ -120,4 +117,12 @@ func loadModel(arg string) (runtime.Model, *train.Meta, string, error) {
 	}
 	meta := &c.Meta
 	return m, meta, path, nil
+}
+
+// checkpointPath is the checkpoint a RUN folder or file argument names.
+func checkpointPath(arg string) string {
+	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+		return filepath.Join(arg, "checkpoints", "last.safetensors")
+	}
+	return arg
 }

@@ -22,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/google/renameio/v2"
 )
 
 // Tensor is a named float32 array.
@@ -49,26 +51,23 @@ type info struct {
 }
 
 // Save writes tensors and meta (marshalled with encoding/json) to path
-// atomically: a temp file in the same directory, fsync, rename over path,
-// fsync the directory. A crash at any moment leaves either the old file or
+// atomically (with renameio): a temp file in the same directory, fsync,
+// rename over path, fsync the directory. A crash at any moment leaves either the old file or
 // the new one. A nil meta writes no netc metadata.
 func Save(path string, tensors []Tensor, meta any) error {
 	header, err := encodeHeader(tensors, meta)
 	if err != nil {
 		return fmt.Errorf("ckpt: saving %s: %v", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return fmt.Errorf("ckpt: saving %s: %w", path, err)
 	}
-	tmp := f.Name()
-	if err := writeFile(f, header, tensors); err != nil {
-		f.Close()
-		os.Remove(tmp)
+	defer f.Cleanup()
+	if err := writeData(f, header, tensors); err != nil {
 		return fmt.Errorf("ckpt: saving %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := f.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("ckpt: saving %s: %w", path, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
@@ -77,8 +76,8 @@ func Save(path string, tensors []Tensor, meta any) error {
 	return nil
 }
 
-// writeFile writes the header and tensor data to f, syncs and closes it.
-func writeFile(f *os.File, header []byte, tensors []Tensor) error {
+// writeData writes the header length, the header and the tensor data.
+func writeData(f io.Writer, header []byte, tensors []Tensor) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(header))))
 	w.Write(header)
@@ -92,19 +91,11 @@ func writeFile(f *os.File, header []byte, tensors []Tensor) error {
 			w.Write(buf)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
+	return w.Flush()
 }
 
-// syncDir flushes a directory's entries to disk.
+// syncDir flushes a directory's entries to disk, so that the rename
+// survives a crash.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/pgd"
@@ -48,6 +49,10 @@ type Config struct {
 	// RunningStatsEpochs: the last K epochs normalize with the frozen
 	// running statistics.
 	RunningStatsEpochs int `json:"running_stats_epochs,omitempty"`
+
+	// Init is a checkpoint whose weights and running statistics start a new
+	// run (fine-tuning); the optimizer starts afresh.
+	Init string `json:"init,omitempty"`
 }
 
 // Defaults is the IAT recipe for a batch size: Nesterov momentum 0.9, lr
@@ -140,11 +145,21 @@ func (r *Run) Start() error {
 		r.logf("resuming %s at epoch %d, step %d", r.Dir, r.state.Epoch, r.state.Step)
 		return nil
 	}
+	if r.Config.Init != "" {
+		c, err := OpenCheckpoint(r.Config.Init)
+		if err != nil {
+			return err
+		}
+		if err := c.Restore(r.Model, nil); err != nil {
+			return err
+		}
+		r.logf("starting from the weights of %s", r.Config.Init)
+	}
 	cfg, err := json.MarshalIndent(r.Config, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(r.Dir, "config.json"), append(cfg, '\n'))
+	return renameio.WriteFile(filepath.Join(r.Dir, "config.json"), append(cfg, '\n'), 0o644)
 }
 
 // CheckpointPath is the run's latest checkpoint.
@@ -413,24 +428,4 @@ func appendJSONL(path string, v any) error {
 		return err
 	}
 	return f.Close()
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }

@@ -1,0 +1,182 @@
+package train
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/pgd"
+	"github.com/netc/netc/spec"
+)
+
+const tinySpec = `model tiny
+input 1 8 8
+classes 3
+stem cifar
+block basic
+stages 1 1 1
+width 4
+`
+
+// quadrants is a synthetic data set: class c has a bright blob in quadrant c.
+func quadrants(n int, seed uint64) *data.Dataset {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	d := &data.Dataset{Name: "quadrants", C: 1, H: 8, W: 8, Classes: 3}
+	for i := 0; i < n; i++ {
+		c := i % 3
+		img := make([]uint8, 64)
+		for p := range img {
+			img[p] = uint8(rng.IntN(60))
+		}
+		oy, ox := (c/2)*4, (c%2)*4
+		for y := oy; y < oy+4; y++ {
+			for x := ox; x < ox+4; x++ {
+				img[y*8+x] = uint8(150 + rng.IntN(100))
+			}
+		}
+		d.Pixels = append(d.Pixels, img...)
+		d.Labels = append(d.Labels, uint8(c))
+	}
+	return d
+}
+
+func newRun(t *testing.T, dir string, c Config) *Run {
+	t.Helper()
+	s, err := spec.Parse("tiny.spec", []byte(tinySpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := interp.NewModel(s, c.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Run{Dir: dir, Config: c, Model: m, Data: quadrants(96, 1), Quiet: true}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func advConfig(epochs int) Config {
+	c := Defaults(16)
+	c.Epochs, c.Seed, c.LR = epochs, 7, 0.05
+	c.Adversarial, c.CleanRatio = true, 0.5
+	c.Attack = pgd.Config{Eps: 0.1, Step: 0.05, Steps: 2, CleanStart: 0.2}
+	return c
+}
+
+// A run stopped after one epoch and resumed gives bitwise the parameters
+// of an uninterrupted run: checkpoints hold the optimizer and RNG state.
+func TestResumeIsExact(t *testing.T) {
+	whole := newRun(t, t.TempDir(), advConfig(2))
+	if err := whole.Train(); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	first := newRun(t, dir, advConfig(1))
+	if err := first.Train(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := newRun(t, dir, advConfig(2))
+	if resumed.state.Epoch != 1 {
+		t.Fatalf("resumed at epoch %d, want 1", resumed.state.Epoch)
+	}
+	if err := resumed.Train(); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range whole.Model.Params() {
+		q := resumed.Model.Params()[i]
+		for j := range p.Value.Data {
+			if p.Value.Data[j] != q.Value.Data[j] {
+				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", p.Name, j, p.Value.Data[j], q.Value.Data[j])
+			}
+		}
+	}
+	lines, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(lines), "\n"); n != 2 {
+		t.Errorf("metrics.jsonl has %d lines, want 2", n)
+	}
+}
+
+func TestLearnsQuadrants(t *testing.T) {
+	c := Defaults(16)
+	c.Epochs, c.Seed, c.LR, c.Smoothing = 6, 3, 0.1, 0
+	r := newRun(t, t.TempDir(), c)
+	if err := r.Train(); err != nil {
+		t.Fatal(err)
+	}
+	acc := Accuracy(r.Model, quadrants(60, 2), 0, 20, runtime.Mode{Norm: runtime.RunningStats})
+	if acc < 0.9 {
+		t.Errorf("test accuracy %.2f after training, want >= 0.9", acc)
+	}
+}
+
+func TestNonFiniteStops(t *testing.T) {
+	c := Defaults(16)
+	c.LR = 1e30
+	c.Epochs = 3
+	r := newRun(t, t.TempDir(), c)
+	err := r.Train()
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "--lr") {
+		t.Fatalf("got %v, want a non-finite diagnosis suggesting a lower --lr", err)
+	}
+}
+
+func TestRestoreChecksTensors(t *testing.T) {
+	dir := t.TempDir()
+	r := newRun(t, dir, Defaults(16))
+	if err := r.Save(); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := OpenCheckpoint(r.CheckpointPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := spec.Parse("wide.spec", []byte(strings.Replace(tinySpec, "width 4", "width 8", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := interp.NewModel(other, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ck.Restore(m, nil)
+	if err == nil || !strings.Contains(err.Error(), r.CheckpointPath()) || !strings.Contains(err.Error(), "conv1.weight") {
+		t.Fatalf("restoring into a wider model: %v; want an error naming the file and tensor", err)
+	}
+	if ck.Meta.Spec == "" || ck.Meta.Config.Batch != 16 {
+		t.Errorf("metadata lost: %+v", ck.Meta)
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	s := Schedule{Peak: 0.4, Warmup: 2, Decay: []float64{10, 20}, Factor: 0.1}
+	for _, tc := range []struct{ e, want float64 }{{0, 0}, {1, 0.2}, {2, 0.4}, {9.9, 0.4}, {10, 0.04}, {25, 0.004}} {
+		if got := s.At(tc.e); got < tc.want*0.999999 || got > tc.want*1.000001 {
+			t.Errorf("lr at epoch %v = %v, want %v", tc.e, got, tc.want)
+		}
+	}
+}
+
+func TestSGDMatchesPyTorchFormula(t *testing.T) {
+	p := &runtime.Param{Name: "w", Value: &runtime.Tensor{Data: []float32{1, -2}}, Grad: &runtime.Tensor{Data: []float32{0.5, 0.25}}, Decay: true}
+	o := NewSGD([]*runtime.Param{p}, 0.9, 0.1, true)
+	o.Step([]*runtime.Param{p}, 0.1, nil)
+	// d = g + wd·w = (0.6, 0.05); v = d; nesterov step d + 0.9·v = 1.9·d.
+	want := []float32{1 - 0.1*1.9*0.6, -2 - 0.1*1.9*0.05}
+	for i := range want {
+		if d := p.Value.Data[i] - want[i]; d > 1e-6 || d < -1e-6 {
+			t.Errorf("w[%d] = %v, want %v", i, p.Value.Data[i], want[i])
+		}
+	}
+}
