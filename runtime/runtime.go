@@ -36,17 +36,19 @@ const (
 
 func (b Branch) String() string { return [...]string{"clean", "adv"}[b] }
 
-// NormMode says how BN normalizes.
+// NormMode says how BN normalizes. The zero value is inference.
 type NormMode int
 
 const (
-	// BatchStats normalizes with the batch's statistics and updates the
-	// running averages (training).
-	BatchStats NormMode = iota
 	// RunningStats normalizes with the frozen running statistics
 	// (inference, and training in the paper's last epochs).
-	RunningStats
+	RunningStats NormMode = iota
+	// BatchStats normalizes with the batch's statistics (training); the
+	// running averages are updated if Mode.UpdateStats is set.
+	BatchStats
 )
+
+func (m NormMode) String() string { return [...]string{"running", "batch"}[m] }
 
 // Mode is how a forward pass runs.
 type Mode struct {

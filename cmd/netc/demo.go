@@ -23,7 +23,7 @@ func runDemo(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	out := fs.String("out", filepath.Join("runs", "demo"), "folder of the two runs (a rerun resumes them)")
 	stdImages := fs.Int("standard-images", 20000, "training images of the standard model (one pass)")
-	advImages := fs.Int("adversarial-images", 27000, "training images of the adversarial fine-tuning (one pass)")
+	advImages := fs.Int("adversarial-images", 20000, "training images of the adversarial fine-tuning (one pass)")
 	steps := fs.Int("attack-steps", 2, "PGD iterations per training batch")
 	evalLimit := fs.Int("eval-limit", 500, "test images to evaluate (0: all 10,000)")
 	evalIters := fs.Int("pgd", 40, "PGD iterations of the evaluation")
@@ -56,7 +56,7 @@ func runDemo(args []string) error {
 	base.Data, base.Seed, base.LR, base.Smoothing = "mnist", *seed, 0.2, 0
 
 	std := base
-	std.Limit = *stdImages
+	std.Limit, std.DecayEpochs = *stdImages, []float64{0.75}
 	stdDir := filepath.Join(*out, "standard")
 	fmt.Fprintf(os.Stderr, "\n1. standard training on %d clean images\n", std.Limit)
 	stdModel, err := trainSpec(s, std, stdDir, 0)
@@ -64,12 +64,13 @@ func runDemo(args []string) error {
 		return err
 	}
 
-	// Adversarial training from scratch at ε = 0.3 stalls for a long time;
-	// starting from the standard model gets a robust one in a fraction of
-	// an epoch.
+	// Adversarial training from scratch at ε = 0.3 stalls for a long time,
+	// and at full ε from the start it often collapses to chance; starting
+	// from the standard model with ε ramped up gets a robust one in a
+	// fraction of an epoch.
 	adv := base
 	adv.Limit, adv.Init = *advImages, checkpointPath(stdDir)
-	adv.DecayEpochs = []float64{0.75}
+	adv.DecayEpochs, adv.EpsWarmup = []float64{0.75}, 0.6
 	adv.Adversarial = true
 	adv.Attack = pgd.Config{Eps: 0.3, Step: 0.2, Steps: *steps, Loss: pgd.Untargeted, CleanStart: 0.2}
 	fmt.Fprintf(os.Stderr, "\n2. adversarial fine-tuning of that model on %d images: 100%% adversarial, untargeted PGD-%d, eps 0.3\n", adv.Limit, *steps)

@@ -83,6 +83,7 @@ func trainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.Float64Var(&c.CleanWeight, "clean-weight", c.CleanWeight, "a in a*J(clean) + (1-a)*J(adv)")
 	fs.Float64Var(&c.Attack.CleanStart, "clean-start", c.Attack.CleanStart, "probability (per batch) that PGD starts at the clean image")
 	fs.IntVar(&c.RunningStatsEpochs, "running-stats-epochs", c.RunningStatsEpochs, "normalize with the frozen running statistics in the last K epochs")
+	fs.Float64Var(&c.EpsWarmup, "eps-warmup", c.EpsWarmup, "epochs over which the attack's eps (and step) ramp up from 0")
 	fs.StringVar(&c.Init, "init", c.Init, "start from the weights of this checkpoint (or RUN folder)")
 	finishAttack := attackFlags(fs, &c.Attack)
 	return func() error {

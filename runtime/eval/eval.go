@@ -5,6 +5,7 @@ package eval
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -90,7 +91,6 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	correct := make(map[int]int)
 	hit := make(map[int]int)
 	clean := 0
-	attacker := pgd.New(att, rand.New(rand.NewPCG(c.Seed, 0x6576616c)))
 	var bar *progress.Bar
 	if !c.Quiet {
 		bar = progress.New("eval", n, "img")
@@ -108,6 +108,9 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 		d.Batch(idx[:b], x.Data, y[:b])
 		clean += countEqual(m.Forward(x, inference), y[:b])
 		for _, g := range groups {
+			// Draws depend on the seed, the batch and the step only, so a
+			// point of the curve does not change with the others asked for.
+			attacker := pgd.New(att, rand.New(rand.NewPCG(c.Seed^math.Float64bits(g.step), uint64(lo))))
 			follow, targets := y[:b], []int(nil)
 			if att.Loss == pgd.Targeted {
 				targets = attacker.Targets(y[:b], d.Classes)

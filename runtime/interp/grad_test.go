@@ -87,7 +87,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 	cases = append(cases, tc{mixed, runtime.Mode{Norm: runtime.BatchStats, Split: 1}, 3})
 
 	for _, c := range cases {
-		name := fmt.Sprintf("%s/%s/%s/norm=%d/split=%d/branch=%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.mode.Norm, c.mode.Split, c.mode.Branch)
+		name := fmt.Sprintf("%s/%s/%s/stats=%s/split=%d/branch=%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.mode.Norm, c.mode.Split, c.mode.Branch)
 		t.Run(name, func(t *testing.T) {
 			g, err := compiler.Lower(c.s)
 			if err != nil {

@@ -45,6 +45,10 @@ type Config struct {
 	CleanRatio  float64    `json:"clean_ratio"`
 	CleanWeight float64    `json:"clean_weight"`
 	Attack      pgd.Config `json:"attack"`
+	// EpsWarmup ramps the attack's ε (and step) linearly from 0 over the
+	// first epochs: a curriculum that keeps small networks from collapsing
+	// at large ε (0: full ε from the start).
+	EpsWarmup float64 `json:"eps_warmup,omitempty"`
 
 	// RunningStatsEpochs: the last K epochs normalize with the frozen
 	// running statistics.
@@ -82,6 +86,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("label smoothing %g: want 0..1", c.Smoothing)
 	case c.Adversarial && (c.Attack.Steps < 1 || c.Attack.Eps <= 0):
 		return fmt.Errorf("adversarial training needs attack steps >= 1 and eps > 0")
+	case c.EpsWarmup < 0 || c.EpsWarmup > float64(c.Epochs):
+		return fmt.Errorf("eps warmup %g epochs: want 0..%d", c.EpsWarmup, c.Epochs)
 	case c.RunningStatsEpochs < 0 || c.RunningStatsEpochs > c.Epochs:
 		return fmt.Errorf("running-stats epochs %d: want 0..%d", c.RunningStatsEpochs, c.Epochs)
 	}
@@ -135,6 +141,9 @@ func (r *Run) Start() error {
 		if err != nil {
 			return err
 		}
+		if !sameRun(c.Meta.Config, r.Config) {
+			return fmt.Errorf("%s holds a run with other settings (see its config.json); resume it with the same flags (only --epochs may change) or use another folder", r.Dir)
+		}
 		if err := c.Restore(r.Model, r.opt); err != nil {
 			return err
 		}
@@ -184,6 +193,19 @@ type Metrics struct {
 	TestAcc    float64 `json:"test_clean_acc,omitempty"`
 	ImagesPerS float64 `json:"images_per_s"`
 	Seconds    float64 `json:"seconds"`
+}
+
+func (m Metrics) String() string {
+	s := fmt.Sprintf("epoch %d: loss %.4f", m.Epoch, m.Loss)
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"train clean acc", m.CleanAcc}, {"train adv acc", m.AdvAcc}, {"test clean acc", m.TestAcc}} {
+		if f.v != 0 {
+			s += fmt.Sprintf(", %s %.2f%%", f.name, 100*f.v)
+		}
+	}
+	return s + fmt.Sprintf(", %.0f img/s", m.ImagesPerS)
 }
 
 // Train runs the remaining epochs. It checkpoints after every epoch and
@@ -238,6 +260,10 @@ func (r *Run) Train() error {
 			mode := runtime.Mode{Norm: normMode, UpdateStats: normMode == runtime.BatchStats}
 			var batch int
 			if c.Adversarial {
+				if c.EpsWarmup > 0 {
+					f := min(1, (float64(epoch)+float64(s+1)/float64(steps))/c.EpsWarmup)
+					attacker.Config.Eps, attacker.Config.Step = f*c.Attack.Eps, f*c.Attack.Step
+				}
 				xa, _ := attacker.Attack(r.Model, xb, yb, k)
 				copy(in.Data, xb.Data[:nClean*size])
 				copy(in.Data[nClean*size:], xa.Data)
@@ -317,10 +343,18 @@ func (r *Run) Train() error {
 		if err := appendJSONL(filepath.Join(r.Dir, "metrics.jsonl"), m); err != nil {
 			return err
 		}
-		r.logf("epoch %d: loss %.4f, train clean acc %.4f, train adv acc %.4f, test clean acc %.4f, %.0f img/s",
-			m.Epoch, m.Loss, m.CleanAcc, m.AdvAcc, m.TestAcc, m.ImagesPerS)
+		r.logf("%s", m)
 	}
 	return nil
+}
+
+// sameRun reports whether two configs describe the same run, up to the
+// number of epochs (a run may be extended).
+func sameRun(a, b Config) bool {
+	a.Epochs, b.Epochs = 0, 0
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
 func hasMBN(s *spec.Spec) bool {

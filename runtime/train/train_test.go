@@ -2,7 +2,6 @@ package train
 
 import (
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,27 +23,7 @@ stages 1 1 1
 width 4
 `
 
-// quadrants is a synthetic data set: class c has a bright blob in quadrant c.
-func quadrants(n int, seed uint64) *data.Dataset {
-	rng := rand.New(rand.NewPCG(seed, 0))
-	d := &data.Dataset{Name: "quadrants", C: 1, H: 8, W: 8, Classes: 3}
-	for i := 0; i < n; i++ {
-		c := i % 3
-		img := make([]uint8, 64)
-		for p := range img {
-			img[p] = uint8(rng.IntN(60))
-		}
-		oy, ox := (c/2)*4, (c%2)*4
-		for y := oy; y < oy+4; y++ {
-			for x := ox; x < ox+4; x++ {
-				img[y*8+x] = uint8(150 + rng.IntN(100))
-			}
-		}
-		d.Pixels = append(d.Pixels, img...)
-		d.Labels = append(d.Labels, uint8(c))
-	}
-	return d
-}
+func quadrants(n int, seed uint64) *data.Dataset { return data.Synthetic(n, 1, 8, 8, 3, seed) }
 
 func newRun(t *testing.T, dir string, c Config) *Run {
 	t.Helper()
@@ -105,6 +84,21 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	if n := strings.Count(string(lines), "\n"); n != 2 {
 		t.Errorf("metrics.jsonl has %d lines, want 2", n)
+	}
+}
+
+func TestResumeRefusesOtherSettings(t *testing.T) {
+	dir := t.TempDir()
+	if err := newRun(t, dir, advConfig(1)).Train(); err != nil {
+		t.Fatal(err)
+	}
+	c := advConfig(1)
+	c.LR *= 2
+	s, _ := spec.Parse("tiny.spec", []byte(tinySpec))
+	m, _ := interp.NewModel(s, 1)
+	r := &Run{Dir: dir, Config: c, Model: m, Data: quadrants(96, 1), Quiet: true}
+	if err := r.Start(); err == nil || !strings.Contains(err.Error(), "other settings") {
+		t.Fatalf("resuming with another lr: %v, want an error", err)
 	}
 }
 
