@@ -1,6 +1,6 @@
 # netc: common tasks. Everything needs only Go.
 
-.PHONY: all build test demo vet fuzz clean
+.PHONY: all build test demo vet fuzz torch clean
 
 all: build
 
@@ -25,6 +25,13 @@ fuzz:
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./spec
 	go test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./runtime/ckpt
 	go test -run='^$$' -fuzz=FuzzIDX -fuzztime=$(FUZZTIME) ./runtime/data
+
+# Debian's PyTorch (CPU), for the interpreter's cross-check test
+# (runtime/interp TestMatchesPyTorch skips without it).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+torch:
+	@/usr/bin/python3 -c 'import torch' 2>/dev/null || \
+		($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch)
 
 clean:
 	rm -rf bin runs

@@ -31,14 +31,15 @@ type Net[T ref.Float] struct {
 
 	norms []*normState[T] // per Norm node ID (nil elsewhere)
 
-	n     int // batch of the last Forward
-	mode  runtime.Mode
-	out   [][]T  // node outputs
-	grad  [][]T  // gradients of node outputs
-	set   []bool // grad[i] written during the current Backward
-	tmp   []T    // scratch for gradients that accumulate
-	arg   [][]int32
-	input []T // the last Forward's input (before normalization)
+	inScale, inShift []T // input normalization: x/std − mean/std
+
+	n    int // batch of the last Forward
+	mode runtime.Mode
+	out  [][]T  // node outputs
+	grad [][]T  // gradients of node outputs
+	set  []bool // grad[i] written during the current Backward
+	tmp  []T    // scratch for gradients that accumulate
+	arg  [][]int32
 }
 
 // normState holds one norm layer's running statistics (per branch) and what
@@ -73,6 +74,10 @@ func New[T ref.Float](g *compiler.Graph, rng *rand.Rand) *Net[T] {
 		m.params = append(m.params, v)
 		m.grads = append(m.grads, make([]T, len(v)))
 		m.pidx[p.Name] = i
+	}
+	for c := range g.Nodes[0].C {
+		m.inScale = append(m.inScale, T(1/g.Spec.Std[c]))
+		m.inShift = append(m.inShift, T(-g.Spec.Mean[c]/g.Spec.Std[c]))
 	}
 	m.norms = make([]*normState[T], len(g.Nodes))
 	for _, n := range g.Nodes {
@@ -139,23 +144,13 @@ func (m *Net[T]) Forward(x []T, n int, mode runtime.Mode) []T {
 	if mode.Split < 0 || mode.Split > n {
 		panic(fmt.Sprintf("interp: split %d outside batch of %d", mode.Split, n))
 	}
-	m.n, m.mode, m.input = n, mode, x
+	m.n, m.mode = n, mode
 	for _, nd := range g.Nodes {
 		m.out[nd.ID] = grow(m.out[nd.ID], n*nd.Size())
 		y := m.out[nd.ID]
 		switch nd.Op {
 		case compiler.Input:
-			s := g.Spec
-			hw := nd.H * nd.W
-			for i := 0; i < n; i++ {
-				for c := 0; c < nd.C; c++ {
-					mean, inv := T(s.Mean[c]), T(1/s.Std[c])
-					off := (i*nd.C + c) * hw
-					for j := off; j < off+hw; j++ {
-						y[j] = (x[j] - mean) * inv
-					}
-				}
-			}
+			ref.ChannelAffine(n, nd.C, nd.H*nd.W, x, m.inScale, m.inShift, y)
 		case compiler.Conv:
 			ref.Conv2D(m.conv(nd), m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), y)
 		case compiler.Norm:
@@ -267,17 +262,7 @@ func (m *Net[T]) Backward(dlogits []T, want runtime.Grads) {
 		}
 		switch nd.Op {
 		case compiler.Input:
-			s := g.Spec
-			hw := nd.H * nd.W
-			for j := 0; j < n; j++ {
-				for c := 0; c < nd.C; c++ {
-					inv := T(1 / s.Std[c])
-					off := (j*nd.C + c) * hw
-					for k := off; k < off+hw; k++ {
-						dy[k] *= inv
-					}
-				}
-			}
+			ref.ChannelAffine(n, nd.C, nd.H*nd.W, dy, m.inScale, nil, dy)
 		case compiler.Conv:
 			in := nd.In[0]
 			w := m.Param(nd.Name + ".weight")

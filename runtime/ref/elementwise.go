@@ -30,3 +30,27 @@ func Add[T Float](a, b, y []T) {
 		y[i] = v + b[i]
 	}
 }
+
+// ChannelAffine sets y = x·scale[c] + shift[c] per channel of x, viewed as
+// n×c×hw; a nil shift adds nothing. x and y may alias. It normalizes input
+// pixels, and with the same scale and no shift it is its own backward.
+func ChannelAffine[T Float](n, c, hw int, x, scale, shift, y []T) {
+	checkDims("ChannelAffine", n, c, hw)
+	checkLen("ChannelAffine", "x", x, n*c*hw)
+	checkLen("ChannelAffine", "scale", scale, c)
+	checkOpt("ChannelAffine", "shift", shift, c)
+	checkLen("ChannelAffine", "y", y, n*c*hw)
+	for i := range n {
+		for ch := range c {
+			a, b := scale[ch], T(0)
+			if shift != nil {
+				b = shift[ch]
+			}
+			off := (i*c + ch) * hw
+			yc := y[off : off+hw]
+			for j, v := range x[off : off+hw] {
+				yc[j] = v*a + b
+			}
+		}
+	}
+}

@@ -78,3 +78,19 @@ func TestElementwisePanics(t *testing.T) {
 	expectPanic(t, "ReLUBackward", func() { ReLUBackward(x, x[1:], x) })
 	expectPanic(t, "Add", func() { Add(x, x, x[1:]) })
 }
+
+func TestChannelAffine(t *testing.T) {
+	x := []float64{1, 2, 3, 4, 5, 6, 7, 8} // n=2, c=2, hw=2
+	y := make([]float64, 8)
+	ChannelAffine(2, 2, 2, x, []float64{2, -1}, []float64{0.5, 1}, y)
+	want := []float64{2.5, 4.5, -2, -3, 10.5, 12.5, -6, -7}
+	for i := range want {
+		if y[i] != want[i] {
+			t.Fatalf("y = %v, want %v", y, want)
+		}
+	}
+	ChannelAffine(2, 2, 2, x, []float64{2, -1}, nil, x)
+	if x[0] != 2 || x[2] != -3 {
+		t.Errorf("in place without shift: %v", x)
+	}
+}
