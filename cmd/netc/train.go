@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
@@ -120,6 +124,7 @@ func runTrain(args []string) error {
 	c.Attack = paperAttack()
 	finish := trainFlags(fs, &c)
 	out := fs.String("out", "", "run folder: config.json, metrics.jsonl, checkpoints/")
+	fs.DurationVar(&checkpointEvery, "checkpoint-every", checkpointEvery, "also checkpoint within an epoch this often (0: at epoch ends only)")
 	testLimit := fs.Int("test-limit", 1000, "test images for the clean accuracy after each epoch (0: none)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -142,7 +147,11 @@ func runTrain(args []string) error {
 	return err
 }
 
+// checkpointEvery is how often a run checkpoints within an epoch.
+var checkpointEvery = 10 * time.Minute
+
 // trainSpec trains (or resumes) a run of the spec and returns its model.
+// Ctrl-C (or SIGTERM) checkpoints where the run stands and stops it.
 func trainSpec(s *spec.Spec, c train.Config, dir string, testLimit int) (runtime.Model, error) {
 	m, err := interp.NewModel(s, c.Seed)
 	if err != nil {
@@ -155,7 +164,7 @@ func trainSpec(s *spec.Spec, c train.Config, dir string, testLimit int) (runtime
 	if err := compatible(s, trainSet); err != nil {
 		return nil, err
 	}
-	r := &train.Run{Dir: dir, Config: c, Model: m, Data: trainSet}
+	r := &train.Run{Dir: dir, Config: c, Model: m, Data: trainSet, CheckpointEvery: checkpointEvery}
 	if testLimit > 0 {
 		if r.Test, err = data.Load(c.Data, "test"); err != nil {
 			return nil, bad(err)
@@ -165,7 +174,9 @@ func trainSpec(s *spec.Spec, c train.Config, dir string, testLimit int) (runtime
 	if err := r.Start(); err != nil {
 		return nil, bad(err)
 	}
-	if err := r.Train(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := r.Train(ctx); err != nil {
 		if errors.Is(err, train.ErrNonFinite) {
 			return nil, fmt.Errorf("training stopped: %w", err)
 		}

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"testing"
 
 	"github.com/netc/netc/runtime"
@@ -28,7 +29,7 @@ func trained(t *testing.T) (runtime.Model, *data.Dataset) {
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Train(); err != nil {
+	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return m, data.Synthetic(40, 1, 8, 8, 3, 2)

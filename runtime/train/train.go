@@ -4,6 +4,7 @@
 package train
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,6 +107,9 @@ type Run struct {
 	Test      *data.Dataset
 	TestLimit int
 	Quiet     bool
+	// CheckpointEvery also checkpoints within an epoch when this much time
+	// has passed since the last checkpoint (0: at the end of epochs only).
+	CheckpointEvery time.Duration
 
 	opt   *SGD
 	rng   *rand.Rand // attack draws
@@ -115,9 +119,18 @@ type Run struct {
 
 // State is where a run stands; it is stored in each checkpoint.
 type State struct {
-	Epoch int    `json:"epoch"` // epochs finished
-	Step  int    `json:"step"`  // optimizer steps taken
-	RNG   []byte `json:"rng"`   // the attack generator's state
+	Epoch   int    `json:"epoch"`    // epochs finished
+	Step    int    `json:"step"`     // optimizer steps taken
+	InEpoch int    `json:"in_epoch"` // steps taken in the unfinished epoch
+	RNG     []byte `json:"rng"`      // the attack generator's state
+	Sums    sums   `json:"sums"`     // the unfinished epoch's tallies
+}
+
+// sums tally an epoch for its metrics.
+type sums struct {
+	Loss                         float64
+	CleanOK, AdvOK, CleanN, AdvN int
+	Seconds                      float64
 }
 
 // ErrNonFinite is wrapped by the error of a run that met NaN or Inf.
@@ -151,7 +164,7 @@ func (r *Run) Start() error {
 		if err := r.pcg.UnmarshalBinary(r.state.RNG); err != nil {
 			return fmt.Errorf("%s: attack generator state: %v", ck, err)
 		}
-		r.logf("resuming %s at epoch %d, step %d", r.Dir, r.state.Epoch, r.state.Step)
+		r.logf("resuming %s after %d epochs and %d steps", r.Dir, r.state.Epoch, r.state.Step)
 		return nil
 	}
 	if r.Config.Init != "" {
@@ -195,6 +208,7 @@ type Metrics struct {
 	Seconds    float64 `json:"seconds"`
 }
 
+// String is the metrics as a line for people: only the measured values.
 func (m Metrics) String() string {
 	s := fmt.Sprintf("epoch %d: loss %.4f", m.Epoch, m.Loss)
 	for _, f := range []struct {
@@ -208,10 +222,11 @@ func (m Metrics) String() string {
 	return s + fmt.Sprintf(", %.0f img/s", m.ImagesPerS)
 }
 
-// Train runs the remaining epochs. It checkpoints after every epoch and
-// stops with an error wrapping ErrNonFinite if the loss or a gradient
-// turns NaN or Inf.
-func (r *Run) Train() error {
+// Train runs the remaining epochs. It checkpoints after every epoch (and
+// every CheckpointEvery), stops with an error wrapping ErrNonFinite if the
+// loss or a gradient turns NaN or Inf, and when ctx is done checkpoints
+// where it stands and returns ctx's error: Start and Train resume exactly.
+func (r *Run) Train(ctx context.Context) error {
 	c := r.Config
 	n := r.Data.Len()
 	if c.Limit > 0 && c.Limit < n {
@@ -243,19 +258,31 @@ func (r *Run) Train() error {
 	for epoch := r.state.Epoch; epoch < c.Epochs; epoch++ {
 		order := rand.New(rand.NewPCG(c.Seed, uint64(epoch))).Perm(n)
 		label := fmt.Sprintf("epoch %d/%d", epoch+1, c.Epochs)
-		var bar *progress.Bar
-		if !r.Quiet {
-			bar = progress.New(label, steps*c.Batch, "img")
-		}
 		normMode := runtime.BatchStats
 		if c.RunningStatsEpochs > 0 && epoch >= c.Epochs-c.RunningStatsEpochs {
 			normMode = runtime.RunningStats
 		}
-		start := time.Now()
-		var lossSum float64
-		var cleanOK, advOK, cleanN, advN int
+		start, lastSave := time.Now(), time.Now()
+		first, t := r.state.InEpoch, r.state.Sums
+		// save checkpoints the run after step s of this epoch.
+		save := func(s int) error {
+			r.state.InEpoch, r.state.Sums = s, t
+			r.state.Sums.Seconds += time.Since(start).Seconds()
+			lastSave = time.Now()
+			return r.Save()
+		}
+		var bar *progress.Bar
+		if !r.Quiet {
+			bar = progress.New(label, (steps-first)*c.Batch, "img")
+		}
 		var lr float64
-		for s := 0; s < steps; s++ {
+		for s := first; s < steps; s++ {
+			if err := ctx.Err(); err != nil {
+				if serr := save(s); serr != nil {
+					return serr
+				}
+				return fmt.Errorf("stopped at epoch %d, step %d of %d (checkpoint saved; run again to resume): %w", epoch+1, s, steps, err)
+			}
 			d.Batch(order[s*c.Batch:(s+1)*c.Batch], xb.Data, yb)
 			mode := runtime.Mode{Norm: normMode, UpdateStats: normMode == runtime.BatchStats}
 			var batch int
@@ -296,15 +323,15 @@ func (r *Run) Train() error {
 				l := ref.SoftmaxCrossEntropy(split, k, logits.Data[:split*k], yin[:split], sm, dl.Data[:split*k])
 				scale(dl.Data[:split*k], float32(wClean))
 				loss += wClean * float64(l)
-				cleanOK += countCorrect(logits.Data[:split*k], yin[:split], k)
-				cleanN += split
+				t.CleanOK += countCorrect(logits.Data[:split*k], yin[:split], k)
+				t.CleanN += split
 			}
 			if split < batch {
 				l := ref.SoftmaxCrossEntropy(batch-split, k, logits.Data[split*k:], yin[split:batch], sm, dl.Data[split*k:])
 				scale(dl.Data[split*k:], float32(wAdv))
 				loss += wAdv * float64(l)
-				advOK += countCorrect(logits.Data[split*k:batch*k], yin[split:batch], k)
-				advN += batch - split
+				t.AdvOK += countCorrect(logits.Data[split*k:batch*k], yin[split:batch], k)
+				t.AdvN += batch - split
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return fmt.Errorf("%w: loss is %v at epoch %d step %d (lr %.4g); %s", ErrNonFinite, loss, epoch+1, s+1, lr, diagnose(params))
@@ -316,23 +343,28 @@ func (r *Run) Train() error {
 			lr = sched.At(float64(epoch) + float64(s+1)/float64(steps))
 			r.opt.Step(params, float32(lr), nil)
 			r.state.Step++
-			lossSum += loss
+			t.Loss += loss
 			if bar != nil {
-				bar.Add(c.Batch, fmt.Sprintf("loss %.3f", lossSum/float64(s+1)))
+				bar.Add(c.Batch, fmt.Sprintf("loss %.3f", t.Loss/float64(s+1)))
+			}
+			if r.CheckpointEvery > 0 && s+1 < steps && time.Since(lastSave) >= r.CheckpointEvery {
+				if err := save(s + 1); err != nil {
+					return err
+				}
 			}
 		}
 		if bar != nil {
 			bar.Done("")
 		}
-		r.state.Epoch = epoch + 1
-		el := time.Since(start).Seconds()
-		m := Metrics{Epoch: epoch + 1, Step: r.state.Step, LR: lr, Loss: lossSum / float64(steps),
+		r.state.Epoch, r.state.InEpoch, r.state.Sums = epoch+1, 0, sums{}
+		el := t.Seconds + time.Since(start).Seconds()
+		m := Metrics{Epoch: epoch + 1, Step: r.state.Step, LR: sched.At(float64(epoch + 1)), Loss: t.Loss / float64(steps),
 			ImagesPerS: float64(steps*c.Batch) / el, Seconds: el}
-		if cleanN > 0 {
-			m.CleanAcc = float64(cleanOK) / float64(cleanN)
+		if t.CleanN > 0 {
+			m.CleanAcc = float64(t.CleanOK) / float64(t.CleanN)
 		}
-		if advN > 0 {
-			m.AdvAcc = float64(advOK) / float64(advN)
+		if t.AdvN > 0 {
+			m.AdvAcc = float64(t.AdvOK) / float64(t.AdvN)
 		}
 		if r.Test != nil {
 			m.TestAcc = Accuracy(r.Model, r.Test, r.TestLimit, c.Batch, runtime.Mode{Norm: runtime.RunningStats, Branch: attacker.Branch})

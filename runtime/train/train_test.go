@@ -1,6 +1,8 @@
 package train
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -54,20 +56,20 @@ func advConfig(epochs int) Config {
 // of an uninterrupted run: checkpoints hold the optimizer and RNG state.
 func TestResumeIsExact(t *testing.T) {
 	whole := newRun(t, t.TempDir(), advConfig(2))
-	if err := whole.Train(); err != nil {
+	if err := whole.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
 	dir := t.TempDir()
 	first := newRun(t, dir, advConfig(1))
-	if err := first.Train(); err != nil {
+	if err := first.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	resumed := newRun(t, dir, advConfig(2))
 	if resumed.state.Epoch != 1 {
 		t.Fatalf("resumed at epoch %d, want 1", resumed.state.Epoch)
 	}
-	if err := resumed.Train(); err != nil {
+	if err := resumed.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range whole.Model.Params() {
@@ -87,9 +89,71 @@ func TestResumeIsExact(t *testing.T) {
 	}
 }
 
+// stopAfter is a context that is done after n checks of Err.
+type stopAfter struct {
+	context.Context
+	n int
+}
+
+func (c *stopAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// A run stopped in the middle of an epoch checkpoints where it stands and
+// resumes exactly there.
+func TestStopMidEpochResumesExactly(t *testing.T) {
+	whole := newRun(t, t.TempDir(), advConfig(2))
+	if err := whole.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, stop := range []int{3, 4} { // 6 steps an epoch: stop in epoch 1, then in epoch 2
+		r := newRun(t, dir, advConfig(2))
+		if err := r.Train(&stopAfter{context.Background(), stop}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("stopped run: %v, want context.Canceled", err)
+		}
+	}
+	resumed := newRun(t, dir, advConfig(2))
+	if resumed.state.Epoch != 1 || resumed.state.InEpoch != 1 {
+		t.Fatalf("resumed at epoch %d step %d, want 1, 1", resumed.state.Epoch, resumed.state.InEpoch)
+	}
+	if err := resumed.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range whole.Model.Params() {
+		q := resumed.Model.Params()[i]
+		for j := range p.Value.Data {
+			if p.Value.Data[j] != q.Value.Data[j] {
+				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", p.Name, j, p.Value.Data[j], q.Value.Data[j])
+			}
+		}
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	want, _ := os.ReadFile(filepath.Join(whole.Dir, "metrics.jsonl"))
+	if strip(got) != strip(want) {
+		t.Errorf("metrics differ:\n%s\nuninterrupted:\n%s", got, want)
+	}
+}
+
+// strip drops the timing fields of metrics.jsonl lines.
+func strip(b []byte) string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m Metrics
+		json.Unmarshal([]byte(line), &m)
+		m.ImagesPerS, m.Seconds = 0, 0
+		b, _ := json.Marshal(m)
+		out = append(out, string(b))
+	}
+	return strings.Join(out, "\n")
+}
+
 func TestResumeRefusesOtherSettings(t *testing.T) {
 	dir := t.TempDir()
-	if err := newRun(t, dir, advConfig(1)).Train(); err != nil {
+	if err := newRun(t, dir, advConfig(1)).Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c := advConfig(1)
@@ -106,7 +170,7 @@ func TestLearnsQuadrants(t *testing.T) {
 	c := Defaults(16)
 	c.Epochs, c.Seed, c.LR, c.Smoothing = 6, 3, 0.1, 0
 	r := newRun(t, t.TempDir(), c)
-	if err := r.Train(); err != nil {
+	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	acc := Accuracy(r.Model, quadrants(60, 2), 0, 20, runtime.Mode{Norm: runtime.RunningStats})
@@ -120,7 +184,7 @@ func TestNonFiniteStops(t *testing.T) {
 	c.LR = 1e30
 	c.Epochs = 3
 	r := newRun(t, t.TempDir(), c)
-	err := r.Train()
+	err := r.Train(context.Background())
 	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "--lr") {
 		t.Fatalf("got %v, want a non-finite diagnosis suggesting a lower --lr", err)
 	}
