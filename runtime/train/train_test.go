@@ -72,20 +72,27 @@ func TestResumeIsExact(t *testing.T) {
 	if err := resumed.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for i, p := range whole.Model.Params() {
-		q := resumed.Model.Params()[i]
-		for j := range p.Value.Data {
-			if p.Value.Data[j] != q.Value.Data[j] {
-				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", p.Name, j, p.Value.Data[j], q.Value.Data[j])
-			}
-		}
-	}
+	sameParams(t, whole.Model, resumed.Model)
 	lines, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(string(lines), "\n"); n != 2 {
 		t.Errorf("metrics.jsonl has %d lines, want 2", n)
+	}
+}
+
+// sameParams fails the test unless the uninterrupted run's parameters
+// equal the resumed run's bit for bit.
+func sameParams(t *testing.T, whole, resumed runtime.Model) {
+	t.Helper()
+	for i, p := range whole.Params() {
+		q := resumed.Params()[i]
+		for j := range p.Value.Data {
+			if p.Value.Data[j] != q.Value.Data[j] {
+				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", p.Name, j, p.Value.Data[j], q.Value.Data[j])
+			}
+		}
 	}
 }
 
@@ -123,14 +130,7 @@ func TestStopMidEpochResumesExactly(t *testing.T) {
 	if err := resumed.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for i, p := range whole.Model.Params() {
-		q := resumed.Model.Params()[i]
-		for j := range p.Value.Data {
-			if p.Value.Data[j] != q.Value.Data[j] {
-				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", p.Name, j, p.Value.Data[j], q.Value.Data[j])
-			}
-		}
-	}
+	sameParams(t, whole.Model, resumed.Model)
 	got, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
 	want, _ := os.ReadFile(filepath.Join(whole.Dir, "metrics.jsonl"))
 	if strip(got) != strip(want) {
