@@ -1,6 +1,6 @@
 # netc: common tasks. Everything needs only Go.
 
-.PHONY: all build test demo vet fuzz torch clean
+.PHONY: all build test demo vet generate fuzz torch clean
 
 all: build
 
@@ -14,6 +14,10 @@ test:
 # Adversarially train the default spec on real MNIST and evaluate it.
 demo:
 	go run ./cmd/netc demo
+
+# Rewrite the generated assembly (asm generators -> runtime/kernels).
+generate:
+	go generate ./...
 
 vet:
 	gofmt -l $$(git ls-files '*.go')

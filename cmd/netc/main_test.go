@@ -74,6 +74,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"check"}, 2, "want one SPEC"},
 		{[]string{"check", "--batch", "x", "a.spec"}, 2, "invalid value"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"bench", "models"}, 2, "want 'kernels'"},
 		{[]string{"eval", badCkpt, "--data", "mnist"}, 2, badCkpt},
 		{[]string{"eval", dir, "--data", "mnist"}, 2, "last.safetensors"},
 		{[]string{"train", "../../specs/mnist-resnet.spec", "--out", dir, "--epochs", "0"}, 2, "epochs"},

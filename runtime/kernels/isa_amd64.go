@@ -1,0 +1,28 @@
+//go:build !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// Available lists the ISAs this CPU and build can run, slowest first.
+func Available() []ISA {
+	isas := []ISA{Generic}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		isas = append(isas, AVX2)
+		if cpu.X86.HasAVX512F {
+			isas = append(isas, AVX512)
+		}
+	}
+	return isas
+}
+
+func fmaLoop(isa ISA, n int) {
+	switch isa {
+	case AVX2:
+		fmaPeakAVX2(n)
+	case AVX512:
+		fmaPeakAVX512(n)
+	default:
+		fmaPeakGeneric(n)
+	}
+}

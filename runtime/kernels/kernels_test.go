@@ -1,0 +1,76 @@
+package kernels
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netc/netc/asm"
+)
+
+// The committed assembly is what the generators write today.
+func TestGeneratedIsUpToDate(t *testing.T) {
+	s, stubs, err := asm.Generate("kernels", asm.Runtime...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{"kernels_amd64.s": s, "stubs_amd64.go": stubs} {
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s is stale: run go generate ./runtime/kernels", name)
+		}
+	}
+}
+
+// evex matches the registers only EVEX (AVX-512) encodings reach: on a CPU
+// without AVX-512 an AVX2 function using them dies of SIGILL.
+var evex = regexp.MustCompile(`\b(Y(1[6-9]|2[0-9]|3[01])|X(1[6-9]|2[0-9]|3[01])|Z[0-9]+|K[0-7])\b`)
+
+func TestAVX2FunctionsUseNoEVEXRegisters(t *testing.T) {
+	src, err := os.ReadFile("kernels_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs := strings.Split(string(src), "\nTEXT ")[1:]
+	if len(funcs) == 0 {
+		t.Fatal("no functions in kernels_amd64.s")
+	}
+	for _, f := range funcs {
+		name := f[:strings.Index(f, "(")]
+		if !strings.Contains(name, "AVX2") {
+			continue
+		}
+		if r := evex.FindString(f); r != "" {
+			t.Errorf("%s uses %s, which needs AVX-512", name, r)
+		}
+	}
+}
+
+func TestFMAPeakRunsOnEveryAvailableISA(t *testing.T) {
+	have := Available()
+	if !slices.Contains(have, AVX512) {
+		t.Log("this CPU has no AVX-512: the AVX-512 kernels are not run here")
+	}
+	for _, isa := range have {
+		if g := FMAPeak(isa, 1, 20*time.Millisecond); !(g > 0) {
+			t.Errorf("%s: FMA peak %v GFLOP/s", isa, g)
+		}
+	}
+}
+
+func TestSelectHonorsNETC_ISA(t *testing.T) {
+	t.Setenv("NETC_ISA", "generic")
+	if isa, err := Select(); err != nil || isa != Generic {
+		t.Errorf("NETC_ISA=generic: %v, %v", isa, err)
+	}
+	t.Setenv("NETC_ISA", "sse1")
+	if _, err := Select(); err == nil {
+		t.Error("NETC_ISA=sse1 accepted")
+	}
+}
