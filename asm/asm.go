@@ -62,7 +62,7 @@ type Generator func(ctx *build.Context, isa ISA) error
 
 // Runtime lists the generators of package runtime/kernels, the runtime's
 // shape-generic kernels (its go generate writes them).
-var Runtime = []Generator{FMAPeak}
+var Runtime = []Generator{FMAPeak, GemmKernel}
 
 // Generate runs every generator for every ISA into one file of the package
 // named pkg and returns its assembly and its Go declarations.

@@ -26,3 +26,15 @@ func fmaLoop(isa ISA, n int) {
 		fmaPeakGeneric(n)
 	}
 }
+
+func microKernel(isa ISA, k int, ap, bp, c []float32, ldc int) {
+	switch isa {
+	case AVX2:
+		sgemmKernelAVX2(k, &ap[0], &bp[0], &c[0], ldc)
+	case AVX512:
+		sgemmKernelAVX512(k, &ap[0], &bp[0], &c[0], ldc)
+	default:
+		mr, nr := gemmShape(isa)
+		gemmGeneric(mr, nr, k, ap, bp, c, ldc)
+	}
+}

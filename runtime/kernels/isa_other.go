@@ -6,3 +6,8 @@ package kernels
 func Available() []ISA { return []ISA{Generic} }
 
 func fmaLoop(_ ISA, n int) { fmaPeakGeneric(n) }
+
+func microKernel(isa ISA, k int, ap, bp, c []float32, ldc int) {
+	mr, nr := gemmShape(isa)
+	gemmGeneric(mr, nr, k, ap, bp, c, ldc)
+}
