@@ -8,6 +8,7 @@ package asm
 import (
 	"fmt"
 
+	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/pass"
 	"github.com/mmcloughlin/avo/printer"
@@ -52,9 +53,17 @@ func (p Plan) Check(isa ISA) error {
 	return nil
 }
 
-// assign hands out the plan's registers: accumulators first, then operands.
-func (p Plan) assign(isa ISA) (acc, ops []reg.VecPhysical) {
-	return isa.vecs[:p.Accumulators], isa.vecs[p.Accumulators : p.Accumulators+p.Operands]
+// begin checks a kernel's register plan and starts its NOSPLIT function;
+// it returns the plan's registers: accumulators, then operands.
+func begin(ctx *build.Context, isa ISA, plan Plan, name, signature, doc string) (acc, ops []reg.VecPhysical, err error) {
+	if err := plan.Check(isa); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	ctx.Function(name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr(signature)
+	ctx.Doc(doc)
+	return isa.vecs[:plan.Accumulators], isa.vecs[plan.Accumulators : plan.Accumulators+plan.Operands], nil
 }
 
 // Generator adds one kernel for one ISA to a build context.

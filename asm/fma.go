@@ -3,7 +3,6 @@ package asm
 import (
 	"fmt"
 
-	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 )
@@ -16,15 +15,12 @@ var FMAChains = map[string]int{"AVX2": 12, "AVX512": 24}
 // independent vector FMAs, the machine's float32 peak (each iteration is
 // 2·Lanes·chains flops).
 func FMAPeak(ctx *build.Context, isa ISA) error {
-	plan := Plan{Accumulators: FMAChains[isa.Name], Operands: 2}
-	if err := plan.Check(isa); err != nil {
+	name := "fmaPeak" + isa.Name
+	acc, ops, err := begin(ctx, isa, Plan{Accumulators: FMAChains[isa.Name], Operands: 2}, name, "func(n int)",
+		fmt.Sprintf("%s runs n iterations of %d independent %d-lane FMAs.", name, FMAChains[isa.Name], isa.Lanes))
+	if err != nil {
 		return err
 	}
-	acc, ops := plan.assign(isa)
-	ctx.Function("fmaPeak" + isa.Name)
-	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr("func(n int)")
-	ctx.Doc(fmt.Sprintf("fmaPeak%s runs n iterations of %d independent %d-lane FMAs.", isa.Name, len(acc), isa.Lanes))
 	n := ctx.Load(ctx.Param("n"), ctx.GP64())
 	for _, v := range append(acc, ops...) {
 		ctx.VXORPS(v, v, v)

@@ -3,7 +3,6 @@ package asm
 import (
 	"fmt"
 
-	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -21,20 +20,17 @@ var GemmRows = map[string]int{"AVX2": 6, "AVX512": 14}
 // floats. k must be at least 1.
 func GemmKernel(ctx *build.Context, isa ISA) error {
 	rows := GemmRows[isa.Name]
-	plan := Plan{Accumulators: 2 * rows, Operands: 3} // two B vectors, one broadcast A value
-	if err := plan.Check(isa); err != nil {
+	name := "sgemmKernel" + isa.Name
+	// Operands: two B vectors and one broadcast A value.
+	acc, ops, err := begin(ctx, isa, Plan{Accumulators: 2 * rows, Operands: 3}, name, "func(k int, a, b, c *float32, ldc int)",
+		fmt.Sprintf("%s adds the product of a packed %d-row A panel and a packed %d-column B panel of depth k to a %d×%d tile of C.",
+			name, rows, 2*isa.Lanes, rows, 2*isa.Lanes))
+	if err != nil {
 		return err
 	}
-	acc, ops := plan.assign(isa)
 	b0, b1, bc := ops[0], ops[1], ops[2]
 	vec := 4 * isa.Lanes // bytes in one vector
 
-	name := "sgemmKernel" + isa.Name
-	ctx.Function(name)
-	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr("func(k int, a, b, c *float32, ldc int)")
-	ctx.Doc(fmt.Sprintf("%s adds the product of a packed %d-row A panel and a packed %d-column B panel of depth k to a %d×%d tile of C.",
-		name, rows, 2*isa.Lanes, rows, 2*isa.Lanes))
 	k := ctx.Load(ctx.Param("k"), ctx.GP64())
 	a := ctx.Load(ctx.Param("a"), ctx.GP64())
 	b := ctx.Load(ctx.Param("b"), ctx.GP64())
