@@ -6,6 +6,7 @@ import (
 
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/spec"
 )
 
@@ -20,13 +21,21 @@ type Model struct {
 
 var _ runtime.Model = (*Model)(nil)
 
-// NewModel lowers a spec and initializes its parameters from seed.
+// NewModel lowers a spec and initializes its parameters from seed. Its
+// convolutions run on the fastest GEMM kernels of this CPU (or NETC_ISA's).
 func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 	g, err := compiler.Lower(s)
 	if err != nil {
 		return nil, err
 	}
 	net := New[float32](g, rand.New(rand.NewPCG(seed, 0x6e657463)))
+	isa, err := kernels.Select()
+	if err != nil {
+		return nil, err
+	}
+	if isa != kernels.Generic { // the pure-Go micro-kernel is slower than ref's GEMM
+		net.SetConvolver(kernels.Convolver(isa))
+	}
 	m := &Model{net: net}
 	for i, p := range g.Params {
 		m.params = append(m.params, &runtime.Param{

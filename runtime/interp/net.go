@@ -32,6 +32,7 @@ type Net[T ref.Float] struct {
 	norms []*normState[T] // per Norm node ID (nil elsewhere)
 
 	inScale, inShift []T // input normalization: x/std − mean/std
+	cv               ref.Convolver[T]
 
 	n    int // batch of the last Forward
 	mode runtime.Mode
@@ -53,7 +54,7 @@ type normState[T ref.Float] struct {
 // New builds a network with parameters initialized as the IAT does, from
 // a seeded generator.
 func New[T ref.Float](g *compiler.Graph, rng *rand.Rand) *Net[T] {
-	m := &Net[T]{g: g, pidx: map[string]int{}}
+	m := &Net[T]{g: g, pidx: map[string]int{}, cv: ref.Reference[T]()}
 	for i, p := range g.Params {
 		v := make([]T, p.Size())
 		switch p.Init {
@@ -102,6 +103,10 @@ func New[T ref.Float](g *compiler.Graph, rng *rand.Rand) *Net[T] {
 	m.arg = make([][]int32, len(g.Nodes))
 	return m
 }
+
+// SetConvolver makes the network run its convolutions with cv (by default
+// the reference ones).
+func (m *Net[T]) SetConvolver(cv ref.Convolver[T]) { m.cv = cv }
 
 // Graph is the graph the network runs.
 func (m *Net[T]) Graph() *compiler.Graph { return m.g }
@@ -152,7 +157,7 @@ func (m *Net[T]) Forward(x []T, n int, mode runtime.Mode) []T {
 		case compiler.Input:
 			ref.ChannelAffine(n, nd.C, nd.H*nd.W, x, m.inScale, m.inShift, y)
 		case compiler.Conv:
-			ref.Conv2D(m.conv(nd), m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), y)
+			m.cv.Conv2D(m.conv(nd), m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), y)
 		case compiler.Norm:
 			m.normForward(nd, y)
 		case compiler.ReLU:
@@ -267,9 +272,9 @@ func (m *Net[T]) Backward(dlogits []T, want runtime.Grads) {
 			in := nd.In[0]
 			w := m.Param(nd.Name + ".weight")
 			if all {
-				ref.Conv2DBackwardWeight(m.conv(nd), m.out[in.ID], dy, m.grads[m.pidx[nd.Name+".weight"]])
+				m.cv.Conv2DBackwardWeight(m.conv(nd), m.out[in.ID], dy, m.grads[m.pidx[nd.Name+".weight"]])
 			}
-			ref.Conv2DBackwardData(m.conv(nd), dy, w, m.target(in))
+			m.cv.Conv2DBackwardData(m.conv(nd), dy, w, m.target(in))
 			m.accumulate(in)
 		case compiler.Norm:
 			m.normBackward(nd, dy, all)

@@ -1,6 +1,11 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+
+	"github.com/netc/netc/runtime/ref"
+)
 
 // gemmShape is the register tile of an ISA's GEMM micro-kernel: mr rows by
 // nr columns of C (see asm.GemmRows).
@@ -17,48 +22,80 @@ func gemmShape(isa ISA) (mr, nr int) {
 // kc is the depth of one packed block: panels of A and B stay in L1/L2.
 const kc = 256
 
-// Sgemm adds A·B to C for row-major float32 matrices: A is m×k with row
-// stride lda, B is k×n with stride ldb, C is m×n with stride ldc. It packs
-// panels of A and B and runs the ISA's micro-kernel on every register
-// tile; edge tiles go through a scratch tile.
-func Sgemm(isa ISA, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	switch {
-	case m < 0 || n < 0 || k < 0 || lda < k || ldb < n || ldc < n:
-		panic(fmt.Sprintf("kernels.Sgemm: bad shape m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", m, n, k, lda, ldb, ldc))
-	case m == 0 || n == 0 || k == 0:
+// scratch holds the packed panels of one Sgemm call.
+type scratch struct{ a, b, tile []float32 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Sgemm computes c = a·b, or c += a·b if acc, on the ISA's micro-kernel:
+// a is m×k, b is k×n (strided views, so either may be a transpose), c is
+// m×n, row-major with row stride ldc. It packs panels of a and b, runs the
+// micro-kernel on every register tile, and sends edge tiles through a
+// scratch tile. It has the signature of ref.GEMM.
+func Sgemm(isa ISA, m, n, k int, a, b ref.Matrix[float32], c []float32, ldc int, acc bool) {
+	if m < 0 || n < 0 || k < 0 || ldc < n {
+		panic(fmt.Sprintf("kernels.Sgemm: bad shape m=%d n=%d k=%d ldc=%d", m, n, k, ldc))
+	}
+	if m == 0 || n == 0 {
 		return
-	case len(a) < (m-1)*lda+k || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n:
-		panic("kernels.Sgemm: a slice is shorter than its matrix")
+	}
+	if !acc {
+		for i := range m {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
+	if k == 0 {
+		return
 	}
 	mr, nr := gemmShape(isa)
 	nPanels, mPanels := (n+nr-1)/nr, (m+mr-1)/mr
-	bp := make([]float32, nPanels*kc*nr)
-	ap := make([]float32, mr*kc)
-	tile := make([]float32, mr*nr)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	bp := grow(sc.b, nPanels*kc*nr)
+	ap := grow(sc.a, mr*kc)
+	tile := grow(sc.tile, mr*nr)
+	sc.a, sc.b, sc.tile = ap, bp, tile
 	for p0 := 0; p0 < k; p0 += kc {
 		kb := min(kc, k-p0)
-		// Pack B[p0:p0+kb, :] into column panels of nr, zero-padded.
+		// Pack b[p0:p0+kb, :] into column panels of nr, zero-padded.
 		for jp := range nPanels {
 			panel := bp[jp*kc*nr:][:kb*nr]
+			j0 := jp * nr
+			cols := min(nr, n-j0)
 			for p := range kb {
-				row := b[(p0+p)*ldb:]
 				dst := panel[p*nr : (p+1)*nr]
-				j0 := jp * nr
-				w := copy(dst, row[j0:min(j0+nr, n)])
-				clear(dst[w:])
+				src := b.Data[(p0+p)*b.RS+j0*b.CS:]
+				if b.CS == 1 {
+					copy(dst, src[:cols])
+				} else {
+					for j := range cols {
+						dst[j] = src[j*b.CS]
+					}
+				}
+				clear(dst[cols:])
 			}
 		}
 		for ip := range mPanels {
 			i0 := ip * mr
 			rows := min(mr, m-i0)
-			// Pack A[i0:i0+mr, p0:p0+kb] column by column, zero-padded.
-			for p := range kb {
-				for i := range mr {
-					v := float32(0)
-					if i < rows {
-						v = a[(i0+i)*lda+p0+p]
+			// Pack a[i0:i0+mr, p0:p0+kb] column by column, zero-padded.
+			for i := range mr {
+				if i >= rows {
+					for p := range kb {
+						ap[p*mr+i] = 0
 					}
-					ap[p*mr+i] = v
+					continue
+				}
+				src := a.Data[(i0+i)*a.RS+p0*a.CS:]
+				for p := range kb {
+					ap[p*mr+i] = src[p*a.CS]
 				}
 			}
 			for jp := range nPanels {
@@ -80,6 +117,13 @@ func Sgemm(isa ISA, m, n, k int, a []float32, lda int, b []float32, ldb int, c [
 			}
 		}
 	}
+}
+
+// Convolver is the convolutions of runtime/ref on Sgemm for isa.
+func Convolver(isa ISA) ref.Convolver[float32] {
+	return ref.Convolver[float32]{GEMM: func(m, n, k int, a, b ref.Matrix[float32], c []float32, ldc int, acc bool) {
+		Sgemm(isa, m, n, k, a, b, c, ldc, acc)
+	}}
 }
 
 // gemmGeneric is the pure-Go micro-kernel: c[mr×nr] += ap·bp, with the

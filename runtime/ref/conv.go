@@ -49,11 +49,37 @@ func (c Conv) pointwise() bool { return c.R == 1 && c.S == 1 && c.Stride == 1 &&
 // Images are processed in chunks in parallel; the weight gradient of each
 // chunk is added into dw in chunk order.
 
+// Convolver runs the convolutions on a matrix product of its choice: the
+// reference one (the package's Conv2D functions) or a faster one, which
+// then shares this package's im2col, col2im and batch partitioning.
+type Convolver[T Float] struct {
+	GEMM GEMM[T]
+}
+
+// Reference is the convolver on this package's own matrix product.
+func Reference[T Float]() Convolver[T] { return Convolver[T]{gemm[T]} }
+
 // Conv2D computes the convolution y = x ⋆ w, overwriting y.
-func Conv2D[T Float](c Conv, x, w, y []T) {
+func Conv2D[T Float](c Conv, x, w, y []T) { Reference[T]().Conv2D(c, x, w, y) }
+
+// Conv2DBackwardData computes dx, the gradient of the loss with respect to
+// the input x of Conv2D given the gradient dy of its output, overwriting dx.
+func Conv2DBackwardData[T Float](c Conv, dy, w, dx []T) {
+	Reference[T]().Conv2DBackwardData(c, dy, w, dx)
+}
+
+// Conv2DBackwardWeight computes dw, the gradient of the loss with respect
+// to the weights w of Conv2D given its input x and the gradient dy of its
+// output, summed over the batch; it overwrites dw.
+func Conv2DBackwardWeight[T Float](c Conv, x, dy, dw []T) {
+	Reference[T]().Conv2DBackwardWeight(c, x, dy, dw)
+}
+
+// Conv2D is the package's Conv2D with the convolver's matrix product.
+func (cv Convolver[T]) Conv2D(c Conv, x, w, y []T) {
 	checkConv(c, "Conv2D", x, w, y, "x", "w", "y")
 	in, pq, d := c.C*c.H*c.W, c.P()*c.Q(), c.C*c.R*c.S
-	wm := matrix[T]{w, d, 1}
+	wm := Matrix[T]{w, d, 1}
 	forChunks(c.N, func(_, lo, hi int) {
 		var cols *[]T
 		if !c.pointwise() {
@@ -66,17 +92,17 @@ func Conv2D[T Float](c Conv, x, w, y []T) {
 				im2col(c, b, *cols)
 				b = *cols
 			}
-			gemm(c.K, pq, d, wm, matrix[T]{b, pq, 1}, y[i*c.K*pq:(i+1)*c.K*pq], pq, false)
+			cv.GEMM(c.K, pq, d, wm, Matrix[T]{b, pq, 1}, y[i*c.K*pq:(i+1)*c.K*pq], pq, false)
 		}
 	})
 }
 
-// Conv2DBackwardData computes dx, the gradient of the loss with respect to
-// the input x of Conv2D given the gradient dy of its output, overwriting dx.
-func Conv2DBackwardData[T Float](c Conv, dy, w, dx []T) {
+// Conv2DBackwardData is the package's Conv2DBackwardData with the
+// convolver's matrix product.
+func (cv Convolver[T]) Conv2DBackwardData(c Conv, dy, w, dx []T) {
 	checkConv(c, "Conv2DBackwardData", dx, w, dy, "dx", "w", "dy")
 	in, pq, d := c.C*c.H*c.W, c.P()*c.Q(), c.C*c.R*c.S
-	wt := matrix[T]{w, 1, d}
+	wt := Matrix[T]{w, 1, d}
 	forChunks(c.N, func(_, lo, hi int) {
 		var dcols *[]T
 		if !c.pointwise() {
@@ -84,22 +110,21 @@ func Conv2DBackwardData[T Float](c Conv, dy, w, dx []T) {
 			defer putScratch(dcols)
 		}
 		for i := lo; i < hi; i++ {
-			dyi := matrix[T]{dy[i*c.K*pq : (i+1)*c.K*pq], pq, 1}
+			dyi := Matrix[T]{dy[i*c.K*pq : (i+1)*c.K*pq], pq, 1}
 			dxi := dx[i*in : (i+1)*in]
 			if dcols == nil {
-				gemm(d, pq, c.K, wt, dyi, dxi, pq, false)
+				cv.GEMM(d, pq, c.K, wt, dyi, dxi, pq, false)
 				continue
 			}
-			gemm(d, pq, c.K, wt, dyi, *dcols, pq, false)
+			cv.GEMM(d, pq, c.K, wt, dyi, *dcols, pq, false)
 			col2im(c, *dcols, dxi)
 		}
 	})
 }
 
-// Conv2DBackwardWeight computes dw, the gradient of the loss with respect
-// to the weights w of Conv2D given its input x and the gradient dy of its
-// output, summed over the batch; it overwrites dw.
-func Conv2DBackwardWeight[T Float](c Conv, x, dy, dw []T) {
+// Conv2DBackwardWeight is the package's Conv2DBackwardWeight with the
+// convolver's matrix product.
+func (cv Convolver[T]) Conv2DBackwardWeight(c Conv, x, dy, dw []T) {
 	checkConv(c, "Conv2DBackwardWeight", x, dw, dy, "x", "dw", "dy")
 	in, pq, d := c.C*c.H*c.W, c.P()*c.Q(), c.C*c.R*c.S
 	done := make([]chan struct{}, numChunks(c.N))
@@ -127,8 +152,8 @@ func Conv2DBackwardWeight[T Float](c Conv, x, dy, dw []T) {
 				im2col(c, b, *cols)
 				b = *cols
 			}
-			dyi := matrix[T]{dy[i*c.K*pq : (i+1)*c.K*pq], pq, 1}
-			gemm(c.K, d, pq, dyi, matrix[T]{b, 1, pq}, acc, d, i > lo)
+			dyi := Matrix[T]{dy[i*c.K*pq : (i+1)*c.K*pq], pq, 1}
+			cv.GEMM(c.K, d, pq, dyi, Matrix[T]{b, 1, pq}, acc, d, i > lo)
 		}
 		if chunk > 0 {
 			<-done[chunk-1]

@@ -21,16 +21,21 @@ const (
 	nc      = 512 // columns of a packed block of b
 )
 
-// matrix is a strided view of a matrix: element (i, j) is data[i*rs+j*cs].
-// A row-major m×n matrix is {data, n, 1}; its transpose is {data, 1, n}.
-type matrix[T Float] struct {
-	data   []T
-	rs, cs int
+// Matrix is a strided view of a matrix: element (i, j) is
+// Data[i*RS+j*CS]. A row-major m×n matrix is {data, n, 1}; its transpose
+// is {data, 1, n}.
+type Matrix[T Float] struct {
+	Data   []T
+	RS, CS int
 }
+
+// GEMM is a matrix product: c = a·b, or c += a·b if acc, where a is m×k,
+// b is k×n and c is m×n, row-major with row stride ldc.
+type GEMM[T Float] func(m, n, k int, a, b Matrix[T], c []T, ldc int, acc bool)
 
 // gemm computes c = a·b, or c += a·b if acc, where a is m×k, b is k×n and
 // c is m×n, row-major with row stride ldc.
-func gemm[T Float](m, n, k int, a, b matrix[T], c []T, ldc int, acc bool) {
+func gemm[T Float](m, n, k int, a, b Matrix[T], c []T, ldc int, acc bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -91,19 +96,19 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 // packA copies the mb×kb block of a at (i0, p0) into dst as panels of mr
 // rows: panel r holds, for each depth p < kp, the mr values a(i0+r*mr+ii,
 // p0+p). Rows past mb and depths past kb are zero.
-func packA[T Float](a matrix[T], i0, p0, mb, kb, kp int, dst []T) {
+func packA[T Float](a Matrix[T], i0, p0, mb, kb, kp int, dst []T) {
 	for ir := 0; ir < mb; ir += mr {
 		panel := dst[ir*kp : (ir+mr)*kp]
 		h := min(mr, mb-ir)
 		for ii := range h {
-			src := a.data[(i0+ir+ii)*a.rs+p0*a.cs:]
-			if a.cs == 1 {
+			src := a.Data[(i0+ir+ii)*a.RS+p0*a.CS:]
+			if a.CS == 1 {
 				for p, v := range src[:kb] {
 					panel[p*mr+ii] = v
 				}
 			} else {
 				for p := range kb {
-					panel[p*mr+ii] = src[p*a.cs]
+					panel[p*mr+ii] = src[p*a.CS]
 				}
 			}
 		}
@@ -119,25 +124,25 @@ func packA[T Float](a matrix[T], i0, p0, mb, kb, kp int, dst []T) {
 // packB copies the kb×nb block of b at (p0, j0) into dst as panels of nr
 // columns: panel c holds, for each depth p < kp, the nr values b(p0+p,
 // j0+c*nr+jj). Columns past nb and depths past kb are zero.
-func packB[T Float](b matrix[T], p0, j0, kb, nb, kp int, dst []T) {
+func packB[T Float](b Matrix[T], p0, j0, kb, nb, kp int, dst []T) {
 	for jr := 0; jr < nb; jr += nr {
 		panel := dst[jr*kp : (jr+nr)*kp]
 		w := min(nr, nb-jr)
-		if b.cs == 1 && w == nr {
+		if b.CS == 1 && w == nr {
 			for p := range kb {
-				off := (p0+p)*b.rs + j0 + jr
-				copy(panel[p*nr:p*nr+nr], b.data[off:off+nr:off+nr])
+				off := (p0+p)*b.RS + j0 + jr
+				copy(panel[p*nr:p*nr+nr], b.Data[off:off+nr:off+nr])
 			}
 		} else {
 			for jj := range w {
-				src := b.data[p0*b.rs+(j0+jr+jj)*b.cs:]
-				if b.rs == 1 {
+				src := b.Data[p0*b.RS+(j0+jr+jj)*b.CS:]
+				if b.RS == 1 {
 					for p, v := range src[:kb] {
 						panel[p*nr+jj] = v
 					}
 				} else {
 					for p := range kb {
-						panel[p*nr+jj] = src[p*b.rs]
+						panel[p*nr+jj] = src[p*b.RS]
 					}
 				}
 			}

@@ -7,12 +7,12 @@ import (
 )
 
 // naiveGemm computes c = a·b (+ c if acc) with a triple loop.
-func naiveGemm(m, n, k int, a, b matrix[float64], c []float64, ldc int, acc bool) {
+func naiveGemm(m, n, k int, a, b Matrix[float64], c []float64, ldc int, acc bool) {
 	for i := range m {
 		for j := range n {
 			var s float64
 			for p := range k {
-				s += a.data[i*a.rs+p*a.cs] * b.data[p*b.rs+j*b.cs]
+				s += a.Data[i*a.RS+p*a.CS] * b.Data[p*b.RS+j*b.CS]
 			}
 			if acc {
 				c[i*ldc+j] += s
@@ -45,13 +45,13 @@ func TestGemm(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a := randSlice(rng, tt.m*tt.k)
 			b := randSlice(rng, tt.k*tt.n)
-			am := matrix[float64]{a, tt.k, 1}
+			am := Matrix[float64]{a, tt.k, 1}
 			if tt.ta {
-				am = matrix[float64]{a, 1, tt.m}
+				am = Matrix[float64]{a, 1, tt.m}
 			}
-			bm := matrix[float64]{b, tt.n, 1}
+			bm := Matrix[float64]{b, tt.n, 1}
 			if tt.tb {
-				bm = matrix[float64]{b, 1, tt.k}
+				bm = Matrix[float64]{b, 1, tt.k}
 			}
 			ldc := tt.n + 3 // a row stride wider than the product
 			got := randSlice(rng, tt.m*ldc)
@@ -73,7 +73,7 @@ func BenchmarkGemm(b *testing.B) {
 			bb := toFloat32(randSlice(rng, s.k*s.n))
 			c := make([]float32, s.m*s.n)
 			for b.Loop() {
-				gemm(s.m, s.n, s.k, matrix[float32]{a, s.k, 1}, matrix[float32]{bb, s.n, 1}, c, s.n, false)
+				gemm(s.m, s.n, s.k, Matrix[float32]{a, s.k, 1}, Matrix[float32]{bb, s.n, 1}, c, s.n, false)
 			}
 			reportGFLOPs(b, 2*s.m*s.n*s.k)
 		})

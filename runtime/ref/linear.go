@@ -10,7 +10,7 @@ func Linear[T Float](n, in, out int, x, w, b, y []T) {
 	checkLen("Linear", "y", y, n*out)
 	forRange(n, func(lo, hi int) {
 		yc := y[lo*out : hi*out]
-		gemm(hi-lo, out, in, matrix[T]{x[lo*in : hi*in], in, 1}, matrix[T]{w, 1, in}, yc, out, false)
+		gemm(hi-lo, out, in, Matrix[T]{x[lo*in : hi*in], in, 1}, Matrix[T]{w, 1, in}, yc, out, false)
 		if b != nil {
 			for i := range hi - lo {
 				addTo(yc[i*out:(i+1)*out], b)
@@ -33,12 +33,12 @@ func LinearBackward[T Float](n, in, out int, x, w, dy, dx, dw, db []T) {
 	checkOpt("LinearBackward", "db", db, out)
 	if dx != nil {
 		forRange(n, func(lo, hi int) {
-			gemm(hi-lo, in, out, matrix[T]{dy[lo*out : hi*out], out, 1}, matrix[T]{w, in, 1}, dx[lo*in:hi*in], in, false)
+			gemm(hi-lo, in, out, Matrix[T]{dy[lo*out : hi*out], out, 1}, Matrix[T]{w, in, 1}, dx[lo*in:hi*in], in, false)
 		})
 	}
 	if dw != nil {
 		forRange(out, func(lo, hi int) {
-			gemm(hi-lo, in, n, matrix[T]{dy[lo:], 1, out}, matrix[T]{x, in, 1}, dw[lo*in:hi*in], in, false)
+			gemm(hi-lo, in, n, Matrix[T]{dy[lo:], 1, out}, Matrix[T]{x, in, 1}, dw[lo*in:hi*in], in, false)
 		})
 	}
 	if db != nil {
