@@ -20,6 +20,25 @@ func NewTensor(shape ...int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
 }
 
+// CountTop1 counts the rows of an n×k matrix of logits whose arg max (the
+// first on ties) equals want[i], n = len(want).
+func CountTop1(logits []float32, k int, want []int) int {
+	c := 0
+	for i, w := range want {
+		row := logits[i*k : (i+1)*k]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best == w {
+			c++
+		}
+	}
+	return c
+}
+
 // Len is the number of elements.
 func (t *Tensor) Len() int { return len(t.Data) }
 

@@ -163,23 +163,5 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 
 // countEqual counts rows of logits whose arg max equals want.
 func countEqual(logits *runtime.Tensor, want []int) int {
-	k := logits.Shape[1]
-	c := 0
-	for i, w := range want {
-		if Argmax(logits.Data[i*k:(i+1)*k]) == w {
-			c++
-		}
-	}
-	return c
-}
-
-// Argmax is the index of the largest value (the first on ties).
-func Argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
+	return runtime.CountTop1(logits.Data, logits.Shape[1], want)
 }

@@ -23,15 +23,20 @@ func naiveGemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []floa
 	return out
 }
 
-func TestSgemmMatchesNaive(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	rnd := func(n int) []float32 {
+// normals returns a function that draws n standard normal float32 values.
+func normals(rng *rand.Rand) func(n int) []float32 {
+	return func(n int) []float32 {
 		v := make([]float32, n)
 		for i := range v {
 			v[i] = float32(rng.NormFloat64())
 		}
 		return v
 	}
+}
+
+func TestSgemmMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rnd := normals(rng)
 	for _, isa := range Available() {
 		for _, sh := range [][3]int{
 			{1, 1, 1}, {6, 16, 1}, {14, 32, 3}, {5, 7, 9}, {7, 17, 300}, {13, 33, 64},
@@ -80,13 +85,7 @@ func BenchmarkSgemm(b *testing.B) {
 // operands exercise the strided packing).
 func TestConvolverMatchesRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	rnd := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
+	rnd := normals(rng)
 	for _, isa := range Available() {
 		cv := Convolver(isa)
 		for _, c := range []ref.Conv{

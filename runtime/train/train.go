@@ -323,14 +323,14 @@ func (r *Run) Train(ctx context.Context) error {
 				l := ref.SoftmaxCrossEntropy(split, k, logits.Data[:split*k], yin[:split], sm, dl.Data[:split*k])
 				scale(dl.Data[:split*k], float32(wClean))
 				loss += wClean * float64(l)
-				t.CleanOK += countCorrect(logits.Data[:split*k], yin[:split], k)
+				t.CleanOK += runtime.CountTop1(logits.Data[:split*k], k, yin[:split])
 				t.CleanN += split
 			}
 			if split < batch {
 				l := ref.SoftmaxCrossEntropy(batch-split, k, logits.Data[split*k:], yin[split:batch], sm, dl.Data[split*k:])
 				scale(dl.Data[split*k:], float32(wAdv))
 				loss += wAdv * float64(l)
-				t.AdvOK += countCorrect(logits.Data[split*k:batch*k], yin[split:batch], k)
+				t.AdvOK += runtime.CountTop1(logits.Data[split*k:batch*k], k, yin[split:batch])
 				t.AdvN += batch - split
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -418,23 +418,6 @@ func scale(v []float32, a float32) {
 	}
 }
 
-func countCorrect(logits []float32, y []int, k int) int {
-	c := 0
-	for i, yi := range y {
-		row := logits[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == yi {
-			c++
-		}
-	}
-	return c
-}
-
 // Accuracy is the clean accuracy of m on the first limit images of d (0:
 // all) in mode.
 func Accuracy(m runtime.Model, d *data.Dataset, limit, batch int, mode runtime.Mode) float64 {
@@ -453,7 +436,7 @@ func Accuracy(m runtime.Model, d *data.Dataset, limit, batch int, mode runtime.M
 		}
 		xs := &runtime.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x.Data[:b*d.C*d.H*d.W]}
 		d.Batch(idx[:b], xs.Data, y[:b])
-		ok += countCorrect(m.Forward(xs, mode).Data, y[:b], d.Classes)
+		ok += runtime.CountTop1(m.Forward(xs, mode).Data, d.Classes, y[:b])
 	}
 	return float64(ok) / float64(n)
 }
