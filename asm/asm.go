@@ -69,9 +69,20 @@ func begin(ctx *build.Context, isa ISA, plan Plan, name, signature, doc string) 
 // Generator adds one kernel for one ISA to a build context.
 type Generator func(ctx *build.Context, isa ISA) error
 
-// Runtime lists the generators of package runtime/kernels, the runtime's
-// shape-generic kernels (its go generate writes them).
-var Runtime = []Generator{FMAPeak, GemmKernel}
+// Family is a group of generators written to one assembly file.
+type Family struct {
+	Name string // file stem: <Name>_amd64.s and <Name>_stubs_amd64.go
+	Gens []Generator
+}
+
+// Runtime lists the kernel families of package runtime/kernels, the
+// runtime's shape-generic kernels (its go generate writes them).
+var Runtime = []Family{
+	{"peak", []Generator{FMAPeak}},
+	{"gemm", []Generator{GemmKernel}},
+	{"conv", []Generator{ConvKernels}},
+	{"norm", []Generator{NormKernels}},
+}
 
 // Generate runs every generator for every ISA into one file of the package
 // named pkg and returns its assembly and its Go declarations.

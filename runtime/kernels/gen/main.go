@@ -1,5 +1,7 @@
 // Command gen writes the assembly of package kernels with the asm
-// generators: kernels_amd64.s and stubs_amd64.go. Run it with go generate.
+// generators: <family>_amd64.s and <family>_stubs_amd64.go for each family
+// of asm.Runtime, and outer_table_amd64.go, the table of outer kernels.
+// Run it with go generate.
 package main
 
 import (
@@ -12,14 +14,23 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("kernels/gen: ")
-	s, stubs, err := asm.Generate("kernels", asm.Runtime...)
+	for _, f := range asm.Runtime {
+		s, stubs, err := asm.Generate("kernels", f.Gens...)
+		if err != nil {
+			log.Fatalf("%s: %v", f.Name, err)
+		}
+		if err := os.WriteFile(f.Name+"_amd64.s", s, 0o644); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(f.Name+"_stubs_amd64.go", stubs, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	table, err := asm.OuterTable("kernels")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile("kernels_amd64.s", s, 0o644); err != nil {
-		log.Fatal(err)
-	}
-	if err := os.WriteFile("stubs_amd64.go", stubs, 0o644); err != nil {
+	if err := os.WriteFile("outer_table_amd64.go", table, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

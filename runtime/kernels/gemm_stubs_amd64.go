@@ -4,12 +4,6 @@
 
 package kernels
 
-// fmaPeakAVX2 runs n iterations of 12 independent 8-lane FMAs.
-func fmaPeakAVX2(n int)
-
-// fmaPeakAVX512 runs n iterations of 24 independent 16-lane FMAs.
-func fmaPeakAVX512(n int)
-
 // sgemmKernelAVX2 adds the product of a packed 6-row A panel and a packed 16-column B panel of depth k to a 6×16 tile of C.
 func sgemmKernelAVX2(k int, a *float32, b *float32, c *float32, ldc int)
 

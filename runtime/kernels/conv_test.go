@@ -1,0 +1,109 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/netc/netc/runtime/ref"
+)
+
+// convShapes cover the tile tails (widths 1..15 and 56 against tiles of
+// 6, 14 and 16 pixels), channel counts 16 to 2048, stride 2, padding,
+// batch 1 and the stems.
+var convShapes = []ref.Conv{
+	{N: 2, C: 16, H: 8, W: 8, K: 16, R: 3, S: 3, Stride: 1, Pad: 1},
+	{N: 1, C: 32, H: 7, W: 13, K: 48, R: 3, S: 3, Stride: 1, Pad: 1},
+	{N: 3, C: 16, H: 5, W: 1, K: 32, R: 3, S: 3, Stride: 1, Pad: 1},
+	{N: 2, C: 16, H: 9, W: 11, K: 32, R: 3, S: 3, Stride: 2, Pad: 1},
+	{N: 1, C: 32, H: 8, W: 8, K: 64, R: 3, S: 3, Stride: 2, Pad: 1},
+	{N: 2, C: 64, H: 7, W: 15, K: 16, R: 1, S: 1, Stride: 1, Pad: 0},
+	{N: 1, C: 48, H: 10, W: 10, K: 96, R: 1, S: 1, Stride: 2, Pad: 0},
+	{N: 1, C: 2048, H: 2, W: 3, K: 32, R: 1, S: 1, Stride: 1, Pad: 0},
+	{N: 1, C: 32, H: 3, W: 2, K: 2048, R: 1, S: 1, Stride: 1, Pad: 0},
+	{N: 1, C: 16, H: 56, W: 56, K: 32, R: 3, S: 3, Stride: 1, Pad: 1},
+	{N: 2, C: 1, H: 28, W: 28, K: 16, R: 3, S: 3, Stride: 1, Pad: 1}, // MNIST stem
+	{N: 2, C: 3, H: 32, W: 30, K: 32, R: 3, S: 3, Stride: 1, Pad: 1}, // CIFAR stem
+	{N: 1, C: 3, H: 23, W: 21, K: 64, R: 7, S: 7, Stride: 2, Pad: 3}, // ImageNet stem
+	{N: 1, C: 16, H: 4, W: 4, K: 16, R: 5, S: 5, Stride: 1, Pad: 2},  // more taps than pixels
+	{N: 1, C: 2, H: 6, W: 9, K: 16, R: 5, S: 5, Stride: 2, Pad: 1},   // plain, stride 2
+}
+
+// blocked converts plain values of an n×c×hw tensor to the layout the
+// kernels use for it (plain stays plain when c is not a block multiple).
+func blocked(n, c, hw int, x []float32) []float32 {
+	if c%Block != 0 {
+		return slices.Clone(x)
+	}
+	y := make([]float32, len(x))
+	ToBlocked(n, c, hw, x, y)
+	return y
+}
+
+func plain(n, c, hw int, x []float32) []float32 {
+	if c%Block != 0 {
+		return slices.Clone(x)
+	}
+	y := make([]float32, len(x))
+	FromBlocked(n, c, hw, x, y)
+	return y
+}
+
+func f64(x []float32) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = float64(v)
+	}
+	return y
+}
+
+func abs64(x []float64) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = math.Abs(v)
+	}
+	return y
+}
+
+// near fails unless every got[i] is within tol of want[i], relative to
+// scale[i]: the same sum taken over absolute values, the size of the
+// rounding a float32 sum can make.
+func near(t *testing.T, what string, got []float32, want, scale []float64, tol float64) {
+	t.Helper()
+	for i := range want {
+		if d := math.Abs(float64(got[i]) - want[i]); !(d <= tol*scale[i]+1e-30) {
+			t.Fatalf("%s [%d]: %v, want %v (scale %v)", what, i, got[i], want[i], scale[i])
+		}
+	}
+}
+
+// testISAs lists the ISAs to test, logging those this CPU lacks.
+func testISAs(t *testing.T) []ISA {
+	have := Available()
+	if !slices.Contains(have, AVX512) {
+		t.Log("this CPU has no AVX-512: its kernels are skipped here")
+	}
+	return have
+}
+
+func TestConvForwardMatchesRef(t *testing.T) {
+	rnd := normals(rand.New(rand.NewPCG(5, 6)))
+	for _, isa := range testISAs(t) {
+		for _, c := range convShapes {
+			t.Run(fmt.Sprint(isa, " ", c), func(t *testing.T) {
+				x, w := rnd(c.N*c.C*c.H*c.W), rnd(c.K*c.C*c.R*c.S)
+				y64 := make([]float64, c.N*c.K*c.P()*c.Q())
+				scale := make([]float64, len(y64))
+				ref.Conv2D(c, f64(x), f64(w), y64)
+				ref.Conv2D(c, abs64(f64(x)), abs64(f64(w)), scale)
+				pw := make([]float32, WeightsLen(c))
+				PackWeights(c, w, pw)
+				y := make([]float32, len(y64))
+				ConvForward(isa, c, blocked(c.N, c.C, c.H*c.W, x), pw, y, Epilogue{})
+				near(t, "y", plain(c.N, c.K, c.P()*c.Q(), y), y64, scale, 1e-5)
+			})
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package kernels
+
+import (
+	"unsafe"
+
+	"github.com/netc/netc/asm"
+)
+
+// outerArgs is the argument block of the outer kernels: its fields are
+// asm.OuterArgs, in order (TestOuterArgsLayout checks it).
+type outerArgs struct {
+	a, b, c            unsafe.Pointer
+	bBlock, cBlock     int
+	loops              [4]struct{ n, a, b int } // loop 0 is the innermost
+	flags              int
+	bias, res, sum, sq unsafe.Pointer
+}
+
+// loop is one loop of an outer kernel's nest as the caller sees it: n
+// steps, each moving A and B on by a and b bytes.
+type loop struct{ n, a, b int }
+
+// setLoops stores a loop nest, innermost first, as the kernel runs it:
+// each level's strides become increments taken after the inner levels
+// have run their course. For Channels kernels the innermost level is
+// implied (16 channels, 4 bytes of A and 64 of B each), so ls starts at
+// level 1; missing outer levels run once.
+func (p *outerArgs) setLoops(kind asm.OuterKind, ls ...loop) {
+	all := make([]loop, 0, 4)
+	if kind == asm.Channels {
+		all = append(all, loop{16 / asm.ChannelUnroll, 4 * asm.ChannelUnroll, 64 * asm.ChannelUnroll})
+	}
+	all = append(all, ls...)
+	for len(all) < 4 {
+		all = append(all, loop{1, 0, 0})
+	}
+	for i, l := range all {
+		if l.n < 1 {
+			panic("kernels: outer loop with no steps")
+		}
+		p.loops[i] = struct{ n, a, b int }{l.n, l.a, l.b}
+		if i > 0 {
+			in := all[i-1]
+			p.loops[i].a -= in.n * in.a
+			p.loops[i].b -= in.n * in.b
+		}
+	}
+}
+
+// tile is an ISA's outer kernels for one shape and tile width.
+type tile struct {
+	isa   ISA
+	shape asm.OuterShape
+	v     int // vectors of C per row
+	maxR  int
+	fns   []func(*uintptr) // by rows−1; nil for Generic
+}
+
+// lanes is the float32 lanes of a vector of isa; the generic kernel works
+// on whole 16-channel blocks.
+func lanes(isa ISA) int {
+	if isa == AVX2 {
+		return 8
+	}
+	return 16
+}
+
+// channels is how many channels a row of the tile covers.
+func (t tile) channels() int { return t.v * lanes(t.isa) }
+
+// tileFor picks the widest tile of the shape whose channels divide k.
+func tileFor(isa ISA, shape asm.OuterShape, k int) tile {
+	si := -1
+	for i, s := range asm.OuterShapes {
+		if s == shape {
+			si = i
+		}
+	}
+	if si < 0 {
+		panic("kernels: no outer kernels of this shape")
+	}
+	if isa == Generic {
+		return tile{isa: isa, shape: shape, v: 1, maxR: 4}
+	}
+	best := tile{}
+	for i, w := range asm.OuterTiles[map[ISA]string{AVX2: "AVX2", AVX512: "AVX512"}[isa]] {
+		t := tile{isa, shape, w.V, w.MaxR, outerKernels[isa][si][i]}
+		if k%t.channels() == 0 && t.channels() > best.channels() {
+			best = t
+		}
+	}
+	if best.fns == nil {
+		panic("kernels: no outer kernel tile fits the channel count")
+	}
+	return best
+}
+
+// run calls the kernel for r rows.
+func (t tile) run(r int, p *outerArgs) {
+	if t.fns != nil {
+		t.fns[r-1]((*uintptr)(unsafe.Pointer(p)))
+		return
+	}
+	outerGo(t.shape, r, p)
+}
+
+// split divides n rows into the fewest tiles of at most maxR rows, of
+// near-equal sizes (a 7-wide row becomes 4+3, not 6+1: a short tile has
+// too few accumulators to hide the FMA latency).
+func split(n, maxR int) []int {
+	k := (n + maxR - 1) / maxR
+	sizes := make([]int, k)
+	for i := range sizes {
+		sizes[i] = (n + i) / k
+	}
+	return sizes
+}
+
+// outerGo is the outer kernel in Go, on one 16-channel block (v = 1).
+func outerGo(s asm.OuterShape, rows int, p *outerArgs) {
+	var acc [16 * 16]float32
+	at := func(base unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(base, off)) }
+	inner := 16
+	if s.Kind == asm.Pixels {
+		inner = p.loops[0].n
+	}
+	a, b := 0, 0
+	for range p.loops[3].n {
+		for range p.loops[2].n {
+			for range p.loops[1].n {
+				for i := range inner {
+					ao, bo := a+4*i, b+64*i
+					if s.Kind == asm.Pixels {
+						ao, bo = a+i*p.loops[0].a, b+i*p.loops[0].b
+					}
+					for r := range rows {
+						av := *at(p.a, ao+r*s.ARow)
+						for j := range 16 {
+							acc[r*16+j] += av * *at(p.b, bo+4*j)
+						}
+					}
+				}
+				if s.Kind == asm.Pixels {
+					a, b = a+inner*p.loops[0].a, b+inner*p.loops[0].b
+				} else {
+					a, b = a+64, b+1024
+				}
+				a, b = a+p.loops[1].a, b+p.loops[1].b
+			}
+			a, b = a+p.loops[2].a, b+p.loops[2].b
+		}
+		a, b = a+p.loops[3].a, b+p.loops[3].b
+	}
+	for r := range rows {
+		for j := range 16 {
+			v := acc[r*16+j]
+			c := at(p.c, r*s.CRow+4*j)
+			if p.flags&asm.Load != 0 {
+				v += *c
+			}
+			if p.flags&asm.Bias != 0 {
+				v += *at(p.bias, 4*j)
+			}
+			if p.flags&asm.Residual != 0 {
+				v += *at(p.res, r*s.CRow+4*j)
+			}
+			if p.flags&asm.ReLU != 0 {
+				v = max(v, 0)
+			}
+			if p.flags&asm.Stats != 0 {
+				*at(p.sum, 4*j) += v
+				*at(p.sq, 4*j) += v * v
+			}
+			*c = v
+		}
+	}
+}
