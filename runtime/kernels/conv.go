@@ -311,3 +311,194 @@ func ConvForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue) {
 	}
 	d.run()
 }
+
+// ConvBackwardData computes the input gradient dx of c from the output
+// gradient dy (blocked) and packed weights w: dx is blocked, or plain for
+// a stem. With stride s it runs s² forward-shaped convolutions, one per
+// phase of the input pixels (those with ih ≡ ph and iw ≡ pw mod s), each
+// over the taps that reach that phase, flipped, with the weights
+// transposed.
+func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
+	check(c, "ConvBackwardData", len(dx), len(w), len(dy))
+	if Plain(c) {
+		stemBackwardData(isa, c, dy, w, dx)
+		return
+	}
+	s := c.Stride
+	for ph := range s {
+		for pw := range s {
+			kh0, kw0 := (ph+c.Pad)%s, (pw+c.Pad)%s
+			jh, jw := (c.R-kh0+s-1)/s, (c.S-kw0+s-1)/s
+			d := &direct{
+				t: tileFor(isa, asm.OuterShape{Kind: asm.Channels, ARow: 64, CRow: 64 * s}, c.C),
+				n: c.N, cin: c.K, kout: c.C, inH: c.P(), inW: c.Q(),
+				outH: (c.H - ph + s - 1) / s, outW: (c.W - pw + s - 1) / s, th: jh, tw: jw, stride: 1,
+				padH: jh - 1 - (ph+c.Pad-kh0)/s, padW: jw - 1 - (pw+c.Pad-kw0)/s,
+				x: dy, y: dx,
+				yOff: (ph*c.W + pw) * Block, yImage: c.C * c.H * c.W, yPlane: c.H * c.W * Block, yRow: s * c.W * Block, yPix: s,
+			}
+			if d.outH == 0 || d.outW == 0 {
+				continue
+			}
+			if jh == 0 || jw == 0 { // no tap reaches this phase
+				d.t = tileFor(isa, d.t.shape, c.C)
+				for i := range c.N {
+					for g := range c.C / d.t.channels() {
+						for oy := range d.outH {
+							d.zero(i, g, oy, 0, d.outW)
+						}
+					}
+				}
+				continue
+			}
+			// Transposed, flipped weights of the phase: c.C outputs, c.K inputs.
+			d.w = make([]float32, c.C*c.K*jh*jw)
+			for k := range c.K {
+				for ci := range c.C {
+					for th := range jh {
+						for tw := range jw {
+							kh, kw := kh0+s*(jh-1-th), kw0+s*(jw-1-tw)
+							v := w[(((k/Block*(c.C/Block)+ci/Block)*c.R*c.S+kh*c.S+kw)*Block+ci%Block)*Block+k%Block]
+							d.w[(((ci/Block*(c.K/Block)+k/Block)*jh*jw+th*jw+tw)*Block+k%Block)*Block+ci%Block] = v
+						}
+					}
+				}
+			}
+			d.run()
+		}
+	}
+}
+
+// stemBackwardData is the input gradient of a stem: per image, the
+// columns wᵀ·dy (one product per output block, on Sgemm) scattered back
+// onto the plain input.
+func stemBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
+	oihw := make([]float32, len(w))
+	UnpackWeights(c, w, oihw)
+	crs, pq := c.C*c.R*c.S, c.P()*c.Q()
+	Parallel(c.N, func(lo, hi int) {
+		cols := make([]float32, crs*pq)
+		for i := lo; i < hi; i++ {
+			for kb := range c.K / Block {
+				a := ref.Matrix[float32]{Data: oihw[kb*Block*crs:], RS: 1, CS: crs}
+				b := ref.Matrix[float32]{Data: dy[(i*c.K/Block+kb)*pq*Block:], RS: 1, CS: Block}
+				Sgemm(isa, crs, pq, Block, a, b, cols, pq, kb > 0)
+			}
+			img := dx[i*c.C*c.H*c.W : (i+1)*c.C*c.H*c.W]
+			clear(img)
+			for row := range crs {
+				ci, ty, tx := row/(c.R*c.S), row/c.S%c.R, row%c.S
+				for oy := range c.P() {
+					iy := oy*c.Stride - c.Pad + ty
+					if iy < 0 || iy >= c.H {
+						continue
+					}
+					for ox := range c.Q() {
+						if ix := ox*c.Stride - c.Pad + tx; ix >= 0 && ix < c.W {
+							img[(ci*c.H+iy)*c.W+ix] += cols[row*pq+oy*c.Q()+ox]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// ConvBackwardWeight computes the weight gradient of c, in OIHW order,
+// from the input x (blocked, or plain for a stem) and the output gradient
+// dy (blocked). Work is split over output channel groups, input channels
+// and taps, each summed over the whole batch in image order, so the
+// result does not depend on the thread count.
+func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
+	check(c, "ConvBackwardWeight", len(x), len(dw), len(dy))
+	t := tileFor(isa, asm.OuterShape{Kind: asm.Pixels, ARow: 4, CRow: 64}, c.K)
+	groups := c.K / t.channels()
+	packed := make([]float32, len(dw))
+	wBlock := c.C * c.R * c.S * Block // packed floats per output block
+	rowLen := 16                       // tile rows: the 16 channels of an input block
+	chans := c.C / Block               // tasks per group and tap: input blocks
+	if Plain(c) {
+		rowLen, chans = c.S, c.C // rows: a row of taps; tasks: input channels
+	}
+	tasks := groups * chans * c.R
+	if !Plain(c) {
+		tasks *= c.S
+	}
+	pq, plane := c.P()*c.Q(), c.H*c.W
+	Parallel(tasks, func(lo, hi int) {
+		var p outerArgs
+		p.bBlock, p.cBlock, p.flags = 4*pq*Block, 4*wBlock, asm.Load
+		for i := range c.N {
+			for task := lo; task < hi; task++ {
+				var g, ch, ty, tx int
+				if Plain(c) {
+					g, ch, ty = task/(chans*c.R), task/c.R%chans, task%c.R
+				} else {
+					g, ch, ty, tx = task/(chans*c.R*c.S), task/(c.R*c.S)%chans, task/c.S%c.R, task%c.S
+				}
+				kb := g * t.channels() / Block
+				oy0, oy1 := validRange(c.P(), c.H, c.Stride, c.Pad, ty)
+				if oy0 > oy1 {
+					continue
+				}
+				// call sums rows [r0, r0+r) over output pixels ox0..ox1 of rows oy0..oy1.
+				call := func(r0, r, ox0, ox1 int) {
+					iy, dyAt := oy0*c.Stride-c.Pad+ty, ((i*c.K/Block+kb)*pq+oy0*c.Q()+ox0)*Block
+					if Plain(c) {
+						ix := ox0*c.Stride - c.Pad + r0
+						p.a = unsafe.Pointer(&x[(i*c.C+ch)*plane+iy*c.W+ix])
+						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+r0)*Block])
+						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W, 4 * c.Q() * Block})
+					} else {
+						ix := ox0*c.Stride - c.Pad + tx
+						p.a = unsafe.Pointer(&x[((i*chans+ch)*plane+iy*c.W+ix)*Block+r0])
+						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+tx)*Block*Block+r0*Block])
+						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride * Block, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W * Block, 4 * c.Q() * Block})
+					}
+					p.b = unsafe.Pointer(&dy[dyAt])
+					t.run(r, &p)
+				}
+				r0 := 0
+				for _, r := range split(rowLen, t.maxR) {
+					if !Plain(c) {
+						if ox0, ox1 := validRange(c.Q(), c.W, c.Stride, c.Pad, tx); ox0 <= ox1 {
+							call(r0, r, ox0, ox1)
+						}
+						r0 += r
+						continue
+					}
+					// Stem: rows are taps r0..r0+r-1; pixels valid for all
+					// of them in one call, the rest tap by tap.
+					lo0, _ := validRange(c.Q(), c.W, c.Stride, c.Pad, r0)
+					_, hi1 := validRange(c.Q(), c.W, c.Stride, c.Pad, r0+r-1)
+					if lo0 <= hi1 {
+						call(r0, r, lo0, hi1)
+					}
+					for tap := r0; tap < r0+r; tap++ {
+						a, b := validRange(c.Q(), c.W, c.Stride, c.Pad, tap)
+						if lo0 > hi1 {
+							if a <= b {
+								call(tap, 1, a, b)
+							}
+							continue
+						}
+						if a < lo0 {
+							call(tap, 1, a, min(b, lo0-1))
+						}
+						if b > hi1 {
+							call(tap, 1, max(a, hi1+1), b)
+						}
+					}
+					r0 += r
+				}
+			}
+		}
+	})
+	UnpackWeights(c, packed, dw)
+}
+
+// validRange is the output positions o in [0, out) whose input o·stride −
+// pad + tap lies in [0, in).
+func validRange(out, in, stride, pad, tap int) (lo, hi int) {
+	return max(0, ceilDiv(pad-tap, stride)), min(out-1, floorDiv(in-1+pad-tap, stride))
+}

@@ -107,3 +107,34 @@ func TestConvForwardMatchesRef(t *testing.T) {
 		}
 	}
 }
+
+func TestConvBackwardMatchesRef(t *testing.T) {
+	rnd := normals(rand.New(rand.NewPCG(7, 8)))
+	for _, isa := range testISAs(t) {
+		for _, c := range convShapes {
+			t.Run(fmt.Sprint(isa, " ", c), func(t *testing.T) {
+				x, w, dy := rnd(c.N*c.C*c.H*c.W), rnd(c.K*c.C*c.R*c.S), rnd(c.N*c.K*c.P()*c.Q())
+				pw := make([]float32, WeightsLen(c))
+				PackWeights(c, w, pw)
+				bdy := blocked(c.N, c.K, c.P()*c.Q(), dy)
+
+				dx64, dxScale := make([]float64, len(x)), make([]float64, len(x))
+				ref.Conv2DBackwardData(c, f64(dy), f64(w), dx64)
+				ref.Conv2DBackwardData(c, abs64(f64(dy)), abs64(f64(w)), dxScale)
+				dx := make([]float32, len(x))
+				for i := range dx {
+					dx[i] = float32(math.NaN()) // every element must be written
+				}
+				ConvBackwardData(isa, c, bdy, pw, dx)
+				near(t, "dx", plain(c.N, c.C, c.H*c.W, dx), dx64, dxScale, 1e-5)
+
+				dw64, dwScale := make([]float64, len(w)), make([]float64, len(w))
+				ref.Conv2DBackwardWeight(c, f64(x), f64(dy), dw64)
+				ref.Conv2DBackwardWeight(c, abs64(f64(x)), abs64(f64(dy)), dwScale)
+				dw := make([]float32, len(w))
+				ConvBackwardWeight(isa, c, blocked(c.N, c.C, c.H*c.W, x), bdy, dw)
+				near(t, "dw", dw, dw64, dwScale, 1e-5)
+			})
+		}
+	}
+}
