@@ -415,8 +415,8 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 	groups := c.K / t.channels()
 	packed := make([]float32, len(dw))
 	wBlock := c.C * c.R * c.S * Block // packed floats per output block
-	rowLen := 16                       // tile rows: the 16 channels of an input block
-	chans := c.C / Block               // tasks per group and tap: input blocks
+	rowLen := 16                      // tile rows: the 16 channels of an input block
+	chans := c.C / Block              // tasks per group and tap: input blocks
 	if Plain(c) {
 		rowLen, chans = c.S, c.C // rows: a row of taps; tasks: input channels
 	}
