@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"os"
 	"math/rand/v2"
 
 	"github.com/netc/netc/compiler"
@@ -13,6 +14,7 @@ import (
 // Model is the float32 interpreter behind the runtime.Model interface.
 type Model struct {
 	net    *Net[float32]
+	fast   *fast // nil: the net runs on ref's ops
 	params []*runtime.Param
 	stats  []*runtime.NormStats
 	logits runtime.Tensor
@@ -21,8 +23,12 @@ type Model struct {
 
 var _ runtime.Model = (*Model)(nil)
 
-// NewModel lowers a spec and initializes its parameters from seed. Its
-// convolutions run on the fastest GEMM kernels of this CPU (or NETC_ISA's).
+// NewModel lowers a spec and initializes its parameters from seed. It
+// runs on the kernels of package kernels for this CPU's fastest ISA (or
+// NETC_ISA's) with blocked activations when every layer but the input and
+// the logits has a multiple of 16 channels; otherwise (or with
+// NETC_INTERP=gemm) its convolutions run on the GEMM kernels and the rest
+// on ref's ops. With NETC_ISA=generic everything runs on ref's ops.
 func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 	g, err := compiler.Lower(s)
 	if err != nil {
@@ -33,10 +39,14 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isa != kernels.Generic { // the pure-Go micro-kernel is slower than ref's GEMM
+	m := &Model{net: net}
+	switch {
+	case isa == kernels.Generic: // the pure-Go kernels are slower than ref's
+	case fastSupports(g) && os.Getenv("NETC_INTERP") != "gemm":
+		m.fast = newFast(net, isa)
+	default:
 		net.SetConvolver(kernels.Convolver(isa))
 	}
-	m := &Model{net: net}
 	for i, p := range g.Params {
 		m.params = append(m.params, &runtime.Param{
 			Name:  p.Name,
@@ -79,14 +89,22 @@ func (m *Model) Forward(x *runtime.Tensor, mode runtime.Mode) *runtime.Tensor {
 		panic(fmt.Sprintf("interp: input shape %v, want [N %d %d %d]", x.Shape, in.C, in.H, in.W))
 	}
 	n := x.Shape[0]
-	m.logits.Data = m.net.Forward(x.Data, n, mode)
+	if m.fast != nil {
+		m.logits.Data = m.fast.Forward(x.Data, n, mode)
+	} else {
+		m.logits.Data = m.net.Forward(x.Data, n, mode)
+	}
 	m.logits.Shape = []int{n, m.net.g.Output().C}
 	return &m.logits
 }
 
 // Backward propagates dlogits; see runtime.Model.
 func (m *Model) Backward(dlogits *runtime.Tensor, want runtime.Grads) {
-	m.net.Backward(dlogits.Data, want)
+	if m.fast != nil {
+		m.fast.Backward(dlogits.Data, want)
+	} else {
+		m.net.Backward(dlogits.Data, want)
+	}
 	m.dx.Data = m.net.InputGrad()
 	in := m.net.g.Nodes[0]
 	m.dx.Shape = []int{m.net.n, in.C, in.H, in.W}

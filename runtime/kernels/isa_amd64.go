@@ -9,7 +9,7 @@ func Available() []ISA {
 	isas := []ISA{Generic}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		isas = append(isas, AVX2)
-		if cpu.X86.HasAVX512F {
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ { // DQ: VXORPS on zmm
 			isas = append(isas, AVX512)
 		}
 	}

@@ -3,3 +3,45 @@
 //go:build !purego
 
 package kernels
+
+// affineAVX2 sets y = max(floor, x·scale + shift) on a block-plane of pixels×16 floats; scale and shift hold 16 channels.
+func affineAVX2(x *float32, y *float32, scale *float32, shift *float32, pixels int, floor float32)
+
+// channelSumsAVX2 sets out[0:16] to the per-channel sums and out[16:32] to the sums of squares of a block-plane of pixels×16 floats.
+func channelSumsAVX2(x *float32, pixels int, out *float32)
+
+// backwardSumsAVX2 sets out[0:16] to the per-channel sums of dz and out[16:32] to those of dz·x on a block-plane of pixels×16 floats.
+func backwardSumsAVX2(dz *float32, x *float32, pixels int, out *float32)
+
+// backwardReduceAVX2 sets dz = dy where mask > 0, else 0, on a block-plane of pixels×16 floats, out[0:16] to the per-channel sums of dz and out[16:32] to those of dz·x.
+func backwardReduceAVX2(dy *float32, x *float32, mask *float32, dz *float32, pixels int, out *float32)
+
+// backwardApplyAVX2 sets dx = a·dz + b·x + k on a block-plane of pixels×16 floats; a, b and k hold 16 channels.
+func backwardApplyAVX2(dz *float32, x *float32, dx *float32, a *float32, b *float32, k *float32, pixels int)
+
+// reluBackwardAVX2 sets dx = dy where y > 0, else 0, on rows×16 floats.
+func reluBackwardAVX2(y *float32, dy *float32, dx *float32, rows int)
+
+// addAVX2 sets y = a + b on rows×16 floats.
+func addAVX2(a *float32, b *float32, y *float32, rows int)
+
+// affineAVX512 sets y = max(floor, x·scale + shift) on a block-plane of pixels×16 floats; scale and shift hold 16 channels.
+func affineAVX512(x *float32, y *float32, scale *float32, shift *float32, pixels int, floor float32)
+
+// channelSumsAVX512 sets out[0:16] to the per-channel sums and out[16:32] to the sums of squares of a block-plane of pixels×16 floats.
+func channelSumsAVX512(x *float32, pixels int, out *float32)
+
+// backwardSumsAVX512 sets out[0:16] to the per-channel sums of dz and out[16:32] to those of dz·x on a block-plane of pixels×16 floats.
+func backwardSumsAVX512(dz *float32, x *float32, pixels int, out *float32)
+
+// backwardReduceAVX512 sets dz = dy where mask > 0, else 0, on a block-plane of pixels×16 floats, out[0:16] to the per-channel sums of dz and out[16:32] to those of dz·x.
+func backwardReduceAVX512(dy *float32, x *float32, mask *float32, dz *float32, pixels int, out *float32)
+
+// backwardApplyAVX512 sets dx = a·dz + b·x + k on a block-plane of pixels×16 floats; a, b and k hold 16 channels.
+func backwardApplyAVX512(dz *float32, x *float32, dx *float32, a *float32, b *float32, k *float32, pixels int)
+
+// reluBackwardAVX512 sets dx = dy where y > 0, else 0, on rows×16 floats.
+func reluBackwardAVX512(y *float32, dy *float32, dx *float32, rows int)
+
+// addAVX512 sets y = a + b on rows×16 floats.
+func addAVX512(a *float32, b *float32, y *float32, rows int)
