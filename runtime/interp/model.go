@@ -2,8 +2,8 @@ package interp
 
 import (
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime"
