@@ -72,11 +72,15 @@ var OuterTiles = map[string][]struct{ V, MaxR int }{
 }
 
 // OuterArgs lists the fields of the outer kernels' argument block, each 8
-// bytes, in order. Field i is at byte 8·i.
+// bytes, in order. Field i is at byte 8·i. A kernel runs Tiles tiles
+// (at least one) one after the other, each with the same B, Bias, Sum
+// and Sq, A moving on TileA bytes and C and Res TileC bytes per tile; it
+// leaves A, C and Res at the last tile and Tiles at zero.
 var OuterArgs = []string{
 	"A", "B", "C", "BBlock", "CBlock",
 	"N0", "A0", "B0", "N1", "A1", "B1", "N2", "A2", "B2", "N3", "A3", "B3",
 	"Flags", "Bias", "Res", "Sum", "Sq",
+	"Tiles", "TileA", "TileC",
 }
 
 // Flags of an outer kernel's epilogue, applied in this order after the
@@ -153,6 +157,7 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 
 	p := ctx.Load(ctx.Param("args"), ctx.GP64())
 	arg := func(f string) operand.Mem { return operand.Mem{Base: p, Disp: argOffset(f)} }
+	ctx.Label("tile")
 	a, b := ctx.GP64(), ctx.GP64()
 	ctx.MOVQ(arg("A"), a)
 	ctx.MOVQ(arg("B"), b)
@@ -278,6 +283,20 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 	ctx.Label("nostats")
 
 	each(func(r, v int, m operand.Mem) { ctx.VMOVUPS(tile(r, v), m) })
+
+	// The next tile, if any: pointers in the block never pass the last
+	// tile (the Go side keeps them as unsafe.Pointer).
+	ctx.DECQ(arg("Tiles"))
+	ctx.JZ(operand.LabelRef("done"))
+	ctx.MOVQ(arg("TileA"), ptr)
+	ctx.ADDQ(ptr, arg("A"))
+	ctx.MOVQ(arg("TileC"), ptr)
+	ctx.ADDQ(ptr, arg("C"))
+	ctx.TESTQ(operand.U32(Residual), flags)
+	ctx.JZ(operand.LabelRef("tile"))
+	ctx.ADDQ(ptr, arg("Res"))
+	ctx.JMP(operand.LabelRef("tile"))
+	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
 	return nil

@@ -25,6 +25,7 @@ type fast struct {
 	fused  []bool            // ReLU node computed by its input norm layer
 	plainX []float32         // normalized input before blocking
 	sums   [4][]float64      // scratch for per-image channel sums
+	coef   [3][]float32      // scratch for per-channel coefficients
 }
 
 // fastSupports reports whether every tensor of g but the input and the
@@ -41,6 +42,7 @@ func fastSupports(g *compiler.Graph) bool {
 func newFast(net *Net[float32], isa kernels.ISA) *fast {
 	g := net.g
 	f := &fast{Net: net, isa: isa, packed: map[int][]float32{}, fused: make([]bool, len(g.Nodes))}
+	net.add = func(a, b, y []float32) { kernels.Add(isa, a, b, y) }
 	uses := make([]int, len(g.Nodes))
 	for _, nd := range g.Nodes {
 		for _, in := range nd.In {
@@ -148,6 +150,15 @@ func (f *fast) scratch(i, n int) []float64 {
 	return f.sums[i]
 }
 
+// coefs returns three scratch vectors of n coefficients, zeroed.
+func (f *fast) coefs(n int) (a, b, k []float32) {
+	for i := range f.coef {
+		f.coef[i] = grow(f.coef[i], n)
+		clear(f.coef[i])
+	}
+	return f.coef[0], f.coef[1], f.coef[2]
+}
+
 func (f *fast) normForward(nd *compiler.Node) {
 	m := f.Net
 	x := m.out[nd.In[0].ID]
@@ -160,7 +171,7 @@ func (f *fast) normForward(nd *compiler.Node) {
 		ns.gnRstd = grow(ns.gnRstd, m.n*groups)
 		sum, sq := f.scratch(0, m.n*c), f.scratch(1, m.n*c)
 		kernels.ChannelSums(f.isa, m.n, c, hw, x, sum, sq)
-		scale, shift := make([]float32, m.n*c), make([]float32, m.n*c)
+		scale, shift, _ := f.coefs(m.n * c)
 		gamma, beta := m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias")
 		size := float64(cg * hw)
 		for ig := range m.n * groups {
@@ -203,7 +214,7 @@ func (f *fast) normForward(nd *compiler.Node) {
 			}
 		}
 		gamma, beta := m.Param(gn), m.Param(bn)
-		scale, shift := make([]float32, c), make([]float32, c)
+		scale, shift, _ := f.coefs(c)
 		for ch := range c {
 			r := rstd(variance[ch])
 			scale[ch] = float32(float64(gamma[ch]) * r)
@@ -268,7 +279,13 @@ func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 			kernels.ReLUBackward(f.isa, m.out[nd.ID], dy, m.target(in))
 			m.accumulate(in)
 		case compiler.Add:
+			handed := false
 			for _, in := range nd.In {
+				if !handed && !m.set[in.ID] { // hand dy over, no copy
+					m.grad[in.ID], m.grad[i] = dy, m.grad[in.ID]
+					m.set[in.ID], handed = true, true
+					continue
+				}
 				copy(m.target(in), dy)
 				m.accumulate(in)
 			}
@@ -330,7 +347,7 @@ func (f *fast) normBackward(nd *compiler.Node, dy []float32, all bool) {
 		kernels.BackwardReduce(f.isa, m.n, c, hw, dy, x, mask, dy, sdz, sdzx)
 		gamma := m.Param(nd.Name + ".weight")
 		dg, db := grads(runtime.Clean)
-		a, b, k := make([]float32, m.n*c), make([]float32, m.n*c), make([]float32, m.n*c)
+		a, b, k := f.coefs(m.n * c)
 		size := float64(cg * hw)
 		for ig := range m.n * groups {
 			mu, r := float64(ns.gnMean[ig]), float64(ns.gnRstd[ig])
@@ -372,7 +389,7 @@ func (f *fast) normBackward(nd *compiler.Node, dy []float32, all bool) {
 			mean, variance = ns.runMean[p.branch], ns.runVar[p.branch]
 		}
 		dg, db := grads(p.branch)
-		a, b, k := make([]float32, c), make([]float32, c), make([]float32, c)
+		a, b, k := f.coefs(c)
 		cnt := float64(nimg * hw)
 		for ch := range c {
 			var s, sx float64

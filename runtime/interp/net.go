@@ -33,6 +33,7 @@ type Net[T ref.Float] struct {
 
 	inScale, inShift []T // input normalization: x/std − mean/std
 	cv               ref.Convolver[T]
+	add              func(a, b, y []T) // y = a + b, for gradients that accumulate
 
 	n    int // batch of the last Forward
 	mode runtime.Mode
@@ -54,7 +55,7 @@ type normState[T ref.Float] struct {
 // New builds a network with parameters initialized as the IAT does, from
 // a seeded generator.
 func New[T ref.Float](g *compiler.Graph, rng *rand.Rand) *Net[T] {
-	m := &Net[T]{g: g, pidx: map[string]int{}, cv: ref.Reference[T]()}
+	m := &Net[T]{g: g, pidx: map[string]int{}, cv: ref.Reference[T](), add: ref.Add[T]}
 	for i, p := range g.Params {
 		v := make([]T, p.Size())
 		switch p.Init {
@@ -323,7 +324,7 @@ func (m *Net[T]) accumulate(in *compiler.Node) {
 		m.set[in.ID] = true
 		return
 	}
-	ref.Add(m.grad[in.ID], m.tmp, m.grad[in.ID])
+	m.add(m.grad[in.ID], m.tmp, m.grad[in.ID])
 }
 
 func (m *Net[T]) normBackward(nd *compiler.Node, dy []T, all bool) {

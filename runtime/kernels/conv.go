@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/netc/netc/asm"
@@ -94,6 +95,22 @@ func UnpackWeights(c ref.Conv, packed, w []float32) {
 	}
 }
 
+// floats is a pool of scratch buffers.
+var floats sync.Pool
+
+// getFloats returns a scratch buffer of n floats (not cleared); putFloats
+// gives it back.
+func getFloats(n int) *[]float32 {
+	if b, ok := floats.Get().(*[]float32); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]float32, n)
+	return &b
+}
+
+func putFloats(b *[]float32) { floats.Put(b) }
+
 // Epilogue is what a forward convolution does to its output tile before
 // storing it (see asm's flags): add a per-channel Bias and a Residual
 // (laid out as the output), clamp at zero (ReLU), and accumulate the
@@ -134,9 +151,16 @@ func (d *direct) xImage() int { return d.cin * d.inH * d.inW }
 func (d *direct) wBlock() int { return d.cin * d.th * d.tw * Block }
 
 func (d *direct) run() {
+	if d.th == 1 && d.tw == 1 && d.stride == 1 && d.padH == 0 && d.padW == 0 && d.yPix == 1 && !d.plain &&
+		d.inH == d.outH && d.inW == d.outW && d.yRow == d.outW*Block {
+		// A pointwise convolution of contiguous planes: one long row.
+		d.inW, d.outW = d.inH*d.inW, d.outH*d.outW
+		d.inH, d.outH, d.yRow = 1, 1, d.outW*Block
+	}
 	per := d.t.channels()
 	groups := d.kout / per
-	tasks := d.n * groups * d.outH
+	chunks := d.chunks()
+	tasks := d.n * groups * len(chunks)
 	ws := make([]worker, parts(tasks))
 	parallelParts(tasks, func(part, lo, hi int) {
 		w := &ws[part]
@@ -144,8 +168,8 @@ func (d *direct) run() {
 			w.sum, w.sq = make([]float32, d.kout), make([]float32, d.kout)
 		}
 		for task := lo; task < hi; task++ {
-			i, g, oy := task/(groups*d.outH), task/d.outH%groups, task%d.outH
-			d.row(w, i, g, oy)
+			i, g, ch := task/(groups*len(chunks)), task/len(chunks)%groups, chunks[task%len(chunks)]
+			d.rows(w, i, g, ch)
 		}
 	})
 	for _, w := range ws {
@@ -162,81 +186,131 @@ type worker struct {
 	sum, sq []float32
 }
 
-// row computes output row oy of image i, channel group g.
-func (d *direct) row(p *worker, i, g, oy int) {
-	iy := oy*d.stride - d.padH
-	tylo, tyhi := max(0, -iy), min(d.th, d.inH-iy)
-	if tylo >= tyhi {
-		d.zero(i, g, oy, 0, d.outW)
-		return
+// chunk is n consecutive output rows from oy that see the same tap rows
+// ty..ty+nty-1: the kernel runs each tile of them in one call.
+type chunk struct{ oy, n, ty, nty int }
+
+// rowsPerChunk bounds a chunk, so that images × channel groups × chunks
+// give the threads enough pieces of work.
+const rowsPerChunk = 8
+
+// chunks splits the output rows into chunks.
+func (d *direct) chunks() []chunk {
+	var cs []chunk
+	for oy := 0; oy < d.outH; {
+		iy := oy*d.stride - d.padH
+		c := chunk{oy: oy, n: 1, ty: max(0, -iy)}
+		c.nty = min(d.th, d.inH-iy) - c.ty
+		for oy+c.n < d.outH && c.n < rowsPerChunk {
+			iy := (oy+c.n)*d.stride - d.padH
+			if max(0, -iy) != c.ty || min(d.th, d.inH-iy)-c.ty != c.nty {
+				break
+			}
+			c.n++
+		}
+		cs = append(cs, c)
+		oy += c.n
 	}
+	return cs
+}
+
+// rows computes a chunk of rows of image i, channel group g, tile by
+// tile.
+func (d *direct) rows(p *worker, i, g int, c chunk) {
+	k := tiles(d.outW, d.t.maxR)
 	ox := 0
-	for _, r := range split(d.outW, d.t.maxR) {
-		d.tile(p, i, g, oy, ox, r, tylo, tyhi-tylo)
+	for j := range k {
+		r := (d.outW + j) / k
+		if c.nty <= 0 {
+			d.unreached(i, g, c, ox, r)
+		} else {
+			d.tile(p, i, g, c, ox, r)
+		}
 		ox += r
 	}
 }
 
-// tile computes r output pixels from ox on.
-func (d *direct) tile(p *worker, i, g, oy, ox, r, ty, nty int) {
+// tiles is how many tiles split n rows into, of at most maxR rows and
+// near-equal sizes: tile j of k has (n+j)/k rows (a 7-wide row becomes
+// 3+4, not 6+1: a short tile has too few accumulators to hide the FMA
+// latency).
+func tiles(n, maxR int) int { return (n + maxR - 1) / maxR }
+
+// tile computes r output pixels from ox on, in each row of c.
+func (d *direct) tile(p *worker, i, g int, c chunk, ox, r int) {
 	ix := ox*d.stride - d.padW
 	// Taps valid for every pixel of the tile, and the pixels each other
 	// tap is valid for.
 	txlo, txhi := max(0, -ix), min(d.tw, d.inW-(ix+(r-1)*d.stride))
 	if txlo >= txhi {
 		if r > 1 {
-			d.tile(p, i, g, oy, ox, r/2, ty, nty)
-			d.tile(p, i, g, oy, ox+r/2, r-r/2, ty, nty)
+			d.tile(p, i, g, c, ox, r/2)
+			d.tile(p, i, g, c, ox+r/2, r-r/2)
 			return
 		}
-		d.zero(i, g, oy, ox, 1)
+		d.unreached(i, g, c, ox, 1)
 		return
 	}
-	flags := d.flags
-	border := txlo > 0 || txhi < d.tw
-	if border {
-		d.zero(i, g, oy, ox, r)
-		flags |= asm.Load
-		for tx := range d.tw {
-			if tx >= txlo && tx < txhi {
-				continue
-			}
-			// Pixels j with 0 ≤ ix + j·stride + tx < inW.
-			jlo := max(0, ceilDiv(-ix-tx, d.stride))
-			jhi := min(r-1, floorDiv(d.inW-1-ix-tx, d.stride))
-			if jlo <= jhi {
-				d.call(p, i, g, oy, ox+jlo, jhi-jlo+1, ty, nty, tx, 1, asm.Load)
-			}
+	if txlo == 0 && txhi == d.tw {
+		d.call(p, i, g, c, ox, r, 0, d.tw, d.flags)
+		return
+	}
+	// Border taps add to the pixels they reach, before the main call if
+	// it must apply an epilogue to the finished sums, after it if not.
+	if d.flags == 0 {
+		d.call(p, i, g, c, ox, r, txlo, txhi-txlo, 0)
+	} else {
+		d.zero(i, g, c, ox, r)
+	}
+	for tx := range d.tw {
+		if tx >= txlo && tx < txhi {
+			continue
+		}
+		// Pixels j with 0 ≤ ix + j·stride + tx < inW.
+		jlo := max(0, ceilDiv(-ix-tx, d.stride))
+		jhi := min(r-1, floorDiv(d.inW-1-ix-tx, d.stride))
+		if jlo <= jhi {
+			d.call(p, i, g, c, ox+jlo, jhi-jlo+1, tx, 1, asm.Load)
 		}
 	}
-	d.call(p, i, g, oy, ox, r, ty, nty, txlo, txhi-txlo, flags)
+	if d.flags != 0 {
+		d.call(p, i, g, c, ox, r, txlo, txhi-txlo, d.flags|asm.Load)
+	}
 }
 
 func ceilDiv(a, b int) int  { return -floorDiv(-a, b) }
 func floorDiv(a, b int) int { return (a - ((a%b)+b)%b) / b }
 
-// zero clears r output pixels from ox on (pixels no tap reaches).
-func (d *direct) zero(i, g, oy, ox, r int) {
-	if d.flags&^asm.Load != 0 {
+// unreached clears r output pixels from ox on, in each row of c, that no
+// tap reaches (a data gradient's pixels that no output saw).
+func (d *direct) unreached(i, g int, c chunk, ox, r int) {
+	if d.flags != 0 {
 		panic("kernels: an output pixel of a convolution with an epilogue sees no input")
 	}
+	d.zero(i, g, c, ox, r)
+}
+
+// zero clears r output pixels from ox on, in each row of c.
+func (d *direct) zero(i, g int, c chunk, ox, r int) {
 	per := d.t.channels()
 	for b := g * per / Block; b < (g+1)*per/Block; b++ {
-		for j := range r {
-			at := d.yOff + i*d.yImage + b*d.yPlane + oy*d.yRow + (ox+j)*d.yPix*Block
-			clear(d.y[at : at+Block])
+		for oy := c.oy; oy < c.oy+c.n; oy++ {
+			for j := range r {
+				at := d.yOff + i*d.yImage + b*d.yPlane + oy*d.yRow + (ox+j)*d.yPix*Block
+				clear(d.y[at : at+Block])
+			}
 		}
 	}
 }
 
-// call runs the kernel on r pixels from ox, taps ty.. (nty rows) and
-// tx.. (ntx columns).
-func (d *direct) call(w *worker, i, g, oy, ox, r, ty, nty, tx, ntx, flags int) {
+// call runs the kernel on r pixels from ox in each row of c, with the
+// chunk's tap rows and the tap columns tx.. (ntx of them).
+func (d *direct) call(w *worker, i, g int, c chunk, ox, r, tx, ntx, flags int) {
 	p := &w.p
-	iy, ix := oy*d.stride-d.padH+ty, ox*d.stride-d.padW+tx
+	iy, ix := c.oy*d.stride-d.padH+c.ty, ox*d.stride-d.padW+tx
 	per := d.t.channels()
 	kb := g * per / Block // first output block
-	at := d.yOff + i*d.yImage + kb*d.yPlane + oy*d.yRow + ox*d.yPix*Block
+	at := d.yOff + i*d.yImage + kb*d.yPlane + c.oy*d.yRow + ox*d.yPix*Block
 	p.c = unsafe.Pointer(&d.y[at])
 	p.cBlock = 4 * d.yPlane
 	p.bBlock = 4 * d.wBlock()
@@ -251,22 +325,25 @@ func (d *direct) call(w *worker, i, g, oy, ox, r, ty, nty, tx, ntx, flags int) {
 		p.sum, p.sq = unsafe.Pointer(&w.sum[g*per]), unsafe.Pointer(&w.sq[g*per])
 	}
 	plane := d.inH * d.inW
+	pix := Block
 	if d.plain {
+		pix = 1
 		p.a = unsafe.Pointer(&d.x[i*d.xImage()+iy*d.inW+ix])
-		p.b = unsafe.Pointer(&d.w[kb*d.wBlock()+(ty*d.tw+tx)*Block])
+		p.b = unsafe.Pointer(&d.w[kb*d.wBlock()+(c.ty*d.tw+tx)*Block])
 		p.setLoops(asm.Pixels,
 			loop{ntx, 4, 4 * Block},
-			loop{nty, 4 * d.inW, 4 * d.tw * Block},
+			loop{c.nty, 4 * d.inW, 4 * d.tw * Block},
 			loop{d.cin, 4 * plane, 4 * d.th * d.tw * Block})
 	} else {
 		p.a = unsafe.Pointer(&d.x[i*d.xImage()+(iy*d.inW+ix)*Block])
-		p.b = unsafe.Pointer(&d.w[kb*d.wBlock()+(ty*d.tw+tx)*Block*Block])
+		p.b = unsafe.Pointer(&d.w[kb*d.wBlock()+(c.ty*d.tw+tx)*Block*Block])
 		p.setLoops(asm.Channels,
 			loop{d.cin / Block, 4 * plane * Block, 4 * d.th * d.tw * Block * Block},
 			loop{ntx, 4 * Block, 4 * Block * Block},
-			loop{nty, 4 * d.inW * Block, 4 * d.tw * Block * Block})
+			loop{c.nty, 4 * d.inW * Block, 4 * d.tw * Block * Block})
 	}
-	d.t.run(r, p)
+	// One tile per row of the chunk.
+	d.t.run(r, c.n, 4*d.stride*d.inW*pix, 4*d.yRow, p)
 }
 
 func check(c ref.Conv, what string, lens ...int) {
@@ -344,15 +421,14 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 				d.t = tileFor(isa, d.t.shape, c.C)
 				for i := range c.N {
 					for g := range c.C / d.t.channels() {
-						for oy := range d.outH {
-							d.zero(i, g, oy, 0, d.outW)
-						}
+						d.unreached(i, g, chunk{n: d.outH}, 0, d.outW)
 					}
 				}
 				continue
 			}
 			// Transposed, flipped weights of the phase: c.C outputs, c.K inputs.
-			d.w = make([]float32, c.C*c.K*jh*jw)
+			wt := getFloats(c.C * c.K * jh * jw)
+			d.w = *wt
 			for k := range c.K {
 				for ci := range c.C {
 					for th := range jh {
@@ -365,6 +441,7 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 				}
 			}
 			d.run()
+			putFloats(wt)
 		}
 	}
 }
@@ -373,11 +450,15 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 // columns wᵀ·dy (one product per output block, on Sgemm) scattered back
 // onto the plain input.
 func stemBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
-	oihw := make([]float32, len(w))
+	scratch := getFloats(len(w))
+	defer putFloats(scratch)
+	oihw := *scratch
 	UnpackWeights(c, w, oihw)
 	crs, pq := c.C*c.R*c.S, c.P()*c.Q()
 	Parallel(c.N, func(lo, hi int) {
-		cols := make([]float32, crs*pq)
+		buf := getFloats(crs * pq)
+		defer putFloats(buf)
+		cols := *buf
 		for i := lo; i < hi; i++ {
 			for kb := range c.K / Block {
 				a := ref.Matrix[float32]{Data: oihw[kb*Block*crs:], RS: 1, CS: crs}
@@ -388,15 +469,24 @@ func stemBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 			clear(img)
 			for row := range crs {
 				ci, ty, tx := row/(c.R*c.S), row/c.S%c.R, row%c.S
-				for oy := range c.P() {
+				oy0, oy1 := validRange(c.P(), c.H, c.Stride, c.Pad, ty)
+				ox0, ox1 := validRange(c.Q(), c.W, c.Stride, c.Pad, tx)
+				if ox0 > ox1 {
+					continue
+				}
+				for oy := oy0; oy <= oy1; oy++ {
 					iy := oy*c.Stride - c.Pad + ty
-					if iy < 0 || iy >= c.H {
+					src := cols[row*pq+oy*c.Q()+ox0:][:ox1-ox0+1]
+					dst := img[(ci*c.H+iy)*c.W+ox0*c.Stride-c.Pad+tx:]
+					if c.Stride == 1 {
+						dst = dst[:len(src)]
+						for j, v := range src {
+							dst[j] += v
+						}
 						continue
 					}
-					for ox := range c.Q() {
-						if ix := ox*c.Stride - c.Pad + tx; ix >= 0 && ix < c.W {
-							img[(ci*c.H+iy)*c.W+ix] += cols[row*pq+oy*c.Q()+ox]
-						}
+					for j, v := range src {
+						dst[j*c.Stride] += v
 					}
 				}
 			}
@@ -413,7 +503,10 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 	check(c, "ConvBackwardWeight", len(x), len(dw), len(dy))
 	t := tileFor(isa, asm.OuterShape{Kind: asm.Pixels, ARow: 4, CRow: 64}, c.K)
 	groups := c.K / t.channels()
-	packed := make([]float32, len(dw))
+	scratch := getFloats(len(dw))
+	defer putFloats(scratch)
+	packed := *scratch
+	clear(packed)
 	wBlock := c.C * c.R * c.S * Block // packed floats per output block
 	rowLen := 16                      // tile rows: the 16 channels of an input block
 	chans := c.C / Block              // tasks per group and tap: input blocks
@@ -448,18 +541,19 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 						ix := ox0*c.Stride - c.Pad + r0
 						p.a = unsafe.Pointer(&x[(i*c.C+ch)*plane+iy*c.W+ix])
 						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+r0)*Block])
-						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W, 4 * c.Q() * Block})
+						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W, 4 * c.Q() * Block}, loop{1, 0, 0})
 					} else {
 						ix := ox0*c.Stride - c.Pad + tx
 						p.a = unsafe.Pointer(&x[((i*chans+ch)*plane+iy*c.W+ix)*Block+r0])
 						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+tx)*Block*Block+r0*Block])
-						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride * Block, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W * Block, 4 * c.Q() * Block})
+						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride * Block, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W * Block, 4 * c.Q() * Block}, loop{1, 0, 0})
 					}
 					p.b = unsafe.Pointer(&dy[dyAt])
-					t.run(r, &p)
+					t.run(r, 1, 0, 0, &p)
 				}
-				r0 := 0
-				for _, r := range split(rowLen, t.maxR) {
+				r0, k := 0, tiles(rowLen, t.maxR)
+				for j := range k {
+					r := (rowLen + j) / k
 					if !Plain(c) {
 						if ox0, ox1 := validRange(c.Q(), c.W, c.Stride, c.Pad, tx); ox0 <= ox1 {
 							call(r0, r, ox0, ox1)

@@ -7,7 +7,9 @@
 // func outerAVX2C64x64R1V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -114,13 +116,27 @@ norelu:
 nostats:
 	VMOVUPS Y0, (CX)
 	VMOVUPS Y1, 32(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x64R2V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -255,13 +271,27 @@ nostats:
 	VMOVUPS Y1, 32(CX)
 	VMOVUPS Y2, 64(CX)
 	VMOVUPS Y3, 96(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x64R3V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -424,13 +454,27 @@ nostats:
 	VMOVUPS Y3, 96(CX)
 	VMOVUPS Y4, 128(CX)
 	VMOVUPS Y5, 160(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x64R4V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -621,13 +665,27 @@ nostats:
 	VMOVUPS Y5, 160(CX)
 	VMOVUPS Y6, 192(CX)
 	VMOVUPS Y7, 224(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x64R5V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -846,13 +904,27 @@ nostats:
 	VMOVUPS Y7, 224(CX)
 	VMOVUPS Y8, 256(CX)
 	VMOVUPS Y9, 288(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x64R6V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -1099,13 +1171,27 @@ nostats:
 	VMOVUPS Y9, 288(CX)
 	VMOVUPS Y10, 320(CX)
 	VMOVUPS Y11, 352(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C128x64R1V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C128x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -1212,13 +1298,27 @@ norelu:
 nostats:
 	VMOVUPS Y0, (CX)
 	VMOVUPS Y1, 32(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C128x64R2V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C128x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -1353,13 +1453,27 @@ nostats:
 	VMOVUPS Y1, 32(CX)
 	VMOVUPS Y2, 64(CX)
 	VMOVUPS Y3, 96(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C128x64R3V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C128x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -1522,13 +1636,27 @@ nostats:
 	VMOVUPS Y3, 96(CX)
 	VMOVUPS Y4, 128(CX)
 	VMOVUPS Y5, 160(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C128x64R4V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C128x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -1719,13 +1847,27 @@ nostats:
 	VMOVUPS Y5, 160(CX)
 	VMOVUPS Y6, 192(CX)
 	VMOVUPS Y7, 224(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C128x64R5V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C128x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -1944,13 +2086,27 @@ nostats:
 	VMOVUPS Y7, 224(CX)
 	VMOVUPS Y8, 256(CX)
 	VMOVUPS Y9, 288(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C128x64R6V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C128x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -2197,13 +2353,27 @@ nostats:
 	VMOVUPS Y9, 288(CX)
 	VMOVUPS Y10, 320(CX)
 	VMOVUPS Y11, 352(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x128R1V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x128R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -2310,13 +2480,27 @@ norelu:
 nostats:
 	VMOVUPS Y0, (CX)
 	VMOVUPS Y1, 32(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x128R2V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x128R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -2451,13 +2635,27 @@ nostats:
 	VMOVUPS Y1, 32(CX)
 	VMOVUPS Y2, 128(CX)
 	VMOVUPS Y3, 160(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x128R3V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x128R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -2620,13 +2818,27 @@ nostats:
 	VMOVUPS Y3, 160(CX)
 	VMOVUPS Y4, 256(CX)
 	VMOVUPS Y5, 288(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x128R4V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x128R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -2817,13 +3029,27 @@ nostats:
 	VMOVUPS Y5, 288(CX)
 	VMOVUPS Y6, 384(CX)
 	VMOVUPS Y7, 416(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x128R5V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x128R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -3042,13 +3268,27 @@ nostats:
 	VMOVUPS Y7, 416(CX)
 	VMOVUPS Y8, 512(CX)
 	VMOVUPS Y9, 544(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2C64x128R6V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2C64x128R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -3295,13 +3535,27 @@ nostats:
 	VMOVUPS Y9, 544(CX)
 	VMOVUPS Y10, 640(CX)
 	VMOVUPS Y11, 672(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P4x64R1V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P4x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -3395,13 +3649,27 @@ norelu:
 nostats:
 	VMOVUPS Y0, (CX)
 	VMOVUPS Y1, 32(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P4x64R2V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P4x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -3514,13 +3782,27 @@ nostats:
 	VMOVUPS Y1, 32(CX)
 	VMOVUPS Y2, 64(CX)
 	VMOVUPS Y3, 96(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P4x64R3V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P4x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -3652,13 +3934,27 @@ nostats:
 	VMOVUPS Y3, 96(CX)
 	VMOVUPS Y4, 128(CX)
 	VMOVUPS Y5, 160(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P4x64R4V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P4x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -3809,13 +4105,27 @@ nostats:
 	VMOVUPS Y5, 160(CX)
 	VMOVUPS Y6, 192(CX)
 	VMOVUPS Y7, 224(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P4x64R5V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P4x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -3985,13 +4295,27 @@ nostats:
 	VMOVUPS Y7, 224(CX)
 	VMOVUPS Y8, 256(CX)
 	VMOVUPS Y9, 288(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P4x64R6V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P4x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -4180,13 +4504,27 @@ nostats:
 	VMOVUPS Y9, 288(CX)
 	VMOVUPS Y10, 320(CX)
 	VMOVUPS Y11, 352(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P8x64R1V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P8x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -4280,13 +4618,27 @@ norelu:
 nostats:
 	VMOVUPS Y0, (CX)
 	VMOVUPS Y1, 32(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P8x64R2V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P8x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -4399,13 +4751,27 @@ nostats:
 	VMOVUPS Y1, 32(CX)
 	VMOVUPS Y2, 64(CX)
 	VMOVUPS Y3, 96(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P8x64R3V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P8x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -4537,13 +4903,27 @@ nostats:
 	VMOVUPS Y3, 96(CX)
 	VMOVUPS Y4, 128(CX)
 	VMOVUPS Y5, 160(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P8x64R4V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P8x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -4694,13 +5074,27 @@ nostats:
 	VMOVUPS Y5, 160(CX)
 	VMOVUPS Y6, 192(CX)
 	VMOVUPS Y7, 224(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P8x64R5V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P8x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -4870,13 +5264,27 @@ nostats:
 	VMOVUPS Y7, 224(CX)
 	VMOVUPS Y8, 256(CX)
 	VMOVUPS Y9, 288(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX2P8x64R6V2(args *uintptr)
 // Requires: AVX, FMA3
 TEXT ·outerAVX2P8x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Y0, Y0, Y0
@@ -5065,13 +5473,27 @@ nostats:
 	VMOVUPS Y9, 288(CX)
 	VMOVUPS Y10, 320(CX)
 	VMOVUPS Y11, 352(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R1V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R1V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -5155,13 +5577,27 @@ norelu:
 
 nostats:
 	VMOVUPS Z0, (CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R2V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R2V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -5261,13 +5697,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R3V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R3V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -5383,13 +5833,27 @@ nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R4V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R4V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -5521,13 +5985,27 @@ nostats:
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R5V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R5V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -5675,13 +6153,27 @@ nostats:
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R6V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R6V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -5845,13 +6337,27 @@ nostats:
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R7V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R7V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -6031,13 +6537,27 @@ nostats:
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R8V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R8V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -6233,13 +6753,27 @@ nostats:
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R9V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R9V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -6451,13 +6985,27 @@ nostats:
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R10V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R10V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -6685,13 +7233,27 @@ nostats:
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R11V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R11V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -6935,13 +7497,27 @@ nostats:
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R12V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R12V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -7201,13 +7777,27 @@ nostats:
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R13V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R13V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -7483,13 +8073,27 @@ nostats:
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R14V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R14V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -7781,13 +8385,27 @@ nostats:
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R15V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R15V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -8095,13 +8713,27 @@ nostats:
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R16V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R16V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -8425,13 +9057,27 @@ nostats:
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
 	VMOVUPS Z15, 960(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R1V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -8539,13 +9185,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, (CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R2V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -8681,13 +9341,27 @@ nostats:
 	VMOVUPS Z1, (CX)(DX*1)
 	VMOVUPS Z2, 64(CX)
 	VMOVUPS Z3, 64(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R3V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -8851,13 +9525,27 @@ nostats:
 	VMOVUPS Z3, 64(CX)(DX*1)
 	VMOVUPS Z4, 128(CX)
 	VMOVUPS Z5, 128(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R4V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -9049,13 +9737,27 @@ nostats:
 	VMOVUPS Z5, 128(CX)(DX*1)
 	VMOVUPS Z6, 192(CX)
 	VMOVUPS Z7, 192(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R5V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -9275,13 +9977,27 @@ nostats:
 	VMOVUPS Z7, 192(CX)(DX*1)
 	VMOVUPS Z8, 256(CX)
 	VMOVUPS Z9, 256(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R6V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -9529,13 +10245,27 @@ nostats:
 	VMOVUPS Z9, 256(CX)(DX*1)
 	VMOVUPS Z10, 320(CX)
 	VMOVUPS Z11, 320(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R7V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R7V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -9811,13 +10541,27 @@ nostats:
 	VMOVUPS Z11, 320(CX)(DX*1)
 	VMOVUPS Z12, 384(CX)
 	VMOVUPS Z13, 384(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R8V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R8V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -10121,13 +10865,27 @@ nostats:
 	VMOVUPS Z13, 384(CX)(DX*1)
 	VMOVUPS Z14, 448(CX)
 	VMOVUPS Z15, 448(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R9V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R9V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -10459,13 +11217,27 @@ nostats:
 	VMOVUPS Z15, 448(CX)(DX*1)
 	VMOVUPS Z16, 512(CX)
 	VMOVUPS Z17, 512(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R10V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R10V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -10825,13 +11597,27 @@ nostats:
 	VMOVUPS Z17, 512(CX)(DX*1)
 	VMOVUPS Z18, 576(CX)
 	VMOVUPS Z19, 576(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R11V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R11V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -11219,13 +12005,27 @@ nostats:
 	VMOVUPS Z19, 576(CX)(DX*1)
 	VMOVUPS Z20, 640(CX)
 	VMOVUPS Z21, 640(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R12V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R12V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -11641,13 +12441,27 @@ nostats:
 	VMOVUPS Z21, 640(CX)(DX*1)
 	VMOVUPS Z22, 704(CX)
 	VMOVUPS Z23, 704(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R13V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R13V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -12091,13 +12905,27 @@ nostats:
 	VMOVUPS Z23, 704(CX)(DX*1)
 	VMOVUPS Z24, 768(CX)
 	VMOVUPS Z25, 768(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x64R14V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x64R14V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -12569,13 +13397,27 @@ nostats:
 	VMOVUPS Z25, 768(CX)(DX*1)
 	VMOVUPS Z26, 832(CX)
 	VMOVUPS Z27, 832(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R1V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R1V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -12659,13 +13501,27 @@ norelu:
 
 nostats:
 	VMOVUPS Z0, (CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R2V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R2V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -12765,13 +13621,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R3V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R3V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -12887,13 +13757,27 @@ nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R4V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R4V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -13025,13 +13909,27 @@ nostats:
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R5V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R5V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -13179,13 +14077,27 @@ nostats:
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R6V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R6V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -13349,13 +14261,27 @@ nostats:
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R7V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R7V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -13535,13 +14461,27 @@ nostats:
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R8V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R8V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -13737,13 +14677,27 @@ nostats:
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R9V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R9V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -13955,13 +14909,27 @@ nostats:
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R10V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R10V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -14189,13 +15157,27 @@ nostats:
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R11V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R11V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -14439,13 +15421,27 @@ nostats:
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R12V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R12V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -14705,13 +15701,27 @@ nostats:
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R13V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R13V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -14987,13 +15997,27 @@ nostats:
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R14V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R14V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -15285,13 +16309,27 @@ nostats:
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R15V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R15V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -15599,13 +16637,27 @@ nostats:
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R16V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R16V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -15929,13 +16981,27 @@ nostats:
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
 	VMOVUPS Z15, 960(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R1V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -16043,13 +17109,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, (CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R2V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -16185,13 +17265,27 @@ nostats:
 	VMOVUPS Z1, (CX)(DX*1)
 	VMOVUPS Z2, 64(CX)
 	VMOVUPS Z3, 64(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R3V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -16355,13 +17449,27 @@ nostats:
 	VMOVUPS Z3, 64(CX)(DX*1)
 	VMOVUPS Z4, 128(CX)
 	VMOVUPS Z5, 128(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R4V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -16553,13 +17661,27 @@ nostats:
 	VMOVUPS Z5, 128(CX)(DX*1)
 	VMOVUPS Z6, 192(CX)
 	VMOVUPS Z7, 192(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R5V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -16779,13 +17901,27 @@ nostats:
 	VMOVUPS Z7, 192(CX)(DX*1)
 	VMOVUPS Z8, 256(CX)
 	VMOVUPS Z9, 256(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R6V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -17033,13 +18169,27 @@ nostats:
 	VMOVUPS Z9, 256(CX)(DX*1)
 	VMOVUPS Z10, 320(CX)
 	VMOVUPS Z11, 320(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R7V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R7V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -17315,13 +18465,27 @@ nostats:
 	VMOVUPS Z11, 320(CX)(DX*1)
 	VMOVUPS Z12, 384(CX)
 	VMOVUPS Z13, 384(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R8V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R8V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -17625,13 +18789,27 @@ nostats:
 	VMOVUPS Z13, 384(CX)(DX*1)
 	VMOVUPS Z14, 448(CX)
 	VMOVUPS Z15, 448(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R9V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R9V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -17963,13 +19141,27 @@ nostats:
 	VMOVUPS Z15, 448(CX)(DX*1)
 	VMOVUPS Z16, 512(CX)
 	VMOVUPS Z17, 512(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R10V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R10V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -18329,13 +19521,27 @@ nostats:
 	VMOVUPS Z17, 512(CX)(DX*1)
 	VMOVUPS Z18, 576(CX)
 	VMOVUPS Z19, 576(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R11V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R11V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -18723,13 +19929,27 @@ nostats:
 	VMOVUPS Z19, 576(CX)(DX*1)
 	VMOVUPS Z20, 640(CX)
 	VMOVUPS Z21, 640(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R12V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R12V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -19145,13 +20365,27 @@ nostats:
 	VMOVUPS Z21, 640(CX)(DX*1)
 	VMOVUPS Z22, 704(CX)
 	VMOVUPS Z23, 704(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R13V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R13V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -19595,13 +20829,27 @@ nostats:
 	VMOVUPS Z23, 704(CX)(DX*1)
 	VMOVUPS Z24, 768(CX)
 	VMOVUPS Z25, 768(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C128x64R14V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C128x64R14V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -20073,13 +21321,27 @@ nostats:
 	VMOVUPS Z25, 768(CX)(DX*1)
 	VMOVUPS Z26, 832(CX)
 	VMOVUPS Z27, 832(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R1V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R1V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -20163,13 +21425,27 @@ norelu:
 
 nostats:
 	VMOVUPS Z0, (CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R2V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R2V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -20269,13 +21545,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 128(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R3V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R3V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -20391,13 +21681,27 @@ nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 128(CX)
 	VMOVUPS Z2, 256(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R4V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R4V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -20529,13 +21833,27 @@ nostats:
 	VMOVUPS Z1, 128(CX)
 	VMOVUPS Z2, 256(CX)
 	VMOVUPS Z3, 384(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R5V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R5V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -20683,13 +22001,27 @@ nostats:
 	VMOVUPS Z2, 256(CX)
 	VMOVUPS Z3, 384(CX)
 	VMOVUPS Z4, 512(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R6V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R6V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -20853,13 +22185,27 @@ nostats:
 	VMOVUPS Z3, 384(CX)
 	VMOVUPS Z4, 512(CX)
 	VMOVUPS Z5, 640(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R7V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R7V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -21039,13 +22385,27 @@ nostats:
 	VMOVUPS Z4, 512(CX)
 	VMOVUPS Z5, 640(CX)
 	VMOVUPS Z6, 768(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R8V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R8V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -21241,13 +22601,27 @@ nostats:
 	VMOVUPS Z5, 640(CX)
 	VMOVUPS Z6, 768(CX)
 	VMOVUPS Z7, 896(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R9V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R9V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -21459,13 +22833,27 @@ nostats:
 	VMOVUPS Z6, 768(CX)
 	VMOVUPS Z7, 896(CX)
 	VMOVUPS Z8, 1024(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R10V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R10V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -21693,13 +23081,27 @@ nostats:
 	VMOVUPS Z7, 896(CX)
 	VMOVUPS Z8, 1024(CX)
 	VMOVUPS Z9, 1152(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R11V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R11V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -21943,13 +23345,27 @@ nostats:
 	VMOVUPS Z8, 1024(CX)
 	VMOVUPS Z9, 1152(CX)
 	VMOVUPS Z10, 1280(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R12V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R12V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -22209,13 +23625,27 @@ nostats:
 	VMOVUPS Z9, 1152(CX)
 	VMOVUPS Z10, 1280(CX)
 	VMOVUPS Z11, 1408(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R13V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R13V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -22491,13 +23921,27 @@ nostats:
 	VMOVUPS Z10, 1280(CX)
 	VMOVUPS Z11, 1408(CX)
 	VMOVUPS Z12, 1536(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R14V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R14V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -22789,13 +24233,27 @@ nostats:
 	VMOVUPS Z11, 1408(CX)
 	VMOVUPS Z12, 1536(CX)
 	VMOVUPS Z13, 1664(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R15V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R15V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -23103,13 +24561,27 @@ nostats:
 	VMOVUPS Z12, 1536(CX)
 	VMOVUPS Z13, 1664(CX)
 	VMOVUPS Z14, 1792(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R16V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R16V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -23433,13 +24905,27 @@ nostats:
 	VMOVUPS Z13, 1664(CX)
 	VMOVUPS Z14, 1792(CX)
 	VMOVUPS Z15, 1920(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R1V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -23547,13 +25033,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, (CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R2V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -23689,13 +25189,27 @@ nostats:
 	VMOVUPS Z1, (CX)(DX*1)
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 128(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R3V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -23859,13 +25373,27 @@ nostats:
 	VMOVUPS Z3, 128(CX)(DX*1)
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 256(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R4V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -24057,13 +25585,27 @@ nostats:
 	VMOVUPS Z5, 256(CX)(DX*1)
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 384(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R5V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -24283,13 +25825,27 @@ nostats:
 	VMOVUPS Z7, 384(CX)(DX*1)
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 512(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R6V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -24537,13 +26093,27 @@ nostats:
 	VMOVUPS Z9, 512(CX)(DX*1)
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 640(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R7V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R7V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -24819,13 +26389,27 @@ nostats:
 	VMOVUPS Z11, 640(CX)(DX*1)
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 768(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R8V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R8V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -25129,13 +26713,27 @@ nostats:
 	VMOVUPS Z13, 768(CX)(DX*1)
 	VMOVUPS Z14, 896(CX)
 	VMOVUPS Z15, 896(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R9V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R9V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -25467,13 +27065,27 @@ nostats:
 	VMOVUPS Z15, 896(CX)(DX*1)
 	VMOVUPS Z16, 1024(CX)
 	VMOVUPS Z17, 1024(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R10V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R10V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -25833,13 +27445,27 @@ nostats:
 	VMOVUPS Z17, 1024(CX)(DX*1)
 	VMOVUPS Z18, 1152(CX)
 	VMOVUPS Z19, 1152(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R11V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R11V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -26227,13 +27853,27 @@ nostats:
 	VMOVUPS Z19, 1152(CX)(DX*1)
 	VMOVUPS Z20, 1280(CX)
 	VMOVUPS Z21, 1280(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R12V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R12V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -26649,13 +28289,27 @@ nostats:
 	VMOVUPS Z21, 1280(CX)(DX*1)
 	VMOVUPS Z22, 1408(CX)
 	VMOVUPS Z23, 1408(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R13V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R13V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -27099,13 +28753,27 @@ nostats:
 	VMOVUPS Z23, 1408(CX)(DX*1)
 	VMOVUPS Z24, 1536(CX)
 	VMOVUPS Z25, 1536(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512C64x128R14V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512C64x128R14V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -27577,13 +29245,27 @@ nostats:
 	VMOVUPS Z25, 1536(CX)(DX*1)
 	VMOVUPS Z26, 1664(CX)
 	VMOVUPS Z27, 1664(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R1V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R1V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -27660,13 +29342,27 @@ norelu:
 
 nostats:
 	VMOVUPS Z0, (CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R2V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R2V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -27753,13 +29449,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R3V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R3V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -27856,13 +29566,27 @@ nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R4V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R4V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -27969,13 +29693,27 @@ nostats:
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R5V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R5V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -28092,13 +29830,27 @@ nostats:
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R6V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R6V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -28225,13 +29977,27 @@ nostats:
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R7V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R7V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -28368,13 +30134,27 @@ nostats:
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R8V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R8V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -28521,13 +30301,27 @@ nostats:
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R9V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R9V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -28684,13 +30478,27 @@ nostats:
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R10V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R10V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -28857,13 +30665,27 @@ nostats:
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R11V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R11V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -29040,13 +30862,27 @@ nostats:
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R12V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R12V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -29233,13 +31069,27 @@ nostats:
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R13V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R13V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -29436,13 +31286,27 @@ nostats:
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R14V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R14V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -29649,13 +31513,27 @@ nostats:
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R15V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R15V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -29872,13 +31750,27 @@ nostats:
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R16V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R16V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -30105,13 +31997,27 @@ nostats:
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
 	VMOVUPS Z15, 960(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R1V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -30206,13 +32112,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, (CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R2V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -30326,13 +32246,27 @@ nostats:
 	VMOVUPS Z1, (CX)(DX*1)
 	VMOVUPS Z2, 64(CX)
 	VMOVUPS Z3, 64(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R3V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -30465,13 +32399,27 @@ nostats:
 	VMOVUPS Z3, 64(CX)(DX*1)
 	VMOVUPS Z4, 128(CX)
 	VMOVUPS Z5, 128(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R4V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -30623,13 +32571,27 @@ nostats:
 	VMOVUPS Z5, 128(CX)(DX*1)
 	VMOVUPS Z6, 192(CX)
 	VMOVUPS Z7, 192(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R5V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -30800,13 +32762,27 @@ nostats:
 	VMOVUPS Z7, 192(CX)(DX*1)
 	VMOVUPS Z8, 256(CX)
 	VMOVUPS Z9, 256(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R6V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -30996,13 +32972,27 @@ nostats:
 	VMOVUPS Z9, 256(CX)(DX*1)
 	VMOVUPS Z10, 320(CX)
 	VMOVUPS Z11, 320(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R7V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R7V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -31211,13 +33201,27 @@ nostats:
 	VMOVUPS Z11, 320(CX)(DX*1)
 	VMOVUPS Z12, 384(CX)
 	VMOVUPS Z13, 384(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R8V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R8V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -31445,13 +33449,27 @@ nostats:
 	VMOVUPS Z13, 384(CX)(DX*1)
 	VMOVUPS Z14, 448(CX)
 	VMOVUPS Z15, 448(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R9V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R9V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -31698,13 +33716,27 @@ nostats:
 	VMOVUPS Z15, 448(CX)(DX*1)
 	VMOVUPS Z16, 512(CX)
 	VMOVUPS Z17, 512(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R10V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R10V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -31970,13 +34002,27 @@ nostats:
 	VMOVUPS Z17, 512(CX)(DX*1)
 	VMOVUPS Z18, 576(CX)
 	VMOVUPS Z19, 576(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R11V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R11V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -32261,13 +34307,27 @@ nostats:
 	VMOVUPS Z19, 576(CX)(DX*1)
 	VMOVUPS Z20, 640(CX)
 	VMOVUPS Z21, 640(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R12V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R12V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -32571,13 +34631,27 @@ nostats:
 	VMOVUPS Z21, 640(CX)(DX*1)
 	VMOVUPS Z22, 704(CX)
 	VMOVUPS Z23, 704(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R13V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R13V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -32900,13 +34974,27 @@ nostats:
 	VMOVUPS Z23, 704(CX)(DX*1)
 	VMOVUPS Z24, 768(CX)
 	VMOVUPS Z25, 768(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P4x64R14V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P4x64R14V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -33248,13 +35336,27 @@ nostats:
 	VMOVUPS Z25, 768(CX)(DX*1)
 	VMOVUPS Z26, 832(CX)
 	VMOVUPS Z27, 832(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R1V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R1V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -33331,13 +35433,27 @@ norelu:
 
 nostats:
 	VMOVUPS Z0, (CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R2V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R2V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -33424,13 +35540,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R3V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R3V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -33527,13 +35657,27 @@ nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R4V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R4V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -33640,13 +35784,27 @@ nostats:
 	VMOVUPS Z1, 64(CX)
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R5V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R5V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -33763,13 +35921,27 @@ nostats:
 	VMOVUPS Z2, 128(CX)
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R6V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R6V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -33896,13 +36068,27 @@ nostats:
 	VMOVUPS Z3, 192(CX)
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R7V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R7V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -34039,13 +36225,27 @@ nostats:
 	VMOVUPS Z4, 256(CX)
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R8V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R8V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -34192,13 +36392,27 @@ nostats:
 	VMOVUPS Z5, 320(CX)
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R9V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R9V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -34355,13 +36569,27 @@ nostats:
 	VMOVUPS Z6, 384(CX)
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R10V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R10V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -34528,13 +36756,27 @@ nostats:
 	VMOVUPS Z7, 448(CX)
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R11V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R11V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -34711,13 +36953,27 @@ nostats:
 	VMOVUPS Z8, 512(CX)
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R12V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R12V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -34904,13 +37160,27 @@ nostats:
 	VMOVUPS Z9, 576(CX)
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R13V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R13V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -35107,13 +37377,27 @@ nostats:
 	VMOVUPS Z10, 640(CX)
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R14V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R14V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -35320,13 +37604,27 @@ nostats:
 	VMOVUPS Z11, 704(CX)
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R15V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R15V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -35543,13 +37841,27 @@ nostats:
 	VMOVUPS Z12, 768(CX)
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R16V1(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R16V1(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	VXORPS Z0, Z0, Z0
@@ -35776,13 +38088,27 @@ nostats:
 	VMOVUPS Z13, 832(CX)
 	VMOVUPS Z14, 896(CX)
 	VMOVUPS Z15, 960(CX)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), BX
+	ADDQ    BX, (AX)
+	MOVQ    192(AX), BX
+	ADDQ    BX, 16(AX)
+	TESTQ   $0x00000004, DX
+	JZ      tile
+	ADDQ    BX, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R1V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R1V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -35877,13 +38203,27 @@ norelu:
 nostats:
 	VMOVUPS Z0, (CX)
 	VMOVUPS Z1, (CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R2V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R2V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -35997,13 +38337,27 @@ nostats:
 	VMOVUPS Z1, (CX)(DX*1)
 	VMOVUPS Z2, 64(CX)
 	VMOVUPS Z3, 64(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R3V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R3V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -36136,13 +38490,27 @@ nostats:
 	VMOVUPS Z3, 64(CX)(DX*1)
 	VMOVUPS Z4, 128(CX)
 	VMOVUPS Z5, 128(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R4V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R4V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -36294,13 +38662,27 @@ nostats:
 	VMOVUPS Z5, 128(CX)(DX*1)
 	VMOVUPS Z6, 192(CX)
 	VMOVUPS Z7, 192(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R5V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R5V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -36471,13 +38853,27 @@ nostats:
 	VMOVUPS Z7, 192(CX)(DX*1)
 	VMOVUPS Z8, 256(CX)
 	VMOVUPS Z9, 256(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R6V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R6V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -36667,13 +39063,27 @@ nostats:
 	VMOVUPS Z9, 256(CX)(DX*1)
 	VMOVUPS Z10, 320(CX)
 	VMOVUPS Z11, 320(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R7V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R7V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -36882,13 +39292,27 @@ nostats:
 	VMOVUPS Z11, 320(CX)(DX*1)
 	VMOVUPS Z12, 384(CX)
 	VMOVUPS Z13, 384(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R8V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R8V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -37116,13 +39540,27 @@ nostats:
 	VMOVUPS Z13, 384(CX)(DX*1)
 	VMOVUPS Z14, 448(CX)
 	VMOVUPS Z15, 448(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R9V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R9V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -37369,13 +39807,27 @@ nostats:
 	VMOVUPS Z15, 448(CX)(DX*1)
 	VMOVUPS Z16, 512(CX)
 	VMOVUPS Z17, 512(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R10V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R10V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -37641,13 +40093,27 @@ nostats:
 	VMOVUPS Z17, 512(CX)(DX*1)
 	VMOVUPS Z18, 576(CX)
 	VMOVUPS Z19, 576(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R11V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R11V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -37932,13 +40398,27 @@ nostats:
 	VMOVUPS Z19, 576(CX)(DX*1)
 	VMOVUPS Z20, 640(CX)
 	VMOVUPS Z21, 640(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R12V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R12V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -38242,13 +40722,27 @@ nostats:
 	VMOVUPS Z21, 640(CX)(DX*1)
 	VMOVUPS Z22, 704(CX)
 	VMOVUPS Z23, 704(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R13V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R13V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -38571,13 +41065,27 @@ nostats:
 	VMOVUPS Z23, 704(CX)(DX*1)
 	VMOVUPS Z24, 768(CX)
 	VMOVUPS Z25, 768(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET
 
 // func outerAVX512P8x64R14V2(args *uintptr)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·outerAVX512P8x64R14V2(SB), NOSPLIT, $0-8
-	MOVQ   args+0(FP), AX
+	MOVQ args+0(FP), AX
+
+tile:
 	MOVQ   (AX), CX
 	MOVQ   8(AX), DX
 	MOVQ   24(AX), BX
@@ -38919,5 +41427,17 @@ nostats:
 	VMOVUPS Z25, 768(CX)(DX*1)
 	VMOVUPS Z26, 832(CX)
 	VMOVUPS Z27, 832(CX)(DX*1)
+	DECQ    176(AX)
+	JZ      done
+	MOVQ    184(AX), SI
+	ADDQ    SI, (AX)
+	MOVQ    192(AX), SI
+	ADDQ    SI, 16(AX)
+	TESTQ   $0x00000004, BX
+	JZ      tile
+	ADDQ    SI, 152(AX)
+	JMP     tile
+
+done:
 	VZEROUPPER
 	RET

@@ -138,3 +138,47 @@ func TestConvBackwardMatchesRef(t *testing.T) {
 		}
 	}
 }
+
+func TestConvEpilogue(t *testing.T) {
+	rnd := normals(rand.New(rand.NewPCG(11, 12)))
+	for _, isa := range testISAs(t) {
+		for _, c := range []ref.Conv{convShapes[1], convShapes[3], convShapes[9], convShapes[11], convShapes[13]} {
+			t.Run(fmt.Sprint(isa, " ", c), func(t *testing.T) {
+				x, w := rnd(c.N*c.C*c.H*c.W), rnd(c.K*c.C*c.R*c.S)
+				bias, res := rnd(c.K), rnd(c.N*c.K*c.P()*c.Q())
+				y64, scale := make([]float64, len(res)), make([]float64, len(res))
+				ref.Conv2D(c, f64(x), f64(w), y64)
+				ref.Conv2D(c, abs64(f64(x)), abs64(f64(w)), scale)
+				pq := c.P() * c.Q()
+				sum, sq := make([]float64, c.K), make([]float64, c.K)
+				sumScale := make([]float64, c.K)
+				for i, v := range y64 {
+					k := i / pq % c.K
+					v = max(0, v+float64(bias[k])+float64(res[i]))
+					y64[i] = v
+					scale[i] += math.Abs(float64(bias[k])) + math.Abs(float64(res[i]))
+					sum[k] += v
+					sq[k] += v * v
+					sumScale[k] += scale[i] * (1 + 2*math.Abs(v))
+				}
+				pw := make([]float32, WeightsLen(c))
+				PackWeights(c, w, pw)
+				y := make([]float32, len(res))
+				gotSum, gotSq := make([]float64, c.K), make([]float64, c.K)
+				ConvForward(isa, c, blocked(c.N, c.C, c.H*c.W, x), pw, y,
+					Epilogue{Bias: bias, Residual: blocked(c.N, c.K, pq, res), ReLU: true, Sum: gotSum, Sq: gotSq})
+				near(t, "y", plain(c.N, c.K, pq, y), y64, scale, 1e-5)
+				near(t, "sum", f32(gotSum), sum, sumScale, 1e-5)
+				near(t, "sum of squares", f32(gotSq), sq, sumScale, 1e-5)
+			})
+		}
+	}
+}
+
+func f32(x []float64) []float32 {
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = float32(v)
+	}
+	return y
+}

@@ -14,6 +14,7 @@ type outerArgs struct {
 	loops              [4]struct{ n, a, b int } // loop 0 is the innermost
 	flags              int
 	bias, res, sum, sq unsafe.Pointer
+	tiles, tileA, tileC int
 }
 
 // loop is one loop of an outer kernel's nest as the caller sees it: n
@@ -23,16 +24,13 @@ type loop struct{ n, a, b int }
 // setLoops stores a loop nest, innermost first, as the kernel runs it:
 // each level's strides become increments taken after the inner levels
 // have run their course. For Channels kernels the innermost level is
-// implied (16 channels, 4 bytes of A and 64 of B each), so ls starts at
-// level 1; missing outer levels run once.
-func (p *outerArgs) setLoops(kind asm.OuterKind, ls ...loop) {
-	all := make([]loop, 0, 4)
+// implied (16 channels, 4 bytes of A and 64 of B each) and l0, l1, l2
+// are levels 1 to 3; for Pixels kernels they are levels 0 to 2 and level
+// 3 runs once.
+func (p *outerArgs) setLoops(kind asm.OuterKind, l0, l1, l2 loop) {
+	all := [4]loop{l0, l1, l2, {1, 0, 0}}
 	if kind == asm.Channels {
-		all = append(all, loop{16 / asm.ChannelUnroll, 4 * asm.ChannelUnroll, 64 * asm.ChannelUnroll})
-	}
-	all = append(all, ls...)
-	for len(all) < 4 {
-		all = append(all, loop{1, 0, 0})
+		all = [4]loop{{16 / asm.ChannelUnroll, 4 * asm.ChannelUnroll, 64 * asm.ChannelUnroll}, l0, l1, l2}
 	}
 	for i, l := range all {
 		if l.n < 1 {
@@ -95,25 +93,24 @@ func tileFor(isa ISA, shape asm.OuterShape, k int) tile {
 	return best
 }
 
-// run calls the kernel for r rows.
-func (t tile) run(r int, p *outerArgs) {
+// run calls the kernel for tiles of r rows, tiles of A tileA bytes and
+// of C tileC bytes apart.
+func (t tile) run(r, tiles, tileA, tileC int, p *outerArgs) {
+	p.tiles, p.tileA, p.tileC = tiles, tileA, tileC
 	if t.fns != nil {
 		t.fns[r-1]((*uintptr)(unsafe.Pointer(p)))
 		return
 	}
-	outerGo(t.shape, r, p)
-}
-
-// split divides n rows into the fewest tiles of at most maxR rows, of
-// near-equal sizes (a 7-wide row becomes 4+3, not 6+1: a short tile has
-// too few accumulators to hide the FMA latency).
-func split(n, maxR int) []int {
-	k := (n + maxR - 1) / maxR
-	sizes := make([]int, k)
-	for i := range sizes {
-		sizes[i] = (n + i) / k
+	for i := range tiles {
+		if i > 0 {
+			p.a, p.c = unsafe.Add(p.a, tileA), unsafe.Add(p.c, tileC)
+			if p.flags&asm.Residual != 0 {
+				p.res = unsafe.Add(p.res, tileC)
+			}
+		}
+		outerGo(t.shape, r, p)
 	}
-	return sizes
+	p.tiles = 0
 }
 
 // outerGo is the outer kernel in Go, on one 16-channel block (v = 1).
