@@ -9,11 +9,11 @@ import (
 // outerArgs is the argument block of the outer kernels: its fields are
 // asm.OuterArgs, in order (TestOuterArgsLayout checks it).
 type outerArgs struct {
-	a, b, c            unsafe.Pointer
-	bBlock, cBlock     int
-	loops              [4]struct{ n, a, b int } // loop 0 is the innermost
-	flags              int
-	bias, res, sum, sq unsafe.Pointer
+	a, b, c             unsafe.Pointer
+	bBlock, cBlock      int
+	loops               [4]struct{ n, a, b int } // loop 0 is the innermost
+	flags               int
+	bias, res, sum, sq  unsafe.Pointer
 	tiles, tileA, tileC int
 }
 
