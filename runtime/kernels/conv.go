@@ -65,34 +65,35 @@ func Plain(c ref.Conv) bool { return c.C%Block != 0 }
 func WeightsLen(c ref.Conv) int { return c.K * c.C * c.R * c.S }
 
 // PackWeights packs OIHW weights w of c into dst.
-func PackWeights(c ref.Conv, w, dst []float32) {
-	for k := range c.K {
-		for ci := range c.C {
-			for t := range c.R * c.S {
-				v := w[(k*c.C+ci)*c.R*c.S+t]
-				if Plain(c) {
-					dst[((k/Block*c.C+ci)*c.R*c.S+t)*Block+k%Block] = v
-				} else {
-					dst[(((k/Block*(c.C/Block)+ci/Block)*c.R*c.S+t)*Block+ci%Block)*Block+k%Block] = v
-				}
-			}
-		}
-	}
-}
+func PackWeights(c ref.Conv, w, dst []float32) { repack(c, w, dst, false) }
 
 // UnpackWeights is the inverse of PackWeights: it writes OIHW weights.
-func UnpackWeights(c ref.Conv, packed, w []float32) {
-	for k := range c.K {
-		for ci := range c.C {
-			for t := range c.R * c.S {
-				if Plain(c) {
-					w[(k*c.C+ci)*c.R*c.S+t] = packed[((k/Block*c.C+ci)*c.R*c.S+t)*Block+k%Block]
-				} else {
-					w[(k*c.C+ci)*c.R*c.S+t] = packed[(((k/Block*(c.C/Block)+ci/Block)*c.R*c.S+t)*Block+ci%Block)*Block+k%Block]
+func UnpackWeights(c ref.Conv, packed, w []float32) { repack(c, w, packed, true) }
+
+// repack copies between OIHW weights and packed ones, either way.
+func repack(c ref.Conv, oihw, packed []float32, unpack bool) {
+	rs := c.R * c.S
+	Parallel(c.K/Block, func(lo, hi int) {
+		for kb := lo; kb < hi; kb++ {
+			for kk := range Block {
+				src := oihw[(kb*Block+kk)*c.C*rs:][:c.C*rs]
+				for ci := range c.C {
+					// Packed index of (k, ci, tap 0), and its step per tap.
+					at, step := (kb*c.C+ci)*rs*Block+kk, Block
+					if !Plain(c) {
+						at, step = ((kb*(c.C/Block)+ci/Block)*rs*Block+ci%Block)*Block+kk, Block*Block
+					}
+					for t, v := range src[ci*rs : (ci+1)*rs] {
+						if unpack {
+							src[ci*rs+t] = packed[at+t*step]
+						} else {
+							packed[at+t*step] = v
+						}
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // floats is a pool of scratch buffers.
@@ -429,17 +430,25 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 			// Transposed, flipped weights of the phase: c.C outputs, c.K inputs.
 			wt := getFloats(c.C * c.K * jh * jw)
 			d.w = *wt
-			for k := range c.K {
-				for ci := range c.C {
-					for th := range jh {
-						for tw := range jw {
-							kh, kw := kh0+s*(jh-1-th), kw0+s*(jw-1-tw)
-							v := w[(((k/Block*(c.C/Block)+ci/Block)*c.R*c.S+kh*c.S+kw)*Block+ci%Block)*Block+k%Block]
-							d.w[(((ci/Block*(c.K/Block)+k/Block)*jh*jw+th*jw+tw)*Block+k%Block)*Block+ci%Block] = v
+			cb, kb := c.C/Block, c.K/Block
+			Parallel(cb, func(lo, hi int) {
+				for ci := lo; ci < hi; ci++ {
+					for k := range kb {
+						for th := range jh {
+							for tw := range jw {
+								kh, kw := kh0+s*(jh-1-th), kw0+s*(jw-1-tw)
+								src := w[((k*cb+ci)*c.R*c.S+kh*c.S+kw)*Block*Block:][:Block*Block]
+								dst := d.w[((ci*kb+k)*jh*jw+th*jw+tw)*Block*Block:][:Block*Block]
+								for i := range Block {
+									for j := range Block {
+										dst[j*Block+i] = src[i*Block+j]
+									}
+								}
+							}
 						}
 					}
 				}
-			}
+			})
 			d.run()
 			putFloats(wt)
 		}
@@ -518,10 +527,14 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 		tasks *= c.S
 	}
 	pq, plane := c.P()*c.Q(), c.H*c.W
+	// Each call sums over a few images at once: as many as keep one input
+	// block and one output-gradient block of each in 256 KiB (L2).
+	imgs := max(1, 256<<10/(4*Block*(plane+pq)))
 	Parallel(tasks, func(lo, hi int) {
 		var p outerArgs
 		p.bBlock, p.cBlock, p.flags = 4*pq*Block, 4*wBlock, asm.Load
-		for i := range c.N {
+		for i := 0; i < c.N; i += imgs {
+			n := min(imgs, c.N-i) // images summed in one call
 			for task := lo; task < hi; task++ {
 				var g, ch, ty, tx int
 				if Plain(c) {
@@ -541,12 +554,14 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 						ix := ox0*c.Stride - c.Pad + r0
 						p.a = unsafe.Pointer(&x[(i*c.C+ch)*plane+iy*c.W+ix])
 						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+r0)*Block])
-						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W, 4 * c.Q() * Block}, loop{1, 0, 0})
+						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W, 4 * c.Q() * Block},
+							loop{n, 4 * c.C * plane, 4 * c.K * pq})
 					} else {
 						ix := ox0*c.Stride - c.Pad + tx
 						p.a = unsafe.Pointer(&x[((i*chans+ch)*plane+iy*c.W+ix)*Block+r0])
 						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+tx)*Block*Block+r0*Block])
-						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride * Block, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W * Block, 4 * c.Q() * Block}, loop{1, 0, 0})
+						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride * Block, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W * Block, 4 * c.Q() * Block},
+							loop{n, 4 * c.C * plane, 4 * c.K * pq})
 					}
 					p.b = unsafe.Pointer(&dy[dyAt])
 					t.run(r, 1, 0, 0, &p)
