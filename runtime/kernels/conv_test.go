@@ -210,3 +210,27 @@ func TestOuterArgsLayout(t *testing.T) {
 		}
 	}
 }
+
+// The convolutions split work statically and keep each output element
+// to one thread: results are bitwise the same on 1 and on all threads.
+func TestConvSameOnAnyThreadCount(t *testing.T) {
+	rnd := normals(rand.New(rand.NewPCG(13, 14)))
+	c := ref.Conv{N: 3, C: 32, H: 9, W: 10, K: 32, R: 3, S: 3, Stride: 2, Pad: 1}
+	x, w, dy := rnd(c.N*c.C*c.H*c.W), rnd(WeightsLen(c)), rnd(c.N*c.K*c.P()*c.Q())
+	run := func(isa ISA, threads int) [][]float32 {
+		defer SetThreads(SetThreads(threads))
+		y, dx, dw := make([]float32, len(dy)), make([]float32, len(x)), make([]float32, len(w))
+		ConvForward(isa, c, x, w, y, Epilogue{})
+		ConvBackwardData(isa, c, dy, w, dx)
+		ConvBackwardWeight(isa, c, x, dy, dw)
+		return [][]float32{y, dx, dw}
+	}
+	for _, isa := range testISAs(t) {
+		one, all := run(isa, 1), run(isa, 64)
+		for i, name := range []string{"y", "dx", "dw"} {
+			if !slices.Equal(one[i], all[i]) {
+				t.Errorf("%s: %s differs between 1 and %d threads", isa, name, Threads())
+			}
+		}
+	}
+}
