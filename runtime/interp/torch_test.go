@@ -33,6 +33,10 @@ func TestMatchesPyTorch(t *testing.T) {
 		"model a\ninput 3 12 10 mean=0.4,0.5,0.6 std=0.2,0.25,0.3\nclasses 5\nstem cifar\nblock basic\nstages 1 2 1\nwidth 8\n",
 		"model b\ninput 3 40 36\nclasses 7\nstem imagenet\nblock bottleneck\nstages 1 1 2 1\nwidth 4\n",
 		"model c\ninput 1 12 12\nclasses 4\nstem cifar\nblock basic\nstages 1 1 1\nwidth 8\nnorm gn groups=4\n",
+		// Widths of 16 channels run on the blocked kernels.
+		"model d\ninput 3 16 14 mean=0.4,0.5,0.6 std=0.2,0.25,0.3\nclasses 5\nstem cifar\nblock basic\nstages 1 2 1\nwidth 16\n",
+		"model e\ninput 3 20 18\nclasses 7\nstem cifar\nblock bottleneck\nstages 1 1 1\nwidth 16\n",
+		"model f\ninput 1 12 12\nclasses 4\nstem cifar\nblock basic\nstages 1 1 1\nwidth 16\nnorm gn groups=8\n",
 	} {
 		s, err := spec.Parse("t.spec", []byte(src))
 		if err != nil {
@@ -67,6 +71,9 @@ func TestMatchesPyTorch(t *testing.T) {
 			m, err := NewModel(s, 7) // a different init, overwritten from PyTorch's
 			if err != nil {
 				t.Fatal(err)
+			}
+			if fast := s.Width%16 == 0 && os.Getenv("NETC_INTERP") != "gemm"; (m.fast != nil) != fast {
+				t.Fatalf("blocked kernels: %v, want %v", m.fast != nil, fast)
 			}
 			c, err := train.OpenCheckpoint(ckPath)
 			if err != nil {
