@@ -79,6 +79,10 @@ type Mode struct {
 	Split  int
 	// UpdateStats lets a BatchStats pass update the running statistics.
 	UpdateStats bool
+	// InputOnly promises that the Backward after this Forward, if any,
+	// asks for the input gradient only (attacks, evaluation): a model may
+	// then fold frozen normalization into its convolutions.
+	InputOnly bool
 }
 
 // Grads says which gradients Backward computes.

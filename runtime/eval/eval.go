@@ -98,7 +98,7 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	x0 := runtime.NewTensor(c.Batch, d.C, d.H, d.W)
 	y := make([]int, c.Batch)
 	idx := make([]int, c.Batch)
-	inference := runtime.Mode{Norm: runtime.RunningStats, Branch: c.Branch}
+	inference := runtime.Mode{Norm: runtime.RunningStats, Branch: c.Branch, InputOnly: true}
 	for lo := 0; lo < n; lo += c.Batch {
 		b := min(c.Batch, n-lo)
 		for i := range b {

@@ -26,6 +26,23 @@ type fast struct {
 	plainX []float32         // normalized input before blocking
 	sums   [4][]float64      // scratch for per-image channel sums
 	coef   [3][]float32      // scratch for per-channel coefficients
+
+	// Folding frozen BN into convolutions (Forward with InputOnly and
+	// running statistics): the plan per conv node, the nodes a folded
+	// conv computes, the folded weights, and whether the last Forward
+	// folded.
+	folds   map[int]fold
+	folded  []bool
+	wFold   map[int][]float32
+	bias    map[int][]float32
+	didFold bool
+}
+
+// fold is a conv whose BN folds into it: the conv writes out's buffer,
+// adding the residual res's output (or nil) and clamping at zero if relu.
+type fold struct {
+	norm, out, res *compiler.Node
+	relu           bool
 }
 
 // fastSupports reports whether every tensor of g but the input and the
@@ -49,12 +66,88 @@ func newFast(net *Net[float32], isa kernels.ISA) *fast {
 			uses[in.ID]++
 		}
 	}
+	users := make([][]*compiler.Node, len(g.Nodes))
 	for _, nd := range g.Nodes {
+		for _, in := range nd.In {
+			users[in.ID] = append(users[in.ID], nd)
+		}
 		if nd.Op == compiler.ReLU && nd.In[0].Op == compiler.Norm && uses[nd.In[0].ID] == 1 {
 			f.fused[nd.ID] = true
 		}
 	}
+	f.folds, f.folded = map[int]fold{}, make([]bool, len(g.Nodes))
+	f.wFold, f.bias = map[int][]float32{}, map[int][]float32{}
+	only := func(nd *compiler.Node) *compiler.Node {
+		if len(users[nd.ID]) == 1 {
+			return users[nd.ID][0]
+		}
+		return nil
+	}
+	for _, c := range g.Nodes {
+		n := only(c)
+		if c.Op != compiler.Conv || n == nil || n.Op != compiler.Norm || n.Norm.Kind == spec.GN {
+			continue
+		}
+		fl := fold{norm: n, out: n}
+		if r := only(n); r != nil && r.Op == compiler.ReLU {
+			fl.out, fl.relu = r, true
+		} else if a := only(n); a != nil && a.Op == compiler.Add {
+			other := a.In[0]
+			if other == n {
+				other = a.In[1]
+			}
+			// The later input of a residual add carries the add and its
+			// ReLU; the earlier one is ready by then.
+			if r := only(a); r != nil && r.Op == compiler.ReLU && other.ID < n.ID {
+				fl.out, fl.res, fl.relu = r, other, true
+				f.folded[a.ID] = true
+			}
+		}
+		f.folds[c.ID] = fl
+		f.folded[n.ID] = true
+		if fl.relu {
+			f.folded[fl.out.ID] = true
+		}
+	}
 	return f
+}
+
+// canFold reports whether a Forward in mode may fold BN into convs:
+// frozen statistics, no parameter gradients, one branch for the batch.
+func (f *fast) canFold(mode runtime.Mode, n int) bool {
+	return mode.InputOnly && mode.Norm == runtime.RunningStats && (mode.Split == 0 || mode.Split == n) && len(f.folds) > 0
+}
+
+// foldConv runs conv nd with its BN folded in: weights scaled per output
+// channel by γ/σ, bias β − μγ/σ, then the fold's residual and ReLU.
+func (f *fast) foldConv(nd *compiler.Node, fl fold) {
+	m := f.Net
+	c := m.conv(nd)
+	br := m.parts(fl.norm)[0].branch
+	gn, bn := m.affine(fl.norm, br)
+	gamma, beta := m.Param(gn), m.Param(bn)
+	ns := m.norms[fl.norm.ID]
+	mean, variance := ns.runMean[br], ns.runVar[br]
+	bias := grow(f.bias[nd.ID], c.K)
+	f.bias[nd.ID] = bias
+	scale, _, _ := f.coefs(c.K)
+	for k := range c.K {
+		s := float64(gamma[k]) * rstd(variance[k])
+		scale[k] = float32(s)
+		bias[k] = float32(float64(beta[k]) - float64(mean[k])*s)
+	}
+	w := grow(f.wFold[nd.ID], kernels.WeightsLen(c))
+	f.wFold[nd.ID] = w
+	kernels.PackWeights(c, m.Param(nd.Name+".weight"), w)
+	per := len(w) / (c.K / kernels.Block) // packed floats per output block
+	for i := range w {
+		w[i] *= scale[i/per*kernels.Block+i%kernels.Block]
+	}
+	e := kernels.Epilogue{Bias: bias, ReLU: fl.relu}
+	if fl.res != nil {
+		e.Residual = m.out[fl.res.ID]
+	}
+	kernels.ConvForward(f.isa, c, m.out[nd.In[0].ID], w, m.out[fl.out.ID], e)
 }
 
 // plainInput reports whether the input node's output stays plain.
@@ -68,8 +161,18 @@ func (f *fast) Forward(x []float32, n int, mode runtime.Mode) []float32 {
 	for _, nd := range g.Nodes {
 		m.out[nd.ID] = grow(m.out[nd.ID], n*nd.Size())
 	}
+	f.didFold = f.canFold(mode, n)
 	for _, nd := range g.Nodes {
 		y := m.out[nd.ID]
+		if f.didFold {
+			if f.folded[nd.ID] {
+				continue
+			}
+			if fl, ok := f.folds[nd.ID]; ok {
+				f.foldConv(nd, fl)
+				continue
+			}
+		}
 		switch nd.Op {
 		case compiler.Input:
 			if f.plainInput() {
@@ -232,6 +335,9 @@ func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 	g := m.g
 	last := len(g.Nodes) - 1
 	all := want == runtime.AllGrads
+	if all && f.didFold {
+		panic("interp: Backward with AllGrads after a Forward with Mode.InputOnly")
+	}
 	if all {
 		for _, gr := range m.grads {
 			clear(gr)
@@ -265,13 +371,21 @@ func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 			if all {
 				kernels.ConvBackwardWeight(f.isa, c, m.out[in.ID], dy, m.grads[m.pidx[nd.Name+".weight"]])
 			}
-			kernels.ConvBackwardData(f.isa, c, dy, f.packed[nd.ID], m.target(in))
+			w := f.packed[nd.ID]
+			if _, ok := f.folds[nd.ID]; ok && f.didFold {
+				w = f.wFold[nd.ID]
+			}
+			kernels.ConvBackwardData(f.isa, c, dy, w, m.target(in))
 			m.accumulate(in)
 		case compiler.Norm:
+			if f.didFold && f.folded[nd.ID] { // scaled into the conv's weights
+				f.handOver(nd.In[0], nd.ID, dy)
+				break
+			}
 			f.normBackward(nd, dy, all)
 		case compiler.ReLU:
 			in := nd.In[0]
-			if f.fused[nd.ID] { // the norm layer takes dy and the mask
+			if f.fused[nd.ID] && !f.didFold { // the norm layer takes dy and the mask
 				m.grad[in.ID], m.grad[nd.ID] = dy, m.grad[in.ID]
 				m.set[in.ID] = true
 				break
@@ -279,16 +393,8 @@ func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 			kernels.ReLUBackward(f.isa, m.out[nd.ID], dy, m.target(in))
 			m.accumulate(in)
 		case compiler.Add:
-			handed := false
-			for _, in := range nd.In {
-				if !handed && !m.set[in.ID] { // hand dy over, no copy
-					m.grad[in.ID], m.grad[i] = dy, m.grad[in.ID]
-					m.set[in.ID], handed = true, true
-					continue
-				}
-				copy(m.target(in), dy)
-				m.accumulate(in)
-			}
+			f.handOver(nd.In[0], i, dy)
+			f.handOver(nd.In[1], i, dy)
 		case compiler.MaxPool:
 			in := nd.In[0]
 			plainDy, plainDx := make([]float32, len(dy)), make([]float32, n*in.Size())
@@ -317,6 +423,20 @@ func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 			m.accumulate(in)
 		}
 	}
+}
+
+// handOver passes gradient dy of node i on unchanged to its input in:
+// the buffer itself if in has no gradient yet and dy is still i's,
+// else a copy added to in's.
+func (f *fast) handOver(in *compiler.Node, i int, dy []float32) {
+	m := f.Net
+	if !m.set[in.ID] && &m.grad[i][0] == &dy[0] {
+		m.grad[in.ID], m.grad[i] = dy, m.grad[in.ID]
+		m.set[in.ID] = true
+		return
+	}
+	copy(m.target(in), dy)
+	m.accumulate(in)
 }
 
 // normBackward is the backward pass of a norm layer and of the ReLU it

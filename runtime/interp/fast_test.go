@@ -49,6 +49,10 @@ func TestFastMatchesFloat64(t *testing.T) {
 		{wide(spec.StemCIFAR, spec.Basic, mbn, 16), runtime.Mode{Norm: runtime.BatchStats, Split: 2, UpdateStats: true}, 5},
 		{wide(spec.StemCIFAR, spec.Bottleneck, mbn, 2), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
 		{wide(spec.StemCIFAR, spec.Basic, gn, 3), runtime.Mode{Norm: runtime.BatchStats}, 2},
+		// Attacks: frozen BN folds into the convolutions.
+		{wide(spec.StemImageNet, spec.Bottleneck, bn, 3), runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}, 2},
+		{wide(spec.StemCIFAR, spec.Basic, mbn, 3), runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, gn, 16), runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}, 2},
 	}
 	isas := append([]kernels.ISA{kernels.Generic}, kernels.Available()[1:]...)
 	for _, c := range cases {
@@ -92,6 +96,15 @@ func TestFastMatchesFloat64(t *testing.T) {
 					r[i] = rng.NormFloat64()
 				}
 				compare(t, "logits", f.Forward(f32(x), c.n, c.mode), want.Forward(x, c.n, c.mode))
+				if c.mode.InputOnly {
+					if f.didFold != (c.s.Norm.Kind != spec.GN) {
+						t.Errorf("folded BN: %v", f.didFold)
+					}
+					f.Backward(f32(r), runtime.InputOnly)
+					want.Backward(r, runtime.InputOnly)
+					compare(t, "input gradient", got.InputGrad(), want.InputGrad())
+					return
+				}
 				f.Backward(f32(r), runtime.AllGrads)
 				want.Backward(r, runtime.AllGrads)
 				compare(t, "input gradient", got.InputGrad(), want.InputGrad())

@@ -257,11 +257,11 @@ func (d *direct) tile(p *worker, i, g int, c chunk, ox, r int) {
 		return
 	}
 	// Border taps add to the pixels they reach, before the main call if
-	// it must apply an epilogue to the finished sums, after it if not.
-	if d.flags == 0 {
+	// it must apply an epilogue to the finished sums (the first of them
+	// then stores, and the pixels it misses are cleared), after it if not.
+	store := d.flags != 0 // the next border call stores rather than adds
+	if !store {
 		d.call(p, i, g, c, ox, r, txlo, txhi-txlo, 0)
-	} else {
-		d.zero(i, g, c, ox, r)
 	}
 	for tx := range d.tw {
 		if tx >= txlo && tx < txhi {
@@ -270,9 +270,19 @@ func (d *direct) tile(p *worker, i, g int, c chunk, ox, r int) {
 		// Pixels j with 0 ≤ ix + j·stride + tx < inW.
 		jlo := max(0, ceilDiv(-ix-tx, d.stride))
 		jhi := min(r-1, floorDiv(d.inW-1-ix-tx, d.stride))
-		if jlo <= jhi {
-			d.call(p, i, g, c, ox+jlo, jhi-jlo+1, tx, 1, asm.Load)
+		if jlo > jhi {
+			continue
 		}
+		flags := asm.Load
+		if store {
+			store, flags = false, 0
+			d.zero(i, g, c, ox, jlo)
+			d.zero(i, g, c, ox+jhi+1, r-1-jhi)
+		}
+		d.call(p, i, g, c, ox+jlo, jhi-jlo+1, tx, 1, flags)
+	}
+	if store {
+		d.zero(i, g, c, ox, r) // no border tap reached any pixel
 	}
 	if d.flags != 0 {
 		d.call(p, i, g, c, ox, r, txlo, txhi-txlo, d.flags|asm.Load)

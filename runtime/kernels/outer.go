@@ -28,21 +28,24 @@ type loop struct{ n, a, b int }
 // are levels 1 to 3; for Pixels kernels they are levels 0 to 2 and level
 // 3 runs once.
 func (p *outerArgs) setLoops(kind asm.OuterKind, l0, l1, l2 loop) {
-	all := [4]loop{l0, l1, l2, {1, 0, 0}}
+	if l0.n < 1 || l1.n < 1 || l2.n < 1 {
+		panic("kernels: outer loop with no steps")
+	}
+	set := func(i int, l, in loop) {
+		p.loops[i].n, p.loops[i].a, p.loops[i].b = l.n, l.a-in.n*in.a, l.b-in.n*in.b
+	}
 	if kind == asm.Channels {
-		all = [4]loop{{16 / asm.ChannelUnroll, 4 * asm.ChannelUnroll, 64 * asm.ChannelUnroll}, l0, l1, l2}
+		in := loop{16 / asm.ChannelUnroll, 4 * asm.ChannelUnroll, 64 * asm.ChannelUnroll}
+		set(0, in, loop{})
+		set(1, l0, in)
+		set(2, l1, l0)
+		set(3, l2, l1)
+		return
 	}
-	for i, l := range all {
-		if l.n < 1 {
-			panic("kernels: outer loop with no steps")
-		}
-		p.loops[i] = struct{ n, a, b int }{l.n, l.a, l.b}
-		if i > 0 {
-			in := all[i-1]
-			p.loops[i].a -= in.n * in.a
-			p.loops[i].b -= in.n * in.b
-		}
-	}
+	set(0, l0, loop{})
+	set(1, l1, l0)
+	set(2, l2, l1)
+	set(3, loop{1, 0, 0}, l2)
 }
 
 // tile is an ISA's outer kernels for one shape and tile width.

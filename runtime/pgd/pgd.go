@@ -136,7 +136,7 @@ func (a *Attacker) Start(x0 *runtime.Tensor) *runtime.Tensor {
 // batch given to Start. y holds the true labels (untargeted, CW) or the
 // targets (targeted). It returns the logits at x before the step.
 func (a *Attacker) Step(m runtime.Model, x *runtime.Tensor, y []int, alpha float64) *runtime.Tensor {
-	logits := m.Forward(x, runtime.Mode{Norm: a.Norm, Branch: a.Branch})
+	logits := m.Forward(x, runtime.Mode{Norm: a.Norm, Branch: a.Branch, InputOnly: true})
 	n, k := logits.Shape[0], logits.Shape[1]
 	a.dlogits.Shape = logits.Shape
 	a.dlogits.Data = grow(a.dlogits.Data, n*k)

@@ -367,7 +367,7 @@ func (r *Run) Train(ctx context.Context) error {
 			m.AdvAcc = float64(t.AdvOK) / float64(t.AdvN)
 		}
 		if r.Test != nil {
-			m.TestAcc = Accuracy(r.Model, r.Test, r.TestLimit, c.Batch, runtime.Mode{Norm: runtime.RunningStats, Branch: attacker.Branch})
+			m.TestAcc = Accuracy(r.Model, r.Test, r.TestLimit, c.Batch, runtime.Mode{Norm: runtime.RunningStats, Branch: attacker.Branch, InputOnly: true})
 		}
 		if err := r.Save(); err != nil {
 			return err
