@@ -152,12 +152,6 @@ func (d *direct) xImage() int { return d.cin * d.inH * d.inW }
 func (d *direct) wBlock() int { return d.cin * d.th * d.tw * Block }
 
 func (d *direct) run() {
-	if d.th == 1 && d.tw == 1 && d.stride == 1 && d.padH == 0 && d.padW == 0 && d.yPix == 1 && !d.plain &&
-		d.inH == d.outH && d.inW == d.outW && d.yRow == d.outW*Block {
-		// A pointwise convolution of contiguous planes: one long row.
-		d.inW, d.outW = d.inH*d.inW, d.outH*d.outW
-		d.inH, d.outH, d.yRow = 1, 1, d.outW*Block
-	}
 	per := d.t.channels()
 	groups := d.kout / per
 	chunks := d.chunks()
@@ -168,8 +162,10 @@ func (d *direct) run() {
 		if d.flags&asm.Stats != 0 {
 			w.sum, w.sq = make([]float32, d.kout), make([]float32, d.kout)
 		}
+		// Consecutive tasks share a chunk of input rows (in cache), for
+		// one channel group after the other.
 		for task := lo; task < hi; task++ {
-			i, g, ch := task/(groups*len(chunks)), task/len(chunks)%groups, chunks[task%len(chunks)]
+			i, ch, g := task/(groups*len(chunks)), chunks[task/groups%len(chunks)], task%groups
 			d.rows(w, i, g, ch)
 		}
 	})
@@ -191,12 +187,11 @@ type worker struct {
 // ty..ty+nty-1: the kernel runs each tile of them in one call.
 type chunk struct{ oy, n, ty, nty int }
 
-// rowsPerChunk bounds a chunk, so that images × channel groups × chunks
-// give the threads enough pieces of work.
-const rowsPerChunk = 8
-
-// chunks splits the output rows into chunks.
+// chunks splits the output rows into chunks of at most 8 rows (so that
+// images × channel groups × chunks give the threads enough pieces of
+// work) whose input rows fit in 128 KiB.
 func (d *direct) chunks() []chunk {
+	rowsPerChunk := max(1, min(8, (128<<10)/(4*d.cin*d.inW*d.stride)))
 	var cs []chunk
 	for oy := 0; oy < d.outH; {
 		iy := oy*d.stride - d.padH
