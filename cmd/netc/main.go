@@ -8,7 +8,7 @@
 //	netc fmt [-w] SPEC...                       print (or rewrite) specs in canonical form
 //	netc train SPEC --data D --out RUN [flags]  train (resumes RUN if it has a checkpoint)
 //	netc eval RUN|CKPT --data D --pgd 10,100 [flags] [--json]
-//	netc bench kernels [--json] [--batch N]     FMA peak and conv kernel speed
+//	netc bench kernels [--json] [--batch 8,32]  FMA peak and conv kernel speed
 //
 // NETC_CPUPROFILE=FILE writes a CPU profile of the command to FILE.
 //
@@ -56,7 +56,7 @@ func init() {
 		{"fmt", "[-w] SPEC...", "print specs in canonical form (-w: rewrite the files)", runFmt},
 		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint)", runTrain},
 		{"eval", "RUN|CKPT --data D [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", runEval},
-		{"bench", "kernels [--json] [--batch N]", "this CPU's FMA peak and the speed of the conv kernels", runBench},
+		{"bench", "kernels [--json] [--net ...] [--batch 8,32] [--threads 1,2]", "this CPU's FMA peak and the speed of the conv kernels", runBench},
 	}
 }
 
