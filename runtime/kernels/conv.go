@@ -532,20 +532,27 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 		tasks *= c.S
 	}
 	pq, plane := c.P()*c.Q(), c.H*c.W
-	// Each call sums over a few images at once: as many as keep one input
-	// block and one output-gradient block of each in 256 KiB (L2).
-	imgs := max(1, 256<<10/(4*Block*(plane+pq)))
+	// Tasks walk channels in blocks of wgradBlock, every group for each
+	// block, taps innermost, so that a thread reuses the input blocks of a
+	// channel block across groups and the output-gradient block of a group
+	// across channels. Each call sums over a few images at once: as many
+	// as keep a channel block's input and one group's output gradient in
+	// 512 KiB.
+	taps := c.R
+	if !Plain(c) {
+		taps *= c.S
+	}
+	imgs := max(1, 512<<10/(4*Block*(wgradBlock*plane+pq)))
 	Parallel(tasks, func(lo, hi int) {
 		var p outerArgs
 		p.bBlock, p.cBlock, p.flags = 4*pq*Block, 4*wBlock, asm.Load
 		for i := 0; i < c.N; i += imgs {
 			n := min(imgs, c.N-i) // images summed in one call
 			for task := lo; task < hi; task++ {
-				var g, ch, ty, tx int
-				if Plain(c) {
-					g, ch, ty = task/(chans*c.R), task/c.R%chans, task%c.R
-				} else {
-					g, ch, ty, tx = task/(chans*c.R*c.S), task/(c.R*c.S)%chans, task/c.S%c.R, task%c.S
+				g, ch := blockedPair(task/taps, groups, chans)
+				ty, tx := task%taps, 0
+				if !Plain(c) {
+					ty, tx = ty/c.S, ty%c.S
 				}
 				kb := g * t.channels() / Block
 				oy0, oy1 := validRange(c.P(), c.H, c.Stride, c.Pad, ty)
@@ -609,6 +616,23 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 		}
 	})
 	UnpackWeights(c, packed, dw)
+}
+
+// wgradBlock is how many input channel blocks (or stem channels) the
+// weight gradient's tasks walk together.
+const wgradBlock = 8
+
+// blockedPair is pair u of groups × chans in blocked order: blocks of
+// wgradBlock channels, every group within a block, channels innermost.
+func blockedPair(u, groups, chans int) (g, ch int) {
+	full := chans / wgradBlock * wgradBlock
+	if u < full*groups {
+		b, r := u/(wgradBlock*groups), u%(wgradBlock*groups)
+		return r / wgradBlock, b*wgradBlock + r%wgradBlock
+	}
+	u -= full * groups
+	bs := chans - full
+	return u / bs, full + u%bs
 }
 
 // validRange is the output positions o in [0, out) whose input o·stride −
