@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/netc/netc/runtime"
-	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/ckpt"
+	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
