@@ -333,29 +333,14 @@ func rstd(variance float32) float64 { return 1 / math.Sqrt(float64(variance)+Eps
 func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 	m := f.Net
 	g := m.g
-	last := len(g.Nodes) - 1
-	all := want == runtime.AllGrads
-	if all && f.didFold {
+	if want == runtime.AllGrads && f.didFold {
 		panic("interp: Backward with AllGrads after a Forward with Mode.InputOnly")
 	}
-	if all {
-		for _, gr := range m.grads {
-			clear(gr)
-		}
-	}
-	for i, nd := range g.Nodes {
-		m.grad[i] = grow(m.grad[i], m.n*nd.Size())
-		m.set[i] = false
-	}
-	copy(m.grad[last], dlogits)
-	m.set[last] = true
+	all := m.startBackward(dlogits, want)
 	n := m.n
-	for i := last; i >= 0; i-- {
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		nd := g.Nodes[i]
-		dy := m.grad[i]
-		if !m.set[i] {
-			clear(dy)
-		}
+		dy := m.nodeGrad(i)
 		switch nd.Op {
 		case compiler.Input:
 			if f.plainInput() {

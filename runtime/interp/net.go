@@ -243,29 +243,11 @@ func (m *Net[T]) normForward(nd *compiler.Node, y []T) {
 // computes the input gradient.
 func (m *Net[T]) Backward(dlogits []T, want runtime.Grads) {
 	g := m.g
-	last := len(g.Nodes) - 1
-	if len(dlogits) != len(m.out[last]) {
-		panic(fmt.Sprintf("interp: dlogits has %d values, want %d", len(dlogits), len(m.out[last])))
-	}
-	all := want == runtime.AllGrads
-	if all {
-		for _, gr := range m.grads {
-			clear(gr)
-		}
-	}
-	for i, nd := range g.Nodes {
-		m.grad[i] = grow(m.grad[i], m.n*nd.Size())
-		m.set[i] = false
-	}
-	copy(m.grad[last], dlogits)
-	m.set[last] = true
+	all := m.startBackward(dlogits, want)
 	n := m.n
-	for i := last; i >= 0; i-- {
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		nd := g.Nodes[i]
-		dy := m.grad[i]
-		if !m.set[i] {
-			clear(dy) // reaches nothing the loss depends on
-		}
+		dy := m.nodeGrad(i)
 		switch nd.Op {
 		case compiler.Input:
 			ref.ChannelAffine(n, nd.C, nd.H*nd.W, dy, m.inScale, nil, dy)
@@ -306,6 +288,38 @@ func (m *Net[T]) Backward(dlogits []T, want runtime.Grads) {
 			m.accumulate(in)
 		}
 	}
+}
+
+// startBackward readies the gradient buffers for a Backward from
+// dlogits: it clears the parameter gradients if want is AllGrads (and
+// reports whether it is).
+func (m *Net[T]) startBackward(dlogits []T, want runtime.Grads) (all bool) {
+	last := len(m.g.Nodes) - 1
+	if len(dlogits) != len(m.out[last]) {
+		panic(fmt.Sprintf("interp: dlogits has %d values, want %d", len(dlogits), len(m.out[last])))
+	}
+	all = want == runtime.AllGrads
+	if all {
+		for _, gr := range m.grads {
+			clear(gr)
+		}
+	}
+	for i, nd := range m.g.Nodes {
+		m.grad[i] = grow(m.grad[i], m.n*nd.Size())
+		m.set[i] = false
+	}
+	copy(m.grad[last], dlogits)
+	m.set[last] = true
+	return all
+}
+
+// nodeGrad is the gradient of node i's output, zero if nothing the loss
+// depends on reached it.
+func (m *Net[T]) nodeGrad(i int) []T {
+	if !m.set[i] {
+		clear(m.grad[i])
+	}
+	return m.grad[i]
 }
 
 // target is where an op writes the gradient for its operand in: the

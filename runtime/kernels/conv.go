@@ -30,27 +30,25 @@ const Block = 16
 
 // ToBlocked copies n×c×hw plain NCHW values into dst in NCHW16c order; c
 // must be a multiple of Block.
-func ToBlocked(n, c, hw int, src, dst []float32) {
-	Parallel(n*c/Block, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			s, d := src[b*Block*hw:(b+1)*Block*hw], dst[b*Block*hw:(b+1)*Block*hw]
-			for p := range hw {
-				for j := range Block {
-					d[p*Block+j] = s[j*hw+p]
-				}
-			}
-		}
-	})
-}
+func ToBlocked(n, c, hw int, src, dst []float32) { reblock(n, c, hw, src, dst, true) }
 
 // FromBlocked copies n×c×hw NCHW16c values into dst in plain NCHW order.
-func FromBlocked(n, c, hw int, src, dst []float32) {
+func FromBlocked(n, c, hw int, src, dst []float32) { reblock(n, c, hw, src, dst, false) }
+
+func reblock(n, c, hw int, src, dst []float32, toBlocked bool) {
 	Parallel(n*c/Block, func(lo, hi int) {
 		for b := lo; b < hi; b++ {
-			s, d := src[b*Block*hw:(b+1)*Block*hw], dst[b*Block*hw:(b+1)*Block*hw]
+			plain, blocked := src[b*Block*hw:(b+1)*Block*hw], dst[b*Block*hw:(b+1)*Block*hw]
+			if !toBlocked {
+				plain, blocked = blocked, plain
+			}
 			for p := range hw {
 				for j := range Block {
-					d[j*hw+p] = s[p*Block+j]
+					if toBlocked {
+						blocked[p*Block+j] = plain[j*hw+p]
+					} else {
+						plain[j*hw+p] = blocked[p*Block+j]
+					}
 				}
 			}
 		}

@@ -230,40 +230,34 @@ func flat(n int, f func(lo, hi int)) {
 // ReLUBackward sets dx = dy where y > 0 and 0 elsewhere (y is the ReLU's
 // output); dx may alias dy.
 func ReLUBackward(isa ISA, y, dy, dx []float32) {
-	if len(dy) != len(y) || len(dx) != len(y) {
-		panic(fmt.Sprintf("kernels.ReLUBackward: lengths %d, %d, %d differ", len(y), len(dy), len(dx)))
-	}
-	flat(len(y), func(lo, hi int) {
-		y, dy, dx := y[lo:hi], dy[lo:hi], dx[lo:hi]
-		body := len(y) / Block * Block
-		if normAsm(isa) && body > 0 {
-			reluBackwardRows(isa, y[:body], dy[:body], dx[:body])
-			y, dy, dx = y[body:], dy[body:], dx[body:]
+	binary("ReLUBackward", isa, y, dy, dx, reluBackwardRows, func(y, dy float32) float32 {
+		if y > 0 {
+			return dy
 		}
-		for i, v := range y {
-			if v > 0 {
-				dx[i] = dy[i]
-			} else {
-				dx[i] = 0
-			}
-		}
+		return 0
 	})
 }
 
 // Add sets y = a + b; y may alias a or b.
 func Add(isa ISA, a, b, y []float32) {
+	binary("Add", isa, a, b, y, addRows, func(a, b float32) float32 { return a + b })
+}
+
+// binary sets y[i] = op(a[i], b[i]) in parallel parts, whole rows of
+// Block floats with the assembly rows (if isa has it), the tail in Go.
+func binary(name string, isa ISA, a, b, y []float32, rows func(ISA, []float32, []float32, []float32), op func(a, b float32) float32) {
 	if len(b) != len(a) || len(y) != len(a) {
-		panic(fmt.Sprintf("kernels.Add: lengths %d, %d, %d differ", len(a), len(b), len(y)))
+		panic(fmt.Sprintf("kernels.%s: lengths %d, %d, %d differ", name, len(a), len(b), len(y)))
 	}
 	flat(len(a), func(lo, hi int) {
 		a, b, y := a[lo:hi], b[lo:hi], y[lo:hi]
 		body := len(a) / Block * Block
 		if normAsm(isa) && body > 0 {
-			addRows(isa, a[:body], b[:body], y[:body])
+			rows(isa, a[:body], b[:body], y[:body])
 			a, b, y = a[body:], b[body:], y[body:]
 		}
 		for i := range a {
-			y[i] = a[i] + b[i]
+			y[i] = op(a[i], b[i])
 		}
 	})
 }
