@@ -192,6 +192,15 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 	counters[0] = ctx.GP64()
 	switch s.Kind {
 	case Channels:
+		// Prefetch the rows of A the next step of loop 1 reads (the next
+		// block of 16 channels, a plane away): the hardware prefetcher
+		// does not follow such strides.
+		next := ctx.GP64()
+		ctx.MOVQ(arg("A1"), next)
+		ctx.LEAQ(operand.Mem{Base: a, Index: next, Scale: 1, Disp: 64}, next)
+		for r := range rows {
+			ctx.PREFETCHT0(operand.Mem{Base: next, Disp: r * s.ARow})
+		}
 		ctx.MOVQ(operand.U32(16/ChannelUnroll), counters[0])
 		ctx.Label("loop0")
 		for u := range ChannelUnroll {
