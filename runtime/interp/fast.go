@@ -24,8 +24,7 @@ type fast struct {
 	packed map[int][]float32 // packed weights by conv node ID
 	fused  []bool            // ReLU node computed by its input norm layer
 	plainX []float32         // normalized input before blocking
-	sums   [4][]float64      // scratch for per-image channel sums
-	coef   [3][]float32      // scratch for per-channel coefficients
+	scale  []float32         // folded BN scale per channel
 
 	// Folding frozen BN into convolutions (Forward with InputOnly and
 	// running statistics): the plan per conv node, the nodes a folded
@@ -130,9 +129,10 @@ func (f *fast) foldConv(nd *compiler.Node, fl fold) {
 	mean, variance := ns.runMean[br], ns.runVar[br]
 	bias := grow(f.bias[nd.ID], c.K)
 	f.bias[nd.ID] = bias
-	scale, _, _ := f.coefs(c.K)
+	f.scale = grow(f.scale, c.K)
+	scale := f.scale
 	for k := range c.K {
-		s := float64(gamma[k]) * rstd(variance[k])
+		s := float64(gamma[k]) / math.Sqrt(float64(variance[k])+Eps) // γ/σ
 		scale[k] = float32(s)
 		bias[k] = float32(float64(beta[k]) - float64(mean[k])*s)
 	}
@@ -248,20 +248,6 @@ func (f *fast) normOut(nd *compiler.Node) (y []float32, relu *compiler.Node) {
 	return f.out[nd.ID], nil
 }
 
-func (f *fast) scratch(i, n int) []float64 {
-	f.sums[i] = grow(f.sums[i], n)
-	return f.sums[i]
-}
-
-// coefs returns three scratch vectors of n coefficients, zeroed.
-func (f *fast) coefs(n int) (a, b, k []float32) {
-	for i := range f.coef {
-		f.coef[i] = grow(f.coef[i], n)
-		clear(f.coef[i])
-	}
-	return f.coef[0], f.coef[1], f.coef[2]
-}
-
 func (f *fast) normForward(nd *compiler.Node) {
 	m := f.Net
 	x := m.out[nd.In[0].ID]
@@ -269,29 +255,10 @@ func (f *fast) normForward(nd *compiler.Node) {
 	ns := m.norms[nd.ID]
 	c, hw := nd.C, nd.H*nd.W
 	if nd.Norm.Kind == spec.GN {
-		groups, cg := nd.Norm.Groups, c/nd.Norm.Groups
-		ns.gnMean = grow(ns.gnMean, m.n*groups)
-		ns.gnRstd = grow(ns.gnRstd, m.n*groups)
-		sum, sq := f.scratch(0, m.n*c), f.scratch(1, m.n*c)
-		kernels.ChannelSums(f.isa, m.n, c, hw, x, sum, sq)
-		scale, shift, _ := f.coefs(m.n * c)
-		gamma, beta := m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias")
-		size := float64(cg * hw)
-		for ig := range m.n * groups {
-			var s, q float64
-			for k := ig * cg; k < (ig+1)*cg; k++ {
-				s, q = s+sum[k], q+sq[k]
-			}
-			mu := s / size
-			r := 1 / math.Sqrt(max(0, q/size-mu*mu)+Eps)
-			ns.gnMean[ig], ns.gnRstd[ig] = float32(mu), float32(r)
-			for k := ig * cg; k < (ig+1)*cg; k++ {
-				ch := k % c
-				scale[k] = float32(float64(gamma[ch]) * r)
-				shift[k] = float32(float64(beta[ch]) - mu*float64(gamma[ch])*r)
-			}
-		}
-		kernels.Affine(f.isa, m.n, c, hw, x, scale, shift, true, relu != nil, y)
+		ns.gnMean = grow(ns.gnMean, m.n*nd.Norm.Groups)
+		ns.gnRstd = grow(ns.gnRstd, m.n*nd.Norm.Groups)
+		kernels.GNForward(f.isa, m.n, c, hw, nd.Norm.Groups, x, Eps, m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"),
+			relu != nil, y, ns.gnMean, ns.gnRstd)
 		return
 	}
 	for _, p := range m.parts(nd) {
@@ -301,33 +268,14 @@ func (f *fast) normForward(nd *compiler.Node) {
 		mean, variance := ns.runMean[p.branch], ns.runVar[p.branch]
 		if m.mode.Norm == runtime.BatchStats {
 			mean, variance = ns.mean[p.branch], ns.variance[p.branch]
-			sum, sq := f.scratch(0, nimg*c), f.scratch(1, nimg*c)
-			kernels.ChannelSums(f.isa, nimg, c, hw, xs, sum, sq)
-			cnt := float64(nimg * hw)
-			for ch := range c {
-				var s, q float64
-				for i := range nimg {
-					s, q = s+sum[i*c+ch], q+sq[i*c+ch]
-				}
-				mu := s / cnt
-				mean[ch], variance[ch] = float32(mu), float32(max(0, q/cnt-mu*mu))
-			}
+			kernels.BNStats(f.isa, nimg, c, hw, xs, mean, variance)
 			if m.mode.UpdateStats {
 				ref.UpdateRunning(float32(Momentum), nimg*hw, ns.runMean[p.branch], ns.runVar[p.branch], mean, variance)
 			}
 		}
-		gamma, beta := m.Param(gn), m.Param(bn)
-		scale, shift, _ := f.coefs(c)
-		for ch := range c {
-			r := rstd(variance[ch])
-			scale[ch] = float32(float64(gamma[ch]) * r)
-			shift[ch] = float32(float64(beta[ch]) - float64(mean[ch])*float64(gamma[ch])*r)
-		}
-		kernels.Affine(f.isa, nimg, c, hw, xs, scale, shift, false, relu != nil, ys)
+		kernels.BNApply(f.isa, nimg, c, hw, xs, mean, variance, Eps, m.Param(gn), m.Param(bn), relu != nil, ys)
 	}
 }
-
-func rstd(variance float32) float64 { return 1 / math.Sqrt(float64(variance)+Eps) }
 
 // Backward is Net.Backward on the kernels.
 func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
@@ -425,8 +373,7 @@ func (f *fast) handOver(in *compiler.Node, i int, dy []float32) {
 }
 
 // normBackward is the backward pass of a norm layer and of the ReLU it
-// may compute: one pass for dz = dy·[y > 0] and the per-channel sums Σdz
-// and Σdz·x, one for dx = a·dz + b·x + k.
+// may compute.
 func (f *fast) normBackward(nd *compiler.Node, dy []float32, all bool) {
 	m := f.Net
 	in := nd.In[0]
@@ -447,72 +394,23 @@ func (f *fast) normBackward(nd *compiler.Node, dy []float32, all bool) {
 		return m.grads[m.pidx[gn]], m.grads[m.pidx[bn]]
 	}
 	if nd.Norm.Kind == spec.GN {
-		groups, cg := nd.Norm.Groups, c/nd.Norm.Groups
-		sdz, sdzx := f.scratch(2, m.n*c), f.scratch(3, m.n*c)
-		kernels.BackwardReduce(f.isa, m.n, c, hw, dy, x, mask, dy, sdz, sdzx)
-		gamma := m.Param(nd.Name + ".weight")
 		dg, db := grads(runtime.Clean)
-		a, b, k := f.coefs(m.n * c)
-		size := float64(cg * hw)
-		for ig := range m.n * groups {
-			mu, r := float64(ns.gnMean[ig]), float64(ns.gnRstd[ig])
-			var sg, sgx float64 // Σγ·dz and Σγ·dz·x̂ over the group
-			for j := ig * cg; j < (ig+1)*cg; j++ {
-				ch := j % c
-				dxhat := (sdzx[j] - mu*sdz[j]) * r
-				sg += float64(gamma[ch]) * sdz[j]
-				sgx += float64(gamma[ch]) * dxhat
-				if dg != nil {
-					dg[ch] += float32(dxhat)
-					db[ch] += float32(sdz[j])
-				}
-			}
-			for j := ig * cg; j < (ig+1)*cg; j++ {
-				ch := j % c
-				a[j] = float32(r * float64(gamma[ch]))
-				b[j] = float32(-r * r * sgx / size)
-				k[j] = float32(-r*sg/size + mu*r*r*sgx/size)
-			}
-		}
-		kernels.BackwardApply(f.isa, m.n, c, hw, dy, x, a, b, k, true, dx)
+		kernels.GNBackward(f.isa, m.n, c, hw, nd.Norm.Groups, x, dy, mask, ns.gnMean, ns.gnRstd, m.Param(nd.Name+".weight"), dx, dg, db)
 		return
 	}
+	frozen := m.mode.Norm != runtime.BatchStats
 	for _, p := range m.parts(nd) {
 		gn, _ := m.affine(nd, p.branch)
-		gamma := m.Param(gn)
-		nimg := p.hi - p.lo
 		lo, hi := p.lo*c*hw, p.hi*c*hw
 		var pm []float32
 		if mask != nil {
 			pm = mask[lo:hi]
 		}
-		sdz, sdzx := f.scratch(2, nimg*c), f.scratch(3, nimg*c)
-		kernels.BackwardReduce(f.isa, nimg, c, hw, dy[lo:hi], x[lo:hi], pm, dy[lo:hi], sdz, sdzx)
-		frozen := m.mode.Norm != runtime.BatchStats
 		mean, variance := ns.mean[p.branch], ns.variance[p.branch]
 		if frozen {
 			mean, variance = ns.runMean[p.branch], ns.runVar[p.branch]
 		}
 		dg, db := grads(p.branch)
-		a, b, k := f.coefs(c)
-		cnt := float64(nimg * hw)
-		for ch := range c {
-			var s, sx float64
-			for i := range nimg {
-				s, sx = s+sdz[i*c+ch], sx+sdzx[i*c+ch]
-			}
-			mu, r := float64(mean[ch]), rstd(variance[ch])
-			dgamma := (sx - mu*s) * r
-			if dg != nil {
-				dg[ch], db[ch] = float32(dgamma), float32(s)
-			}
-			kk := float64(gamma[ch]) * r
-			a[ch] = float32(kk)
-			if !frozen {
-				b[ch] = float32(-kk * r * dgamma / cnt)
-				k[ch] = float32(-kk*s/cnt + kk*r*dgamma*mu/cnt)
-			}
-		}
-		kernels.BackwardApply(f.isa, nimg, c, hw, dy[lo:hi], x[lo:hi], a, b, k, false, dx[lo:hi])
+		kernels.BNBackward(f.isa, p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], pm, mean, variance, Eps, m.Param(gn), frozen, dx[lo:hi], dg, db)
 	}
 }
