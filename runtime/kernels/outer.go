@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"strings"
 	"unsafe"
 
 	"github.com/netc/netc/asm"
@@ -84,7 +85,7 @@ func tileFor(isa ISA, shape asm.OuterShape, k int) tile {
 		return tile{isa: isa, shape: shape, v: 1, maxR: 4}
 	}
 	best := tile{}
-	for i, w := range asm.OuterTiles[map[ISA]string{AVX2: "AVX2", AVX512: "AVX512"}[isa]] {
+	for i, w := range asm.OuterTiles[strings.ToUpper(string(isa))] {
 		t := tile{isa, shape, w.V, w.MaxR, outerKernels[isa][si][i]}
 		if k%t.channels() == 0 && t.channels() > best.channels() {
 			best = t
