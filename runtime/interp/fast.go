@@ -198,12 +198,8 @@ func (f *fast) Forward(x []float32, n int, mode runtime.Mode) []float32 {
 			kernels.Add(f.isa, m.out[nd.In[0].ID], m.out[nd.In[1].ID], y)
 		case compiler.MaxPool:
 			in := nd.In[0]
-			x, tmp := m.out[in.ID], make([]float32, n*nd.Size())
-			plainIn := make([]float32, len(x))
-			kernels.FromBlocked(n, in.C, in.H*in.W, x, plainIn)
 			m.arg[nd.ID] = grow(m.arg[nd.ID], len(y))
-			ref.MaxPool(n, in.C, in.H, in.W, nd.Kernel, nd.Stride, nd.Pad, plainIn, tmp, m.arg[nd.ID])
-			kernels.ToBlocked(n, nd.C, nd.H*nd.W, tmp, y)
+			kernels.MaxPool(n, in.C, in.H, in.W, nd.Kernel, nd.Stride, nd.Pad, m.out[in.ID], y, m.arg[nd.ID])
 		case compiler.AvgPool:
 			in := nd.In[0]
 			avgPool(n, in.C, in.H*in.W, m.out[in.ID], y)
@@ -330,10 +326,7 @@ func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 			f.handOver(nd.In[1], i, dy)
 		case compiler.MaxPool:
 			in := nd.In[0]
-			plainDy, plainDx := make([]float32, len(dy)), make([]float32, n*in.Size())
-			kernels.FromBlocked(n, nd.C, nd.H*nd.W, dy, plainDy)
-			ref.MaxPoolBackward(n, in.C, in.H, in.W, nd.Kernel, nd.Stride, nd.Pad, plainDy, m.arg[nd.ID], plainDx)
-			kernels.ToBlocked(n, in.C, in.H*in.W, plainDx, m.target(in))
+			kernels.MaxPoolBackward(n, in.C, in.H, in.W, nd.Kernel, nd.Stride, nd.Pad, dy, m.arg[nd.ID], m.target(in))
 			m.accumulate(in)
 		case compiler.AvgPool:
 			in := nd.In[0]
