@@ -379,15 +379,8 @@ func (f *fast) normBackward(nd *compiler.Node, dy []float32, all bool) {
 	}
 	ns := m.norms[nd.ID]
 	c, hw := nd.C, nd.H*nd.W
-	grads := func(br runtime.Branch) (dg, db []float32) {
-		if !all {
-			return nil, nil
-		}
-		gn, bn := m.affine(nd, br)
-		return m.grads[m.pidx[gn]], m.grads[m.pidx[bn]]
-	}
 	if nd.Norm.Kind == spec.GN {
-		dg, db := grads(runtime.Clean)
+		dg, db := m.normGrads(nd, runtime.Clean, all)
 		kernels.GNBackward(f.isa, m.n, c, hw, nd.Norm.Groups, x, dy, mask, ns.gnMean, ns.gnRstd, m.Param(nd.Name+".weight"), dx, dg, db)
 		return
 	}
@@ -403,7 +396,7 @@ func (f *fast) normBackward(nd *compiler.Node, dy []float32, all bool) {
 		if frozen {
 			mean, variance = ns.runMean[p.branch], ns.runVar[p.branch]
 		}
-		dg, db := grads(p.branch)
+		dg, db := m.normGrads(nd, p.branch, all)
 		kernels.BNBackward(f.isa, p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], pm, mean, variance, Eps, m.Param(gn), frozen, dx[lo:hi], dg, db)
 	}
 }

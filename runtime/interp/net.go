@@ -341,6 +341,16 @@ func (m *Net[T]) accumulate(in *compiler.Node) {
 	m.add(m.grad[in.ID], m.tmp, m.grad[in.ID])
 }
 
+// normGrads is where the gradients of a norm layer's affine parameters
+// for branch br go: nil unless all parameter gradients are wanted.
+func (m *Net[T]) normGrads(nd *compiler.Node, br runtime.Branch, all bool) (dgamma, dbeta []T) {
+	if !all {
+		return nil, nil
+	}
+	gn, bn := m.affine(nd, br)
+	return m.grads[m.pidx[gn]], m.grads[m.pidx[bn]]
+}
+
 func (m *Net[T]) normBackward(nd *compiler.Node, dy []T, all bool) {
 	in := nd.In[0]
 	x := m.out[in.ID]
@@ -348,13 +358,7 @@ func (m *Net[T]) normBackward(nd *compiler.Node, dy []T, all bool) {
 	defer m.accumulate(in)
 	ns := m.norms[nd.ID]
 	c, hw := nd.C, nd.H*nd.W
-	grads := func(br runtime.Branch) (dg, db []T) {
-		if !all {
-			return nil, nil
-		}
-		gn, bn := m.affine(nd, br)
-		return m.grads[m.pidx[gn]], m.grads[m.pidx[bn]]
-	}
+	grads := func(br runtime.Branch) (dg, db []T) { return m.normGrads(nd, br, all) }
 	if nd.Norm.Kind == spec.GN {
 		dg, db := grads(runtime.Clean)
 		ref.GNBackward(m.n, c, hw, nd.Norm.Groups, x, dy, ns.gnMean, ns.gnRstd, m.Param(nd.Name+".weight"), dx, dg, db)
