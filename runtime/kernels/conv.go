@@ -468,15 +468,24 @@ func stemBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 	UnpackWeights(c, w, oihw)
 	crs, pq := c.C*c.R*c.S, c.P()*c.Q()
 	Parallel(c.N, func(lo, hi int) {
-		buf := getFloats(crs * pq)
+		buf, plainDy := getFloats(crs*pq), getFloats(c.K*pq)
 		defer putFloats(buf)
+		defer putFloats(plainDy)
 		cols := *buf
 		for i := lo; i < hi; i++ {
+			// cols = wᵀ·dy, with dy of the image made plain (K×pq).
+			dyi := dy[i*c.K*pq : (i+1)*c.K*pq]
 			for kb := range c.K / Block {
-				a := ref.Matrix[float32]{Data: oihw[kb*Block*crs:], RS: 1, CS: crs}
-				b := ref.Matrix[float32]{Data: dy[(i*c.K/Block+kb)*pq*Block:], RS: 1, CS: Block}
-				Sgemm(isa, crs, pq, Block, a, b, cols, pq, kb > 0)
+				blk, pl := dyi[kb*pq*Block:(kb+1)*pq*Block], (*plainDy)[kb*Block*pq:(kb+1)*Block*pq]
+				for p := range pq {
+					for j := range Block {
+						pl[j*pq+p] = blk[p*Block+j]
+					}
+				}
 			}
+			a := ref.Matrix[float32]{Data: oihw, RS: 1, CS: crs}
+			b := ref.Matrix[float32]{Data: *plainDy, RS: pq, CS: 1}
+			Sgemm(isa, crs, pq, c.K, a, b, cols, pq, false)
 			img := dx[i*c.C*c.H*c.W : (i+1)*c.C*c.H*c.W]
 			clear(img)
 			for row := range crs {
