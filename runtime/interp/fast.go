@@ -23,6 +23,7 @@ type fast struct {
 	isa    kernels.ISA
 	packed map[int][]float32 // packed weights by conv node ID
 	fused  []bool            // ReLU node computed by its input norm layer
+	reluOf []*compiler.Node  // by norm node ID: the ReLU it computes, or nil
 	plainX []float32         // normalized input before blocking
 	scale  []float32         // folded BN scale per channel
 
@@ -57,31 +58,28 @@ func fastSupports(g *compiler.Graph) bool {
 
 func newFast(net *Net[float32], isa kernels.ISA) *fast {
 	g := net.g
-	f := &fast{Net: net, isa: isa, packed: map[int][]float32{}, fused: make([]bool, len(g.Nodes))}
+	f := &fast{Net: net, isa: isa, packed: map[int][]float32{}, fused: make([]bool, len(g.Nodes)), reluOf: make([]*compiler.Node, len(g.Nodes))}
 	net.add = func(a, b, y []float32) { kernels.Add(isa, a, b, y) }
-	uses := make([]int, len(g.Nodes))
-	for _, nd := range g.Nodes {
-		for _, in := range nd.In {
-			uses[in.ID]++
-		}
-	}
 	users := make([][]*compiler.Node, len(g.Nodes))
 	for _, nd := range g.Nodes {
 		for _, in := range nd.In {
 			users[in.ID] = append(users[in.ID], nd)
 		}
-		if nd.Op == compiler.ReLU && nd.In[0].Op == compiler.Norm && uses[nd.In[0].ID] == 1 {
-			f.fused[nd.ID] = true
-		}
 	}
-	f.folds, f.folded = map[int]fold{}, make([]bool, len(g.Nodes))
-	f.wFold, f.bias = map[int][]float32{}, map[int][]float32{}
+	// only is nd's one consumer, or nil.
 	only := func(nd *compiler.Node) *compiler.Node {
 		if len(users[nd.ID]) == 1 {
 			return users[nd.ID][0]
 		}
 		return nil
 	}
+	for _, nd := range g.Nodes {
+		if nd.Op == compiler.ReLU && nd.In[0].Op == compiler.Norm && only(nd.In[0]) == nd {
+			f.fused[nd.ID], f.reluOf[nd.In[0].ID] = true, nd
+		}
+	}
+	f.folds, f.folded = map[int]fold{}, make([]bool, len(g.Nodes))
+	f.wFold, f.bias = map[int][]float32{}, map[int][]float32{}
 	for _, c := range g.Nodes {
 		n := only(c)
 		if c.Op != compiler.Conv || n == nil || n.Op != compiler.Norm || n.Norm.Kind == spec.GN {
@@ -204,7 +202,7 @@ func (f *fast) Forward(x []float32, n int, mode runtime.Mode) []float32 {
 			in := nd.In[0]
 			avgPool(n, in.C, in.H*in.W, m.out[in.ID], y)
 		case compiler.Linear:
-			ref.Linear(n, nd.In[0].C, nd.C, m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"), y)
+			m.linearForward(nd, y)
 		}
 	}
 	return m.out[len(g.Nodes)-1]
@@ -233,13 +231,22 @@ func avgPool(n, c, hw int, x, y []float32) {
 	}
 }
 
-// out is where a norm layer writes: its own output, or that of the ReLU
-// it computes.
-func (f *fast) normOut(nd *compiler.Node) (y []float32, relu *compiler.Node) {
-	for _, r := range f.g.Nodes[nd.ID+1:] {
-		if r.Op == compiler.ReLU && r.In[0] == nd && f.fused[r.ID] {
-			return f.out[r.ID], r
+// avgPoolBackward spreads dy (n×c) evenly over the pixels of blocked dx.
+func avgPoolBackward(n, c, hw int, dy, dx []float32) {
+	for b := range n * c / kernels.Block {
+		for p := range hw {
+			for j := range kernels.Block {
+				dx[(b*hw+p)*kernels.Block+j] = dy[b*kernels.Block+j] / float32(hw)
+			}
 		}
+	}
+}
+
+// normOut is where a norm layer writes: its own output, or that of the
+// ReLU it computes.
+func (f *fast) normOut(nd *compiler.Node) (y []float32, relu *compiler.Node) {
+	if r := f.reluOf[nd.ID]; r != nil {
+		return f.out[r.ID], r
 	}
 	return f.out[nd.ID], nil
 }
@@ -330,23 +337,10 @@ func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
 			m.accumulate(in)
 		case compiler.AvgPool:
 			in := nd.In[0]
-			dx, hw := m.target(in), in.H*in.W
-			for b := range n * in.C / kernels.Block {
-				for p := range hw {
-					for j := range kernels.Block {
-						dx[(b*hw+p)*kernels.Block+j] = dy[b*kernels.Block+j] / float32(hw)
-					}
-				}
-			}
+			avgPoolBackward(n, in.C, in.H*in.W, dy, m.target(in))
 			m.accumulate(in)
 		case compiler.Linear:
-			in := nd.In[0]
-			var dw, db []float32
-			if all {
-				dw, db = m.grads[m.pidx[nd.Name+".weight"]], m.grads[m.pidx[nd.Name+".bias"]]
-			}
-			ref.LinearBackward(n, in.C, nd.C, m.out[in.ID], m.Param(nd.Name+".weight"), dy, m.target(in), dw, db)
-			m.accumulate(in)
+			m.linearBackward(nd, dy, all)
 		}
 	}
 }

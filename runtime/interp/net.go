@@ -173,7 +173,7 @@ func (m *Net[T]) Forward(x []T, n int, mode runtime.Mode) []T {
 			in := nd.In[0]
 			ref.GlobalAvgPool(n, in.C, in.H*in.W, m.out[in.ID], y)
 		case compiler.Linear:
-			ref.Linear(n, nd.In[0].C, nd.C, m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"), y)
+			m.linearForward(nd, y)
 		}
 	}
 	return m.out[len(g.Nodes)-1]
@@ -279,15 +279,25 @@ func (m *Net[T]) Backward(dlogits []T, want runtime.Grads) {
 			ref.GlobalAvgPoolBackward(n, in.C, in.H*in.W, dy, m.target(in))
 			m.accumulate(in)
 		case compiler.Linear:
-			in := nd.In[0]
-			var dw, db []T
-			if all {
-				dw, db = m.grads[m.pidx[nd.Name+".weight"]], m.grads[m.pidx[nd.Name+".bias"]]
-			}
-			ref.LinearBackward(n, in.C, nd.C, m.out[in.ID], m.Param(nd.Name+".weight"), dy, m.target(in), dw, db)
-			m.accumulate(in)
+			m.linearBackward(nd, dy, all)
 		}
 	}
+}
+
+// linearForward runs linear layer nd into y; linearBackward is its
+// backward pass.
+func (m *Net[T]) linearForward(nd *compiler.Node, y []T) {
+	ref.Linear(m.n, nd.In[0].C, nd.C, m.out[nd.In[0].ID], m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"), y)
+}
+
+func (m *Net[T]) linearBackward(nd *compiler.Node, dy []T, all bool) {
+	in := nd.In[0]
+	var dw, db []T
+	if all {
+		dw, db = m.grads[m.pidx[nd.Name+".weight"]], m.grads[m.pidx[nd.Name+".bias"]]
+	}
+	ref.LinearBackward(m.n, in.C, nd.C, m.out[in.ID], m.Param(nd.Name+".weight"), dy, m.target(in), dw, db)
+	m.accumulate(in)
 }
 
 // startBackward readies the gradient buffers for a Backward from

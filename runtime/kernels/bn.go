@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"math"
-	"sync"
-)
+import "math"
 
 // Whole normalization layers on blocked tensors (n images × c channels ×
 // hw pixels, NCHW16c), built from the streaming kernels of norm.go: the
@@ -12,25 +9,11 @@ import (
 // forward; mask, the ReLU's output, backward). Sums are taken per image
 // in the kernels and added up in float64.
 
-// sums is a pool of float64 scratch vectors.
-var sums sync.Pool
-
-func getSums(n int) *[]float64 {
-	if b, ok := sums.Get().(*[]float64); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]float64, n)
-	return &b
-}
-
 // BNStats computes the mean and biased variance of each channel of x over
 // images and pixels.
 func BNStats(isa ISA, n, c, hw int, x, mean, variance []float32) {
-	s1, s2 := getSums(n*c), getSums(n*c)
-	defer sums.Put(s1)
-	defer sums.Put(s2)
-	sum, sq := *s1, *s2
+	sum, sq, release := sumPair(n * c)
+	defer release()
 	ChannelSums(isa, n, c, hw, x, sum, sq)
 	cnt := float64(n * hw)
 	for ch := range c {
@@ -63,10 +46,8 @@ func BNApply(isa ISA, n, c, hw int, x, mean, variance []float32, eps float32, ga
 // the gradient below the ReLU, and dx, dgamma and dbeta; any of those
 // may be nil, and dx may alias dy.
 func BNBackward(isa ISA, n, c, hw int, x, dy, mask, mean, variance []float32, eps float32, gamma []float32, frozen bool, dx, dgamma, dbeta []float32) {
-	s1, s2 := getSums(n*c), getSums(n*c)
-	defer sums.Put(s1)
-	defer sums.Put(s2)
-	sdz, sdzx := *s1, *s2
+	sdz, sdzx, release := sumPair(n * c)
+	defer release()
 	BackwardReduce(isa, n, c, hw, dy, x, mask, dy, sdz, sdzx)
 	a, b, k := make([]float32, c), make([]float32, c), make([]float32, c)
 	cnt := float64(n * hw)
@@ -106,10 +87,8 @@ func BNBackward(isa ISA, n, c, hw int, x, dy, mask, mean, variance []float32, ep
 // if relu. It writes y and, for GNBackward, the mean and rstd of each
 // image and group (n·groups entries). y may alias x.
 func GNForward(isa ISA, n, c, hw, groups int, x []float32, eps float32, gamma, beta []float32, relu bool, y, mean, rstdOut []float32) {
-	s1, s2 := getSums(n*c), getSums(n*c)
-	defer sums.Put(s1)
-	defer sums.Put(s2)
-	sum, sq := *s1, *s2
+	sum, sq, release := sumPair(n * c)
+	defer release()
 	ChannelSums(isa, n, c, hw, x, sum, sq)
 	scale, shift := make([]float32, n*c), make([]float32, n*c)
 	cg := c / groups
@@ -133,10 +112,8 @@ func GNForward(isa ISA, n, c, hw, groups int, x []float32, eps float32, gamma, b
 // GNBackward computes the gradients of GNForward (and of the ReLU after
 // it if mask, its output, is not nil) under the rules of BNBackward.
 func GNBackward(isa ISA, n, c, hw, groups int, x, dy, mask, mean, rstdIn, gamma, dx, dgamma, dbeta []float32) {
-	s1, s2 := getSums(n*c), getSums(n*c)
-	defer sums.Put(s1)
-	defer sums.Put(s2)
-	sdz, sdzx := *s1, *s2
+	sdz, sdzx, release := sumPair(n * c)
+	defer release()
 	BackwardReduce(isa, n, c, hw, dy, x, mask, dy, sdz, sdzx)
 	if dgamma != nil {
 		clear(dgamma)

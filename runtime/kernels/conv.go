@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 
 	"github.com/netc/netc/asm"
@@ -93,22 +92,6 @@ func repack(c ref.Conv, oihw, packed []float32, unpack bool) {
 		}
 	})
 }
-
-// floats is a pool of scratch buffers.
-var floats sync.Pool
-
-// getFloats returns a scratch buffer of n floats (not cleared); putFloats
-// gives it back.
-func getFloats(n int) *[]float32 {
-	if b, ok := floats.Get().(*[]float32); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]float32, n)
-	return &b
-}
-
-func putFloats(b *[]float32) { floats.Put(b) }
 
 // Epilogue is what a forward convolution does to its output tile before
 // storing it (see asm's flags): add a per-channel Bias and a Residual
@@ -431,7 +414,7 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 				continue
 			}
 			// Transposed, flipped weights of the phase: c.C outputs, c.K inputs.
-			wt := getFloats(c.C * c.K * jh * jw)
+			wt := floats.get(c.C * c.K * jh * jw)
 			d.w = *wt
 			cb, kb := c.C/Block, c.K/Block
 			Parallel(cb, func(lo, hi int) {
@@ -453,7 +436,7 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 				}
 			})
 			d.run()
-			putFloats(wt)
+			floats.put(wt)
 		}
 	}
 }
@@ -462,15 +445,15 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 // columns wᵀ·dy (one product per output block, on Sgemm) scattered back
 // onto the plain input.
 func stemBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
-	scratch := getFloats(len(w))
-	defer putFloats(scratch)
+	scratch := floats.get(len(w))
+	defer floats.put(scratch)
 	oihw := *scratch
 	UnpackWeights(c, w, oihw)
 	crs, pq := c.C*c.R*c.S, c.P()*c.Q()
 	Parallel(c.N, func(lo, hi int) {
-		buf, plainDy := getFloats(crs*pq), getFloats(c.K*pq)
-		defer putFloats(buf)
-		defer putFloats(plainDy)
+		buf, plainDy := floats.get(crs*pq), floats.get(c.K*pq)
+		defer floats.put(buf)
+		defer floats.put(plainDy)
 		cols := *buf
 		for i := lo; i < hi; i++ {
 			// cols = wᵀ·dy, with dy of the image made plain (K×pq).
@@ -524,8 +507,8 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 	check(c, "ConvBackwardWeight", len(x), len(dw), len(dy))
 	t := tileFor(isa, asm.OuterShape{Kind: asm.Pixels, ARow: 4, CRow: 64}, c.K)
 	groups := c.K / t.channels()
-	scratch := getFloats(len(dw))
-	defer putFloats(scratch)
+	scratch := floats.get(len(dw))
+	defer floats.put(scratch)
 	packed := *scratch
 	clear(packed)
 	wBlock := c.C * c.R * c.S * Block // packed floats per output block
