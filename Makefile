@@ -1,6 +1,6 @@
 # netc: common tasks. Everything needs only Go.
 
-.PHONY: all build test demo vet generate fuzz torch bench profile clean
+.PHONY: all build test demo vet generate fuzz torch bench bench-compare profile clean
 
 all: build
 
@@ -48,6 +48,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 torch:
 	@/usr/bin/python3 -c 'import torch' 2>/dev/null || \
 		($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch)
+
+# ResNet-20 (CIFAR) images/s, netc vs PyTorch at 1 and 2 threads -> bench/compare.json.
+bench-compare: torch
+	go run ./bench/compare
 
 clean:
 	rm -rf bin runs

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/netc/netc/spec"
@@ -86,4 +87,47 @@ func TestCIFARShapes(t *testing.T) {
 	if pool.Op != AvgPool || pool.In[0].H != 8 || pool.In[0].C != 64 {
 		t.Errorf("last feature map %dx%dx%d, want 64x8x8", pool.In[0].C, pool.In[0].H, pool.In[0].W)
 	}
+}
+
+func TestArenaSeparatesLiveBuffers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var bufs []Live
+	for range 300 {
+		first := rng.IntN(100)
+		bufs = append(bufs, Live{Size: 1 + rng.IntN(50), First: first, Last: first + rng.IntN(20)})
+	}
+	off, size := Arena(bufs)
+	peak := 0 // the most floats live at one step: a lower bound on size
+	for step := range 120 {
+		live := 0
+		for i, a := range bufs {
+			if a.First <= step && step <= a.Last {
+				live += a.Size
+			}
+			for j := range i {
+				b := bufs[j]
+				if a.First <= b.Last && b.First <= a.Last && off[i] < off[j]+b.Size && off[j] < off[i]+a.Size {
+					t.Fatalf("buffers %d %+v at %d and %d %+v at %d share memory while both live", i, a, off[i], j, b, off[j])
+				}
+			}
+		}
+		peak = max(peak, live)
+	}
+	for i, a := range bufs {
+		if off[i] < 0 || off[i]+a.Size > size {
+			t.Fatalf("buffer %d at %d+%d outside the arena of %d", i, off[i], a.Size, size)
+		}
+	}
+	if size > 2*peak {
+		t.Errorf("arena of %d floats for a peak of %d live", size, peak)
+	}
+	t.Logf("arena %d floats, peak live %d, sum %d", size, peak, sumSizes(bufs))
+}
+
+func sumSizes(bufs []Live) int {
+	s := 0
+	for _, b := range bufs {
+		s += b.Size
+	}
+	return s
 }

@@ -3,7 +3,11 @@
 // parameters it exchanges.
 package runtime
 
-import "github.com/netc/netc/spec"
+import (
+	"math"
+
+	"github.com/netc/netc/spec"
+)
 
 // Tensor is a dense float32 array in row-major order (NCHW for images).
 type Tensor struct {
@@ -130,4 +134,28 @@ type Model interface {
 	// NormState lists the running statistics of every BN (per branch for
 	// MBN) in a fixed order.
 	NormState() []*NormStats
+}
+
+// Softmax returns the arg max of one row of logits (the first on ties)
+// and the softmax probabilities.
+func Softmax(logits []float32) (class int, probs []float32) {
+	probs = make([]float32, len(logits))
+	if len(logits) == 0 {
+		return -1, probs
+	}
+	for j, v := range logits {
+		if v > logits[class] {
+			class = j
+		}
+	}
+	sum := 0.0
+	for j, v := range logits {
+		e := math.Exp(float64(v - logits[class]))
+		probs[j] = float32(e)
+		sum += e
+	}
+	for j := range probs {
+		probs[j] = float32(float64(probs[j]) / sum)
+	}
+	return class, probs
 }

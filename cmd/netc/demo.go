@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/netc/netc/runtime/cli"
 	"os"
 	"path/filepath"
 	"time"
@@ -59,7 +60,7 @@ func runDemo(args []string) error {
 	std.Limit, std.DecayEpochs = *stdImages, []float64{0.75}
 	stdDir := filepath.Join(*out, "standard")
 	fmt.Fprintf(os.Stderr, "\n1. standard training on %d clean images\n", std.Limit)
-	stdModel, err := trainSpec(s, std, stdDir, 0)
+	stdModel, err := cli.TrainSpec(interpreted, s, std, stdDir, 0)
 	if err != nil {
 		return err
 	}
@@ -69,12 +70,12 @@ func runDemo(args []string) error {
 	// from the standard model with ε ramped up gets a robust one in a
 	// fraction of an epoch.
 	adv := base
-	adv.Limit, adv.Init = *advImages, checkpointPath(stdDir)
+	adv.Limit, adv.Init = *advImages, cli.CheckpointPath(stdDir)
 	adv.DecayEpochs, adv.EpsWarmup = []float64{0.75}, 0.6
 	adv.Adversarial = true
 	adv.Attack = pgd.Config{Eps: 0.3, Step: 0.2, Steps: *steps, Loss: pgd.Untargeted, CleanStart: 0.2}
 	fmt.Fprintf(os.Stderr, "\n2. adversarial fine-tuning of that model on %d images: 100%% adversarial, untargeted PGD-%d, eps 0.3\n", adv.Limit, *steps)
-	advModel, err := trainSpec(s, adv, filepath.Join(*out, "adversarial"), 0)
+	advModel, err := cli.TrainSpec(interpreted, s, adv, filepath.Join(*out, "adversarial"), 0)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@
 //	netc demo                                   adversarially train the default spec on MNIST and evaluate it
 //	netc check SPEC [--json] [--batch N]        validate; layers, parameters, multiply-adds, memory
 //	netc fmt [-w] SPEC...                       print (or rewrite) specs in canonical form
+//	netc compile SPEC [-o DIR] [--weights CKPT]  generate a spec's Go package and model binary
 //	netc train SPEC --data D --out RUN [flags]  train (resumes RUN if it has a checkpoint)
 //	netc eval RUN|CKPT --data D --pgd 10,100 [flags] [--json]
 //	netc bench kernels [--json] [--batch 8,32]  FMA peak and conv kernel speed
@@ -17,30 +18,27 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
-	"strconv"
-	"strings"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/cli"
+	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/spec"
 )
 
-// badInput marks an error caused by what the user gave: exit status 2.
-type badInput struct{ err error }
+// The command line shared with the model binaries.
+var (
+	bad   = cli.Bad
+	badf  = cli.Badf
+	parse = cli.Parse
+	ints  = cli.Ints
+)
 
-func (e badInput) Error() string { return e.err.Error() }
-func (e badInput) Unwrap() error { return e.err }
-
-func bad(err error) error {
-	if err == nil {
-		return nil
-	}
-	return badInput{err}
-}
-
-func badf(format string, args ...any) error { return badInput{fmt.Errorf(format, args...)} }
+// interpreted builds models on the interpreter.
+func interpreted(s *spec.Spec, seed uint64) (runtime.Model, error) { return interp.NewModel(s, seed) }
 
 type command struct {
 	name, args, help string
@@ -54,8 +52,9 @@ func init() {
 		{"demo", "[flags]", "adversarially train the default spec on real MNIST and evaluate it", runDemo},
 		{"check", "SPEC [--json] [--batch N]", "validate a spec; print layers, parameters, multiply-adds, memory", runCheck},
 		{"fmt", "[-w] SPEC...", "print specs in canonical form (-w: rewrite the files)", runFmt},
-		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint)", runTrain},
-		{"eval", "RUN|CKPT --data D [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", runEval},
+		{"compile", "SPEC [-o DIR] [--weights CKPT]", "generate the Go package of a spec (model, model binary, embedded weights)", runCompile},
+		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint)", func(a []string) error { return cli.Train(interpreted, nil, a) }},
+		{"eval", "RUN|CKPT --data D [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", func(a []string) error { return cli.Eval(interpreted, a) }},
 		{"bench", "kernels [--json] [--net ...] [--batch 8,32] [--threads 1,2]", "this CPU's FMA peak and the speed of the conv kernels", runBench},
 	}
 }
@@ -96,60 +95,9 @@ func run(args []string) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(args[1:])
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.As(err, new(badInput)):
-			fmt.Fprintln(os.Stderr, "netc:", err)
-			return 2
-		default:
-			fmt.Fprintln(os.Stderr, "netc:", err)
-			return 1
-		}
+		return cli.Status("netc", c.run(args[1:]))
 	}
 	fmt.Fprintf(os.Stderr, "netc: unknown command %q\n\n", args[0])
 	usage(os.Stderr)
 	return 2
-}
-
-// parse parses flags that may come before and after positional arguments
-// and returns the positional ones.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stderr)
-				fs.Usage()
-				return nil, err
-			}
-			return nil, badf("%s: %v", fs.Name(), err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// ints parses a comma-separated list such as "10,100,2000".
-func ints(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("bad number %q in list %q", f, s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }

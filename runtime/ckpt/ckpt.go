@@ -185,6 +185,15 @@ func Load(path string, meta any) ([]Tensor, error) {
 	return ts, nil
 }
 
+// Decode is Load for a checkpoint held in memory; name is for errors.
+func Decode(name string, b []byte, meta any) ([]Tensor, error) {
+	ts, err := read(bytes.NewReader(b), int64(len(b)), meta)
+	if err != nil {
+		return nil, fmt.Errorf("ckpt: %s: %w", name, err)
+	}
+	return ts, nil
+}
+
 // read decodes a checkpoint of size bytes from r.
 func read(r io.Reader, size int64, meta any) ([]Tensor, error) {
 	var lenBuf [8]byte

@@ -54,6 +54,22 @@ func OpenCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.index(ts)
+}
+
+// ReadCheckpoint decodes a checkpoint held in memory (an embedded one);
+// name is for errors.
+func ReadCheckpoint(name string, b []byte) (*Checkpoint, error) {
+	c := &Checkpoint{Path: name}
+	ts, err := ckpt.Decode(name, b, &c.Meta)
+	if err != nil {
+		return nil, err
+	}
+	return c.index(ts)
+}
+
+func (c *Checkpoint) index(ts []ckpt.Tensor) (*Checkpoint, error) {
+	path := c.Path
 	if c.Meta.Format != Format {
 		return nil, fmt.Errorf("%s: not a netc checkpoint (format %q, want %q)", path, c.Meta.Format, Format)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
-	"github.com/netc/netc/runtime/interp"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
@@ -39,8 +38,8 @@ func (f fraction) Set(s string) error {
 	return nil
 }
 
-// attackFlags registers the attacker's flags on fs, with defaults from c.
-func attackFlags(fs *flag.FlagSet, c *pgd.Config) func() error {
+// AttackFlags registers the attacker's flags on fs, with defaults from c.
+func AttackFlags(fs *flag.FlagSet, c *pgd.Config) func() error {
 	fs.Var(fraction{&c.Eps}, "eps", "L-inf radius in pixels of [0,1] (`16/255` accepted)")
 	fs.Var(fraction{&c.Step}, "step", "PGD step size; the effective step is max(step, eps/steps)")
 	loss := fs.String("attack", c.Loss.String(), "attack loss: targeted, untargeted or cw")
@@ -48,7 +47,7 @@ func attackFlags(fs *flag.FlagSet, c *pgd.Config) func() error {
 	return func() error {
 		l, err := pgd.ParseLoss(*loss)
 		if err != nil {
-			return badf("--attack: %v", err)
+			return Badf("--attack: %v", err)
 		}
 		c.Loss = l
 		switch *norm {
@@ -57,20 +56,20 @@ func attackFlags(fs *flag.FlagSet, c *pgd.Config) func() error {
 		case "train":
 			c.Norm = runtime.BatchStats
 		default:
-			return badf("--attack-norm %q: want inference or train", *norm)
+			return Badf("--attack-norm %q: want inference or train", *norm)
 		}
 		return nil
 	}
 }
 
-// paperAttack is the paper's attacker: targeted, ε = 16/255, step 1/255.
-func paperAttack() pgd.Config {
+// PaperAttack is the paper's attacker: targeted, ε = 16/255, step 1/255.
+func PaperAttack() pgd.Config {
 	return pgd.Config{Eps: 16.0 / 255, Step: 1.0 / 255, Steps: 30, Loss: pgd.Targeted, CleanStart: 0.2}
 }
 
-// trainFlags registers the trainer's flags; the returned function
+// TrainFlags registers the trainer's flags; the returned function
 // finishes the config after parsing.
-func trainFlags(fs *flag.FlagSet, c *train.Config) func() error {
+func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.StringVar(&c.Data, "data", c.Data, "data set: mnist, mnist:DIR, cifar10:PATH or imagefolder:PATH")
 	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "epochs")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "adversarial (or clean) images per step")
@@ -89,10 +88,10 @@ func trainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.IntVar(&c.RunningStatsEpochs, "running-stats-epochs", c.RunningStatsEpochs, "normalize with the frozen running statistics in the last K epochs")
 	fs.Float64Var(&c.EpsWarmup, "eps-warmup", c.EpsWarmup, "epochs over which the attack's eps (and step) ramp up from 0")
 	fs.StringVar(&c.Init, "init", c.Init, "start from the weights of this checkpoint (or RUN folder)")
-	finishAttack := attackFlags(fs, &c.Attack)
+	finishAttack := AttackFlags(fs, &c.Attack)
 	return func() error {
 		if c.Init != "" {
-			c.Init = checkpointPath(c.Init)
+			c.Init = CheckpointPath(c.Init)
 		}
 		if err := finishAttack(); err != nil {
 			return err
@@ -107,72 +106,82 @@ func trainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 			for _, f := range strings.Split(*decay, ",") {
 				v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 				if err != nil {
-					return badf("--decay: bad epoch %q", f)
+					return Badf("--decay: bad epoch %q", f)
 				}
 				c.DecayEpochs = append(c.DecayEpochs, v)
 			}
 		}
 		c.Adversarial = c.Attack.Steps > 0
-		return bad(c.Validate())
+		return Bad(c.Validate())
 	}
 }
 
-func runTrain(args []string) error {
+// Train is the train command: it trains a model of spec s built by f
+// (with s nil, the spec is the first positional argument).
+func Train(f Factory, s *spec.Spec, args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	c := train.Defaults(128)
 	c.Data = "mnist"
-	c.Attack = paperAttack()
-	finish := trainFlags(fs, &c)
+	c.Attack = PaperAttack()
+	finish := TrainFlags(fs, &c)
 	out := fs.String("out", "", "run folder: config.json, metrics.jsonl, checkpoints/")
-	fs.DurationVar(&checkpointEvery, "checkpoint-every", checkpointEvery, "also checkpoint within an epoch this often (0: at epoch ends only)")
+	fs.DurationVar(&CheckpointEvery, "checkpoint-every", CheckpointEvery, "also checkpoint within an epoch this often (0: at epoch ends only)")
 	testLimit := fs.Int("test-limit", 1000, "test images for the clean accuracy after each epoch (0: none)")
-	pos, err := parse(fs, args)
+	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return badf("train: want one SPEC file, got %d arguments", len(pos))
+	want := 0
+	if s == nil {
+		want = 1
+	}
+	if len(pos) != want {
+		if want == 1 {
+			return Badf("train: want one SPEC file, got %d arguments", len(pos))
+		}
+		return Badf("train: unexpected argument %q (the spec is compiled in)", pos[0])
 	}
 	if *out == "" {
-		return badf("train: --out RUN is required")
+		return Badf("train: --out RUN is required")
 	}
 	if err := finish(); err != nil {
 		return err
 	}
-	s, err := spec.ParseFile(pos[0])
-	if err != nil {
-		return bad(err)
+	if s == nil {
+		if s, err = spec.ParseFile(pos[0]); err != nil {
+			return Bad(err)
+		}
 	}
-	_, err = trainSpec(s, c, *out, *testLimit)
+	_, err = TrainSpec(f, s, c, *out, *testLimit)
 	return err
 }
 
-// checkpointEvery is how often a run checkpoints within an epoch.
-var checkpointEvery = 10 * time.Minute
+// CheckpointEvery is how often a run checkpoints within an epoch.
+var CheckpointEvery = 10 * time.Minute
 
-// trainSpec trains (or resumes) a run of the spec and returns its model.
+// TrainSpec trains (or resumes) a run of the spec and returns its model.
 // Ctrl-C (or SIGTERM) checkpoints where the run stands and stops it.
-func trainSpec(s *spec.Spec, c train.Config, dir string, testLimit int) (runtime.Model, error) {
-	m, err := interp.NewModel(s, c.Seed)
+func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit int) (runtime.Model, error) {
+	m, err := f(s, c.Seed)
 	if err != nil {
-		return nil, bad(err)
+		return nil, Bad(err)
 	}
 	trainSet, err := data.Load(c.Data, "train")
 	if err != nil {
-		return nil, bad(err)
+		return nil, Bad(err)
 	}
-	if err := compatible(s, trainSet); err != nil {
+	if err := Compatible(s, trainSet); err != nil {
 		return nil, err
 	}
-	r := &train.Run{Dir: dir, Config: c, Model: m, Data: trainSet, CheckpointEvery: checkpointEvery}
+	r := &train.Run{Dir: dir, Config: c, Model: m, Data: trainSet, CheckpointEvery: CheckpointEvery}
 	if testLimit > 0 {
 		if r.Test, err = data.Load(c.Data, "test"); err != nil {
-			return nil, bad(err)
+			return nil, Bad(err)
 		}
 		r.TestLimit = testLimit
 	}
 	if err := r.Start(); err != nil {
-		return nil, bad(err)
+		return nil, Bad(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -186,13 +195,13 @@ func trainSpec(s *spec.Spec, c train.Config, dir string, testLimit int) (runtime
 	return m, nil
 }
 
-// compatible checks that a data set fits a spec's input and classes.
-func compatible(s *spec.Spec, d *data.Dataset) error {
+// Compatible checks that a data set fits a spec's input and classes.
+func Compatible(s *spec.Spec, d *data.Dataset) error {
 	if d.C != s.Input[0] || d.H != s.Input[1] || d.W != s.Input[2] {
-		return badf("%s: images are %dx%dx%d but %s expects input %d %d %d", d.Name, d.C, d.H, d.W, s.File, s.Input[0], s.Input[1], s.Input[2])
+		return Badf("%s: images are %dx%dx%d but %s expects input %d %d %d", d.Name, d.C, d.H, d.W, s.File, s.Input[0], s.Input[1], s.Input[2])
 	}
 	if d.Classes > s.Classes {
-		return badf("%s: %d classes but %s has classes %d", d.Name, d.Classes, s.File, s.Classes)
+		return Badf("%s: %d classes but %s has classes %d", d.Name, d.Classes, s.File, s.Classes)
 	}
 	return nil
 }

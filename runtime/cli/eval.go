@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -11,35 +11,36 @@ import (
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/eval"
-	"github.com/netc/netc/runtime/interp"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
 
-func runEval(args []string) error {
+// Eval is the eval command: clean and PGD accuracy of a checkpoint's
+// weights in a model built by f.
+func Eval(f Factory, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	src := fs.String("data", "", "data set (default: the one the run trained on)")
 	pgdList := fs.String("pgd", "10,100", "PGD iteration counts, e.g. 10,20,100,500,1000,2000")
-	c := eval.Config{Attack: paperAttack(), Batch: 100, Seed: 1}
-	finishAttack := attackFlags(fs, &c.Attack)
+	c := eval.Config{Attack: PaperAttack(), Batch: 100, Seed: 1}
+	finishAttack := AttackFlags(fs, &c.Attack)
 	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the attack's random draws")
 	branch := fs.String("branch", "adv", "MBN branch to evaluate: clean or adv")
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
-	pos, err := parse(fs, args)
+	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return badf("eval: want one RUN folder or checkpoint file, got %d arguments", len(pos))
+		return Badf("eval: want one RUN folder or checkpoint file, got %d arguments", len(pos))
 	}
 	if err := finishAttack(); err != nil {
 		return err
 	}
-	if c.Iters, err = ints(*pgdList); err != nil {
-		return badf("--pgd: %v", err)
+	if c.Iters, err = Ints(*pgdList); err != nil {
+		return Badf("--pgd: %v", err)
 	}
 	switch *branch {
 	case "clean":
@@ -47,9 +48,9 @@ func runEval(args []string) error {
 	case "adv":
 		c.Branch = runtime.Adv
 	default:
-		return badf("--branch %q: want clean or adv", *branch)
+		return Badf("--branch %q: want clean or adv", *branch)
 	}
-	m, meta, path, err := loadModel(pos[0])
+	m, meta, path, err := LoadModel(f, pos[0])
 	if err != nil {
 		return err
 	}
@@ -58,17 +59,17 @@ func runEval(args []string) error {
 	}
 	test, err := data.Load(*src, "test")
 	if err != nil {
-		return bad(err)
+		return Bad(err)
 	}
-	if err := compatible(m.Spec(), test); err != nil {
+	if err := Compatible(m.Spec(), test); err != nil {
 		return err
 	}
 	if c.Batch < 1 {
-		return badf("--batch %d: want >= 1", c.Batch)
+		return Badf("--batch %d: want >= 1", c.Batch)
 	}
 	res, err := eval.Run(m, test, c)
 	if err != nil {
-		return bad(err)
+		return Bad(err)
 	}
 	if *asJSON {
 		out := struct {
@@ -96,31 +97,31 @@ func printResult(w io.Writer, model, path string, r *eval.Result) {
 	}
 }
 
-// loadModel opens a run folder (its last checkpoint) or a checkpoint file
-// and builds the model it holds.
-func loadModel(arg string) (runtime.Model, *train.Meta, string, error) {
-	path := checkpointPath(arg)
+// LoadModel opens a run folder (its last checkpoint) or a checkpoint
+// file and builds, with f, the model it holds.
+func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error) {
+	path := CheckpointPath(arg)
 	c, err := train.OpenCheckpoint(path)
 	if err != nil {
-		return nil, nil, "", bad(err)
+		return nil, nil, "", Bad(err)
 	}
 	s, err := spec.Parse(path+"[spec]", []byte(c.Meta.Spec))
 	if err != nil {
-		return nil, nil, "", badf("%s: its spec does not parse: %v", path, err)
+		return nil, nil, "", Badf("%s: its spec does not parse: %v", path, err)
 	}
-	m, err := interp.NewModel(s, 0)
+	m, err := f(s, 0)
 	if err != nil {
-		return nil, nil, "", bad(err)
+		return nil, nil, "", Bad(err)
 	}
 	if err := c.Restore(m, nil); err != nil {
-		return nil, nil, "", bad(err)
+		return nil, nil, "", Bad(err)
 	}
 	meta := &c.Meta
 	return m, meta, path, nil
 }
 
-// checkpointPath is the checkpoint a RUN folder or file argument names.
-func checkpointPath(arg string) string {
+// CheckpointPath is the checkpoint a RUN folder or file argument names.
+func CheckpointPath(arg string) string {
 	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
 		return filepath.Join(arg, "checkpoints", "last.safetensors")
 	}

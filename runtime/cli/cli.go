@@ -1,0 +1,153 @@
+// Package cli is the command line that netc and every model binary it
+// compiles share: train, eval, attack, bench and predict, with the same
+// flags, errors and exit statuses (0 ok, 1 runtime failure, 2 bad input).
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/spec"
+)
+
+// BadInput marks an error caused by what the user gave: exit status 2.
+type BadInput struct{ Err error }
+
+func (e BadInput) Error() string { return e.Err.Error() }
+func (e BadInput) Unwrap() error { return e.Err }
+
+// Bad marks err, if not nil, as bad input.
+func Bad(err error) error {
+	if err == nil {
+		return nil
+	}
+	return BadInput{err}
+}
+
+// Badf is a bad-input error from a format.
+func Badf(format string, args ...any) error { return BadInput{fmt.Errorf(format, args...)} }
+
+// Status prints err (if any) after prog and returns the exit status.
+func Status(prog string, err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(BadInput)):
+		fmt.Fprintln(os.Stderr, prog+":", err)
+		return 2
+	}
+	fmt.Fprintln(os.Stderr, prog+":", err)
+	return 1
+}
+
+// Parse parses flags that may come before and after positional
+// arguments and returns the positional ones.
+func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(os.Stderr)
+				fs.Usage()
+				return nil, err
+			}
+			return nil, Badf("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// Ints parses a comma-separated list such as "10,100,2000".
+func Ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("bad number %q in list %q", f, s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Factory builds the model of a spec with weights drawn from seed.
+type Factory func(s *spec.Spec, seed uint64) (runtime.Model, error)
+
+// Compiled is the factory of a compiled model: it builds only the spec
+// the model was compiled from.
+func Compiled[M runtime.Model](newModel func(seed uint64) (M, error)) Factory {
+	return func(s *spec.Spec, seed uint64) (runtime.Model, error) {
+		m, err := newModel(seed)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil && !SameSpec(s, m.Spec()) {
+			return nil, fmt.Errorf("%s is not the spec this model was compiled from (%s, model %s)", s.File, m.Spec().File, m.Spec().Model)
+		}
+		return m, nil
+	}
+}
+
+// SameSpec reports whether two specs describe the same network (names
+// and file positions aside).
+func SameSpec(a, b *spec.Spec) bool { return network(a) == network(b) }
+
+func network(s *spec.Spec) string {
+	t := fmt.Sprint(s.Input, s.Mean, s.Std, s.Classes, s.Stem, s.Block, s.Stages, s.Width)
+	for st := range len(s.Stages) + 1 {
+		t += fmt.Sprint(s.NormAt(st))
+	}
+	return t
+}
+
+// Main runs a model binary's command line (args without the program
+// name) for the model that newModel builds, and returns the exit status.
+func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string) int {
+	m, err := newModel(0)
+	if err != nil {
+		return Status("model", err)
+	}
+	prog := m.Spec().Model
+	f := Compiled(newModel)
+	commands := []struct {
+		name, args, help string
+		run              func([]string) error
+	}{
+		{"train", "--data D --out RUN [flags]", "train (resumes RUN if it has a checkpoint)", func(a []string) error { return Train(f, m.Spec(), a) }},
+		{"eval", "RUN|CKPT [--data D] [--pgd 10,100] [flags]", "clean and PGD accuracy of trained weights", func(a []string) error { return Eval(f, a) }},
+		{"attack", "RUN|CKPT [--data D] [--steps 10] [flags]", "attack test images; one JSON line per image", func(a []string) error { return Attack(f, a) }},
+		{"bench", "[--batch 128] [--threads 1] [--time 2s] [--json]", "images/s of inference, training, attack and PGD-10 training steps", func(a []string) error { return Bench(f, m.Spec(), a) }},
+		{"predict", "RUN|CKPT IMAGE...", "classify PNG images", func(a []string) error { return Predict(f, a) }},
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(os.Stderr, "%s: the model binary of %s (compiled by netc)\n\nUsage:\n", prog, m.Spec().File)
+		for _, c := range commands {
+			fmt.Fprintf(os.Stderr, "  %s %-8s %-45s %s\n", prog, c.name, c.args, c.help)
+		}
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return Status(prog, c.run(args[1:]))
+		}
+	}
+	return Status(prog, Badf("unknown command %q (commands: train, eval, attack, bench, predict)", args[0]))
+}

@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	_ "image/png" // PNG input for predict
+	"math/rand/v2"
+	"os"
+	goruntime "runtime"
+	"time"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/pgd"
+	"github.com/netc/netc/runtime/ref"
+	"github.com/netc/netc/runtime/train"
+	"github.com/netc/netc/spec"
+)
+
+// Attack is the attack command: PGD against a checkpoint's weights on
+// test images, one JSON line per image on stdout (label, clean and
+// adversarial prediction, the largest pixel change).
+func Attack(f Factory, args []string) error {
+	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
+	src := fs.String("data", "", "data set (default: the one the run trained on)")
+	c := PaperAttack()
+	finish := AttackFlags(fs, &c)
+	fs.IntVar(&c.Steps, "steps", 10, "PGD iterations")
+	limit := fs.Int("limit", 100, "attack the first N test images")
+	batch := fs.Int("batch", 100, "images per batch")
+	seed := fs.Uint64("seed", 1, "seed of the attack's random draws")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return Badf("attack: want one RUN folder or checkpoint file, got %d arguments", len(pos))
+	}
+	if err := finish(); err != nil {
+		return err
+	}
+	if *batch < 1 || *limit < 1 || c.Steps < 1 {
+		return Badf("attack: --batch, --limit and --steps must be >= 1")
+	}
+	m, meta, _, err := LoadModel(f, pos[0])
+	if err != nil {
+		return err
+	}
+	if *src == "" {
+		*src = meta.Config.Data
+	}
+	test, err := data.Load(*src, "test")
+	if err != nil {
+		return Bad(err)
+	}
+	if err := Compatible(m.Spec(), test); err != nil {
+		return err
+	}
+	c.Branch = runtime.Adv
+	a := pgd.New(c, rand.New(rand.NewPCG(*seed, 1)))
+	k, size := m.Spec().Classes, test.C*test.H*test.W
+	enc := json.NewEncoder(os.Stdout)
+	robust, n := 0, min(*limit, test.Len())
+	for lo := 0; lo < n; lo += *batch {
+		hi := min(n, lo+*batch)
+		idx := make([]int, hi-lo)
+		for i := range idx {
+			idx[i] = lo + i
+		}
+		x := runtime.NewTensor(len(idx), test.C, test.H, test.W)
+		y := make([]int, len(idx))
+		test.Batch(idx, x.Data, y)
+		mode := runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}
+		clean := append([]float32(nil), m.Forward(x, mode).Data...)
+		xa, _ := a.Attack(m, x, y, k)
+		adv := m.Forward(xa, mode).Data
+		for i, lab := range y {
+			cc, _ := runtime.Softmax(clean[i*k : (i+1)*k])
+			ac, probs := runtime.Softmax(adv[i*k : (i+1)*k])
+			dmax := 0.0
+			for j := range size {
+				dmax = max(dmax, float64(abs32(xa.Data[i*size+j]-x.Data[i*size+j])))
+			}
+			if ac == lab {
+				robust++
+			}
+			if err := enc.Encode(map[string]any{"index": lo + i, "label": lab, "clean": cc, "adversarial": ac, "confidence": probs[ac], "linf": dmax}); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%s PGD-%d, eps %.4g: %d of %d images still classified right (%.2f%%)\n", c.Loss, c.Steps, c.Eps, robust, n, 100*float64(robust)/float64(n))
+	return nil
+}
+
+func abs32(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// BenchResult is what bench prints: images per second of each workload
+// on synthetic input.
+type BenchResult struct {
+	Model   string `json:"model"`
+	Batch   int    `json:"batch"`
+	Threads int    `json:"threads"`
+	ISA     string `json:"isa"`
+	// Inference is a forward pass with running statistics; TrainStep a
+	// training forward, softmax cross-entropy, full backward and SGD
+	// update; AttackStep one PGD step (forward and input gradient);
+	// AdvTrainStep ten attack steps and a training step.
+	Inference    float64 `json:"inference"`
+	TrainStep    float64 `json:"train_step"`
+	AttackStep   float64 `json:"attack_step"`
+	AdvTrainStep float64 `json:"adv_train_step_pgd10"`
+}
+
+// Bench is the bench command: images/s of inference, a training step, a
+// PGD attack step and a PGD-10 adversarial training step.
+func Bench(f Factory, s *spec.Spec, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	batch := fs.Int("batch", 128, "images per batch")
+	threads := fs.Int("threads", 1, "threads")
+	minTime := fs.Duration("time", 2*time.Second, "time each workload at least this long (and at least twice)")
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return Badf("bench: unexpected argument %q", pos[0])
+	}
+	if *batch < 1 || *threads < 1 {
+		return Badf("bench: --batch and --threads must be >= 1")
+	}
+	goruntime.GOMAXPROCS(*threads)
+	kernels.SetThreads(*threads)
+	m, err := f(s, 1)
+	if err != nil {
+		return err
+	}
+	isa, err := kernels.Select()
+	if err != nil {
+		return err
+	}
+	s = m.Spec()
+	r := BenchResult{Model: s.Model, Batch: *batch, Threads: *threads, ISA: string(isa)}
+	d := data.Synthetic(*batch, s.Input[0], s.Input[1], s.Input[2], s.Classes, 1)
+	x := runtime.NewTensor(*batch, s.Input[0], s.Input[1], s.Input[2])
+	y := make([]int, *batch)
+	idx := make([]int, *batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	d.Batch(idx, x.Data, y)
+	k := s.Classes
+	dl := runtime.NewTensor(*batch, k)
+	opt := train.NewSGD(m.Params(), 0.9, 5e-4, true)
+	trainStep := func(x *runtime.Tensor) {
+		logits := m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true, Split: *batch})
+		ref.SoftmaxCrossEntropy(*batch, k, logits.Data, y, 0, dl.Data)
+		m.Backward(dl, runtime.AllGrads)
+		opt.Step(m.Params(), 0.05, func(*runtime.Param) bool { return true })
+	}
+	c := pgd.Config{Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 10, Loss: pgd.Untargeted, Norm: runtime.RunningStats}
+	a := pgd.New(c, rand.New(rand.NewPCG(1, 2)))
+	xa := a.Start(x)
+	work := []struct {
+		name string
+		dst  *float64
+		run  func()
+	}{
+		{"inference", &r.Inference, func() { m.Forward(x, runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}) }},
+		{"train_step", &r.TrainStep, func() { trainStep(x) }},
+		{"attack_step", &r.AttackStep, func() { a.Step(m, xa, y, c.EffectiveStep()) }},
+		{"adv_train_step_pgd10", &r.AdvTrainStep, func() {
+			adv, _ := a.Attack(m, x, y, k)
+			trainStep(adv)
+		}},
+	}
+	for _, w := range work {
+		w.run() // warm-up
+		start, iters := time.Now(), 0
+		for iters < 2 || time.Since(start) < *minTime {
+			w.run()
+			iters++
+		}
+		*w.dst = float64(iters**batch) / time.Since(start).Seconds()
+		fmt.Fprintf(os.Stderr, "%s: %-22s %9.1f img/s (%d iterations)\n", s.Model, w.name, *w.dst, iters)
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(r)
+	}
+	return nil
+}
+
+// Predict is the predict command: the class of each PNG image under a
+// checkpoint's weights.
+func Predict(f Factory, args []string) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return Badf("predict: want a RUN folder or checkpoint and one or more PNG images")
+	}
+	m, _, _, err := LoadModel(f, pos[0])
+	if err != nil {
+		return err
+	}
+	for _, path := range pos[1:] {
+		img, err := ReadImage(path, m.Spec().Input)
+		if err != nil {
+			return Bad(err)
+		}
+		class, probs := Classify(m, img)
+		fmt.Printf("%s: class %d (p = %.4f)\n", path, class, probs[class])
+	}
+	return nil
+}
+
+// Classify runs one image (C×H×W pixels in [0,1]) through m in inference
+// mode and returns its class and the softmax probabilities.
+func Classify(m runtime.Model, img []float32) (int, []float32) {
+	in := m.Spec().Input
+	x := &runtime.Tensor{Shape: []int{1, in[0], in[1], in[2]}, Data: img}
+	return runtime.Softmax(m.Forward(x, runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}).Data)
+}
+
+// ReadImage reads a PNG image of the input size shape (channels,
+// height, width) as pixels in [0,1], channel-major: gray for one
+// channel, RGB for three.
+func ReadImage(path string, shape [3]int) ([]float32, error) {
+	r, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	img, _, err := image.Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c, h, w := shape[0], shape[1], shape[2]
+	b := img.Bounds()
+	if b.Dx() != w || b.Dy() != h {
+		return nil, fmt.Errorf("%s: image is %dx%d, the model takes %dx%d", path, b.Dx(), b.Dy(), w, h)
+	}
+	if c != 1 && c != 3 {
+		return nil, fmt.Errorf("%s: the model takes %d channels; PNG input gives 1 or 3", path, c)
+	}
+	out := make([]float32, c*h*w)
+	for yy := range h {
+		for xx := range w {
+			r16, g16, b16, _ := img.At(b.Min.X+xx, b.Min.Y+yy).RGBA()
+			rgb := [3]float32{float32(r16) / 65535, float32(g16) / 65535, float32(b16) / 65535}
+			if c == 1 {
+				out[yy*w+xx] = 0.299*rgb[0] + 0.587*rgb[1] + 0.114*rgb[2]
+				continue
+			}
+			for ch := range 3 {
+				out[(ch*h+yy)*w+xx] = rgb[ch]
+			}
+		}
+	}
+	return out, nil
+}
