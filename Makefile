@@ -53,5 +53,11 @@ torch:
 bench-compare: torch
 	go run ./bench/compare
 
+# Retrain the MNIST model embedded in generated/mnistresnet (netc demo's
+# adversarial run) and recompile the package with its weights.
+embedded-model:
+	go run ./cmd/netc demo --out runs/demo
+	go run ./cmd/netc compile --weights runs/demo/adversarial specs/mnist-resnet.spec -o generated/mnistresnet
+
 clean:
 	rm -rf bin runs

@@ -105,6 +105,7 @@ func newFile(pkg string) *jen.File {
 	f.ImportName(runtimePath, "runtime")
 	f.ImportName(kernelsPath, "kernels")
 	f.ImportName(specPath, "spec")
+	f.ImportName("github.com/netc/netc/runtime/train", "train")
 	return f
 }
 
@@ -115,6 +116,9 @@ func modelFile(g *compiler.Graph, src []byte, o Options) ([]byte, error) {
 	f.PackageComment(fmt.Sprintf("Package %s is the network of %s compiled by netc: %s, %d convolutions, %d parameters, %d multiply-adds per image.",
 		o.Package, filepath.Base(s.File), s.Model, sum.Convs, sum.Params, sum.MACs))
 	f.PackageComment("New builds it with fresh weights; it implements runtime.Model.")
+	if o.Weights != nil {
+		f.PackageComment("Load builds it with the trained weights embedded in the package, and Predict classifies an image.")
+	}
 
 	train := newBuilder(g, false).build()
 	var attack *program
@@ -415,13 +419,15 @@ func embedFile(o Options) ([]byte, error) {
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Id("m"), jen.Id("c").Dot("Restore").Call(jen.Id("m"), jen.Nil())),
 	)
-	f.Comment("Predict classifies one image (InputC×InputH×InputW pixels in [0,1], channel-major) with model m: the class and the softmax probabilities.")
+	f.Comment("Predict classifies one image, InputC×InputH×InputW pixels in [0,1] channel-major, in inference mode (the adversarial branch of MBN): the class and the softmax probabilities. It panics if img has another length.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Predict").Params(jen.Id("img").Index().Float32()).Params(jen.Id("class").Int(), jen.Id("probs").Index().Float32()).Block(
 		jen.Id("x").Op(":=").Op("&").Qual(runtimePath, "Tensor").Values(jen.Dict{
 			jen.Id("Shape"): jen.Index().Int().Values(jen.Lit(1), jen.Id("InputC"), jen.Id("InputH"), jen.Id("InputW")),
 			jen.Id("Data"):  jen.Id("img"),
 		}),
-		jen.Id("logits").Op(":=").Id("m").Dot("Forward").Call(jen.Id("x"), jen.Qual(runtimePath, "Mode").Values(jen.Dict{jen.Id("InputOnly"): jen.True()})),
+		jen.Id("logits").Op(":=").Id("m").Dot("Forward").Call(jen.Id("x"), jen.Qual(runtimePath, "Mode").Values(jen.Dict{
+			jen.Id("Norm"): jen.Qual(runtimePath, "RunningStats"), jen.Id("Branch"): jen.Qual(runtimePath, "Adv"), jen.Id("InputOnly"): jen.True(),
+		})),
 		jen.Return(jen.Qual(runtimePath, "Softmax").Call(jen.Id("logits").Dot("Data"))),
 	)
 	return renderFile(f)

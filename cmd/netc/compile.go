@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/renameio/v2"
 	"github.com/netc/netc/codegen"
+	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 	"golang.org/x/mod/modfile"
 )
@@ -55,8 +56,19 @@ func (c *compileFlags) generate(path, dir string) (*spec.Spec, codegen.Files, er
 		return nil, nil, err
 	}
 	if c.weights != "" {
-		if o.Weights, err = os.ReadFile(cli.CheckpointPath(c.weights)); err != nil {
+		ck, err := train.OpenCheckpoint(cli.CheckpointPath(c.weights))
+		if err != nil {
 			return nil, nil, bad(err)
+		}
+		ws, err := spec.Parse(ck.Path+"[spec]", []byte(ck.Meta.Spec))
+		if err != nil {
+			return nil, nil, badf("%s: its spec does not parse: %v", ck.Path, err)
+		}
+		if !cli.SameSpec(s, ws) {
+			return nil, nil, badf("--weights %s: trained for a different network than %s", ck.Path, path)
+		}
+		if o.Weights, err = ck.WeightsOnly(); err != nil {
+			return nil, nil, err
 		}
 	}
 	files, err := codegen.Generate(s, src, o)
@@ -86,7 +98,9 @@ func importPath(dir string) (string, error) {
 			return pathpkg.Join(path, filepath.ToSlash(rel)), nil
 		}
 		if filepath.Dir(root) == root {
-			return "", fmt.Errorf("%s is in no Go module: the model binary needs one (go mod init)", dir)
+			pkg := filepath.Base(abs)
+			fmt.Fprintf(os.Stderr, "netc compile: %s is in no Go module; its model binary imports it as %q: run 'go mod init %s' there (with a replace of github.com/netc/netc if netc is not published where you build)\n", dir, pkg, pkg)
+			return pkg, nil
 		}
 	}
 }

@@ -76,6 +76,19 @@ func Save(path string, tensors []Tensor, meta any) error {
 	return nil
 }
 
+// Encode is Save into memory.
+func Encode(tensors []Tensor, meta any) ([]byte, error) {
+	header, err := encodeHeader(tensors, meta)
+	if err != nil {
+		return nil, fmt.Errorf("ckpt: %v", err)
+	}
+	var b bytes.Buffer
+	if err := writeData(&b, header, tensors); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
 // writeData writes the header length, the header and the tensor data.
 func writeData(f io.Writer, header []byte, tensors []Tensor) error {
 	w := bufio.NewWriterSize(f, 1<<20)

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/ckpt"
@@ -45,6 +46,7 @@ type Checkpoint struct {
 	Path    string
 	Meta    Meta
 	tensors map[string]ckpt.Tensor
+	order   []string // tensor names in file order
 }
 
 // OpenCheckpoint reads a checkpoint file.
@@ -76,6 +78,7 @@ func (c *Checkpoint) index(ts []ckpt.Tensor) (*Checkpoint, error) {
 	c.tensors = make(map[string]ckpt.Tensor, len(ts))
 	for _, t := range ts {
 		c.tensors[t.Name] = t
+		c.order = append(c.order, t.Name)
 	}
 	return c, nil
 }
@@ -116,4 +119,16 @@ func (c *Checkpoint) Restore(m runtime.Model, opt *SGD) error {
 		}
 	}
 	return nil
+}
+
+// WeightsOnly encodes the checkpoint without the optimizer's state: the
+// weights and running statistics a trained model embeds.
+func (c *Checkpoint) WeightsOnly() ([]byte, error) {
+	var ts []ckpt.Tensor
+	for _, name := range c.order {
+		if !strings.HasPrefix(name, "optimizer.") {
+			ts = append(ts, c.tensors[name])
+		}
+	}
+	return ckpt.Encode(ts, c.Meta)
 }
