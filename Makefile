@@ -1,6 +1,6 @@
 # netc: common tasks. Everything needs only Go.
 
-.PHONY: all build test demo vet generate fuzz torch bench bench-compare profile clean
+.PHONY: all build test demo vet generate fuzz torch bench bench-compare profile embedded-model clean
 
 all: build
 
