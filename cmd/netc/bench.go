@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/netc/netc/runtime/cli"
 	"math/rand/v2"
 	"os"
 	goruntime "runtime"
@@ -77,6 +78,9 @@ type benchShape struct {
 }
 
 func runBench(args []string) error {
+	if len(args) > 0 && args[0] == "model" {
+		return viaBinary("bench", args[1:], func(f cli.Factory, a []string) error { return cli.Bench(f, nil, a) })
+	}
 	procs := goruntime.GOMAXPROCS(0)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
@@ -95,7 +99,7 @@ func runBench(args []string) error {
 		return err
 	}
 	if len(pos) != 1 || pos[0] != "kernels" {
-		return badf("bench: want 'kernels'")
+		return badf("bench: want 'kernels' or 'model SPEC'")
 	}
 	batches, err := positiveInts("--batch", *batchList, 1<<20)
 	if err != nil {

@@ -30,52 +30,66 @@ func (c *compileFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.input, "input", "", "override the spec's input size, C,H,W (e.g. 3,64,64)")
 }
 
-// generate parses the spec and generates its package.
+// generate parses the spec and generates its package for directory dir.
 func (c *compileFlags) generate(path, dir string) (*spec.Spec, codegen.Files, error) {
-	src, err := os.ReadFile(path)
+	s, src, o, err := c.prepare(path)
 	if err != nil {
-		return nil, nil, bad(err)
+		return nil, nil, err
 	}
-	s, err := spec.Parse(path, src)
-	if err != nil {
-		return nil, nil, bad(err)
-	}
-	if c.input != "" {
-		in, err := ints(c.input)
-		if err != nil || len(in) != 3 || in[0] != s.Input[0] || in[1] < 1 || in[2] < 1 {
-			return nil, nil, badf("--input %q: want C,H,W with the spec's %d channels", c.input, s.Input[0])
-		}
-		s.Input = [3]int{in[0], in[1], in[2]}
-		src = withInput(src, in)
-	}
-	o := codegen.Options{Package: c.pkg}
 	if dir == "" {
-		dir = codegen.PackageName(s)
+		dir = o.Package
 	}
 	if o.Module, err = importPath(dir); err != nil {
 		return nil, nil, err
-	}
-	if c.weights != "" {
-		ck, err := train.OpenCheckpoint(cli.CheckpointPath(c.weights))
-		if err != nil {
-			return nil, nil, bad(err)
-		}
-		ws, err := spec.Parse(ck.Path+"[spec]", []byte(ck.Meta.Spec))
-		if err != nil {
-			return nil, nil, badf("%s: its spec does not parse: %v", ck.Path, err)
-		}
-		if !cli.SameSpec(s, ws) {
-			return nil, nil, badf("--weights %s: trained for a different network than %s", ck.Path, path)
-		}
-		if o.Weights, err = ck.WeightsOnly(); err != nil {
-			return nil, nil, err
-		}
 	}
 	files, err := codegen.Generate(s, src, o)
 	if err != nil {
 		return nil, nil, bad(err)
 	}
 	return s, files, nil
+}
+
+// prepare parses the spec and reads the weights: what codegen.Generate
+// takes but the module path.
+func (c *compileFlags) prepare(path string) (*spec.Spec, []byte, codegen.Options, error) {
+	var o codegen.Options
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, o, bad(err)
+	}
+	s, err := spec.Parse(path, src)
+	if err != nil {
+		return nil, nil, o, bad(err)
+	}
+	if c.input != "" {
+		in, err := ints(c.input)
+		if err != nil || len(in) != 3 || in[0] != s.Input[0] || in[1] < 1 || in[2] < 1 {
+			return nil, nil, o, badf("--input %q: want C,H,W with the spec's %d channels", c.input, s.Input[0])
+		}
+		s.Input = [3]int{in[0], in[1], in[2]}
+		src = withInput(src, in)
+	}
+	o.Package = c.pkg
+	if o.Package == "" {
+		o.Package = codegen.PackageName(s)
+	}
+	if c.weights != "" {
+		ck, err := train.OpenCheckpoint(cli.CheckpointPath(c.weights))
+		if err != nil {
+			return nil, nil, o, bad(err)
+		}
+		ws, err := spec.Parse(ck.Path+"[spec]", []byte(ck.Meta.Spec))
+		if err != nil {
+			return nil, nil, o, badf("%s: its spec does not parse: %v", ck.Path, err)
+		}
+		if !cli.SameSpec(s, ws) {
+			return nil, nil, o, badf("--weights %s: trained for a different network than %s", ck.Path, path)
+		}
+		if o.Weights, err = ck.WeightsOnly(); err != nil {
+			return nil, nil, o, err
+		}
+	}
+	return s, src, o, nil
 }
 
 // importPath is the import path of directory dir, from the go.mod of

@@ -7,9 +7,16 @@
 //	netc check SPEC [--json] [--batch N]        validate; layers, parameters, multiply-adds, memory
 //	netc fmt [-w] SPEC...                       print (or rewrite) specs in canonical form
 //	netc compile SPEC [-o DIR] [--weights CKPT]  generate a spec's Go package and model binary
+//	netc build SPEC [-o BIN]                    compile a spec and build its model binary
 //	netc train SPEC --data D --out RUN [flags]  train (resumes RUN if it has a checkpoint)
 //	netc eval RUN|CKPT --data D --pgd 10,100 [flags] [--json]
+//
+// train and eval run the spec's compiled model binary, built into the
+// user's cache directory (netc/build, netc/bin) with the go command;
+// --interp runs them in process on the interpreter instead.
+//
 //	netc bench kernels [--json] [--batch 8,32]  FMA peak and conv kernel speed
+//	netc bench model SPEC [--json] [--interp]   model images/s: inference, training, attack steps
 //
 // NETC_CPUPROFILE=FILE writes a CPU profile of the command to FILE.
 //
@@ -18,6 +25,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,9 +61,13 @@ func init() {
 		{"check", "SPEC [--json] [--batch N]", "validate a spec; print layers, parameters, multiply-adds, memory", runCheck},
 		{"fmt", "[-w] SPEC...", "print specs in canonical form (-w: rewrite the files)", runFmt},
 		{"compile", "SPEC [-o DIR] [--weights CKPT]", "generate the Go package of a spec (model, model binary, embedded weights)", runCompile},
-		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint)", func(a []string) error { return cli.Train(interpreted, nil, a) }},
-		{"eval", "RUN|CKPT --data D [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", func(a []string) error { return cli.Eval(interpreted, a) }},
+		{"build", "SPEC [-o BIN] [--weights CKPT]", "compile a spec and build its model binary", runBuild},
+		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint; --interp: on the interpreter)", func(a []string) error {
+			return viaBinary("train", a, func(f cli.Factory, a []string) error { return cli.Train(f, nil, a) })
+		}},
+		{"eval", "RUN|CKPT --data D [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", func(a []string) error { return viaBinary("eval", a, cli.Eval) }},
 		{"bench", "kernels [--json] [--net ...] [--batch 8,32] [--threads 1,2]", "this CPU's FMA peak and the speed of the conv kernels", runBench},
+		{"bench", "model SPEC [--batch 128] [--threads 1] [--json] [--interp]", "images/s of inference, training, attack and PGD-10 training steps", runBench},
 	}
 }
 
@@ -95,7 +107,12 @@ func run(args []string) int {
 		if c.name != args[0] {
 			continue
 		}
-		return cli.Status("netc", c.run(args[1:]))
+		err := c.run(args[1:])
+		var st exitStatus
+		if errors.As(err, &st) {
+			return int(st)
+		}
+		return cli.Status("netc", err)
 	}
 	fmt.Fprintf(os.Stderr, "netc: unknown command %q\n\n", args[0])
 	usage(os.Stderr)

@@ -121,7 +121,8 @@ type BenchResult struct {
 }
 
 // Bench is the bench command: images/s of inference, a training step, a
-// PGD attack step and a PGD-10 adversarial training step.
+// PGD attack step and a PGD-10 adversarial training step, for a model of
+// spec s built by f (with s nil, the spec is the first argument).
 func Bench(f Factory, s *spec.Spec, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	batch := fs.Int("batch", 128, "images per batch")
@@ -132,7 +133,14 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 {
+	if s == nil {
+		if len(pos) != 1 {
+			return Badf("bench: want one SPEC file, got %d arguments", len(pos))
+		}
+		if s, err = spec.ParseFile(pos[0]); err != nil {
+			return Bad(err)
+		}
+	} else if len(pos) != 0 {
 		return Badf("bench: unexpected argument %q", pos[0])
 	}
 	if *batch < 1 || *threads < 1 {

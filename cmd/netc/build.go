@@ -1,0 +1,194 @@
+package main
+
+import (
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/netc/netc/codegen"
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/cli"
+	"github.com/netc/netc/spec"
+)
+
+func runBuild(args []string) error {
+	fs := flag.NewFlagSet("build", flag.ContinueOnError)
+	var c compileFlags
+	c.register(fs)
+	out := fs.String("o", "", "the model binary (default: the package name, in this directory)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badf("build: want one SPEC file, got %d arguments", len(pos))
+	}
+	start := time.Now()
+	s, src, o, err := c.prepare(pos[0])
+	if err != nil {
+		return err
+	}
+	bin := *out
+	if bin == "" {
+		bin = o.Package
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return err
+	}
+	if err := buildBinary(s, src, o, bin); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "netc build: %s -> %s in %s\n", pos[0], bin, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// sourceRoot is the directory of netc's own module, whose runtime a model
+// binary links, or "" if netc was built elsewhere.
+func sourceRoot() string {
+	_, file, _, ok := goruntime.Caller(0)
+	if !ok {
+		return ""
+	}
+	root := filepath.Dir(filepath.Dir(filepath.Dir(file))) // .../cmd/netc/build.go
+	if mod, err := os.ReadFile(filepath.Join(root, "go.mod")); err == nil && strings.HasPrefix(string(mod), "module github.com/netc/netc\n") {
+		return root
+	}
+	return ""
+}
+
+// netcRequire is the go.mod text that brings in netc's runtime: a replace
+// of the source tree netc was built from, else netc's module version.
+func netcRequire() (string, error) {
+	if root := sourceRoot(); root != "" {
+		return fmt.Sprintf("require github.com/netc/netc v0.0.0\n\nreplace github.com/netc/netc => %s\n", root), nil
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == "github.com/netc/netc" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return fmt.Sprintf("require github.com/netc/netc %s\n", bi.Main.Version), nil
+	}
+	return "", errors.New("cannot locate netc's runtime to build a model binary (netc was built outside its source tree, without a version); use --interp")
+}
+
+// buildBinary generates the package of spec s (source src) as a module
+// in netc's cache and builds its model binary at bin with the go
+// command, which rebuilds only what changed.
+func buildBinary(s *spec.Spec, src []byte, o codegen.Options, bin string) error {
+	req, err := netcRequire()
+	if err != nil {
+		return err
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return err
+	}
+	o.Module = "netc.build/" + o.Package
+	files, err := codegen.Generate(s, src, o)
+	if err != nil {
+		return bad(err)
+	}
+	files["go.mod"] = fmt.Appendf(nil, "module %s\n\ngo 1.26\n\n%s", o.Module, req)
+	if root := sourceRoot(); root != "" {
+		if sum, err := os.ReadFile(filepath.Join(root, "go.sum")); err == nil {
+			files["go.sum"] = sum
+		}
+	}
+	// The cache key: the spec (in model.go), the weights and netc's origin.
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
+		h.Write(files[name])
+	}
+	dir := filepath.Join(cache, "netc", "build", fmt.Sprintf("%s-%x", o.Package, h.Sum(nil)[:8]))
+	if err := writeFiles(dir, files); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+o.Package)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the model binary in %s: %v\n%s", dir, err, out)
+	}
+	return nil
+}
+
+// compiledModel is the factory of netc train and eval without --interp:
+// it asks for a model binary to be built and run (errExec).
+func compiledModel(s *spec.Spec, seed uint64) (runtime.Model, error) {
+	return nil, errExec{s}
+}
+
+// errExec is compiledModel's request to hand the command over to the
+// spec's model binary.
+type errExec struct{ s *spec.Spec }
+
+func (e errExec) Error() string { return "internal: model binary requested for " + e.s.File }
+
+// viaBinary runs a train or eval command: in process on the interpreter
+// with --interp, else in the spec's compiled model binary, built into
+// netc's cache (dropArg, the spec file's path, is not passed on).
+func viaBinary(name string, args []string, run func(cli.Factory, []string) error) error {
+	var rest []string
+	interp := false
+	for _, a := range args {
+		if a == "--interp" || a == "-interp" {
+			interp = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if interp {
+		return run(interpreted, rest)
+	}
+	err := run(compiledModel, rest)
+	var ee errExec
+	if !errors.As(err, &ee) {
+		return err
+	}
+	s := ee.s
+	o := codegen.Options{Package: codegen.PackageName(s)}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(cache, "netc", "bin", o.Package)
+	fmt.Fprintf(os.Stderr, "netc %s: building the compiled model %s (--interp: run on the interpreter)\n", name, o.Package)
+	if err := buildBinary(s, []byte(s.String()), o, bin); err != nil {
+		if errors.As(err, new(cli.BadInput)) { // a spec the compiler does not take
+			fmt.Fprintf(os.Stderr, "netc %s: %v; running on the interpreter\n", name, err)
+			return run(interpreted, rest)
+		}
+		return err
+	}
+	var pass []string
+	for _, a := range rest {
+		if a != s.File {
+			pass = append(pass, a)
+		}
+	}
+	cmd := exec.Command(bin, append([]string{name}, pass...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	signal.Ignore(os.Interrupt) // the model binary checkpoints and stops
+	if err := cmd.Run(); err != nil {
+		var xe *exec.ExitError
+		if errors.As(err, &xe) {
+			return exitStatus(xe.ExitCode())
+		}
+		return err
+	}
+	return nil
+}
+
+// exitStatus is a model binary's exit status, passed on as netc's.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
