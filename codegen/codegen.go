@@ -122,7 +122,7 @@ func modelFile(g *compiler.Graph, src []byte, o Options) ([]byte, error) {
 
 	train := newBuilder(g, false).build()
 	var attack *program
-	if foldable(g) {
+	if len(compiler.Fuse(g).Folds) > 0 {
 		attack = newBuilder(g, true).build()
 	}
 	in := g.Nodes[0]

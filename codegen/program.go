@@ -6,7 +6,6 @@ import (
 
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime/kernels"
-	"github.com/netc/netc/spec"
 )
 
 // A program is what a compiled model runs for one kind of pass: a
@@ -63,24 +62,15 @@ func blockOf(nd *compiler.Node) string {
 // executor) on symbolic buffers, so that the compiled code makes the
 // same kernel calls on the same values.
 type builder struct {
-	g      *compiler.Graph
-	prog   *program
-	fold   bool
-	calls  *[]*call
-	out    []*buf // forward outputs by node ID
-	grad   []*buf // gradients by node ID
-	set    []bool
-	owner  map[*buf]int // which node a gradient buffer belongs to
-	fused  []bool       // ReLU computed by its norm layer
-	reluOf []*compiler.Node
-	folds  map[int]fold
-	folded []bool
-}
-
-// fold is a conv whose BN folds into it, as in the interpreter.
-type fold struct {
-	norm, out, res *compiler.Node
-	relu           bool
+	g     *compiler.Graph
+	prog  *program
+	fold  bool // the attack path: fusion.Folds apply
+	fu    *compiler.Fusion
+	calls *[]*call
+	out   []*buf // forward outputs by node ID
+	grad  []*buf // gradients by node ID
+	set   []bool
+	owner map[*buf]int // which node a gradient buffer belongs to
 }
 
 // supported reports why a graph cannot be compiled, or nil.
@@ -95,63 +85,20 @@ func supported(g *compiler.Graph) error {
 }
 
 func newBuilder(g *compiler.Graph, folding bool) *builder {
-	b := &builder{g: g, fold: folding, prog: &program{name: "train"}, owner: map[*buf]int{}}
+	b := &builder{g: g, fold: folding, fu: compiler.Fuse(g), prog: &program{name: "train"}, owner: map[*buf]int{}}
 	if folding {
 		b.prog.name = "attack"
 	}
 	n := len(g.Nodes)
 	b.out, b.grad, b.set = make([]*buf, n), make([]*buf, n), make([]bool, n)
-	b.fused, b.reluOf, b.folded = make([]bool, n), make([]*compiler.Node, n), make([]bool, n)
-	b.folds = map[int]fold{}
-	users := make([][]*compiler.Node, n)
-	for _, nd := range g.Nodes {
-		for _, in := range nd.In {
-			users[in.ID] = append(users[in.ID], nd)
-		}
-	}
-	only := func(nd *compiler.Node) *compiler.Node {
-		if len(users[nd.ID]) == 1 {
-			return users[nd.ID][0]
-		}
-		return nil
-	}
-	for _, nd := range g.Nodes {
-		if nd.Op == compiler.ReLU && nd.In[0].Op == compiler.Norm && only(nd.In[0]) == nd {
-			b.fused[nd.ID], b.reluOf[nd.In[0].ID] = true, nd
-		}
-	}
-	if !folding {
-		return b
-	}
-	for _, c := range g.Nodes {
-		nn := only(c)
-		if c.Op != compiler.Conv || nn == nil || nn.Op != compiler.Norm || nn.Norm.Kind == spec.GN {
-			continue
-		}
-		fl := fold{norm: nn, out: nn}
-		if r := only(nn); r != nil && r.Op == compiler.ReLU {
-			fl.out, fl.relu = r, true
-		} else if a := only(nn); a != nil && a.Op == compiler.Add {
-			other := a.In[0]
-			if other == nn {
-				other = a.In[1]
-			}
-			if r := only(a); r != nil && r.Op == compiler.ReLU && other.ID < nn.ID {
-				fl.out, fl.res, fl.relu = r, other, true
-				b.folded[a.ID] = true
-			}
-		}
-		b.folds[c.ID] = fl
-		b.folded[nn.ID] = true
-		if fl.relu {
-			b.folded[fl.out.ID] = true
-		}
-	}
 	return b
 }
 
-// foldable reports whether any conv of g folds its BN.
-func foldable(g *compiler.Graph) bool { return len(newBuilder(g, true).folds) > 0 }
+// folds reports whether the builder folds conv nd's BN into it.
+func (b *builder) folds(nd *compiler.Node) (*compiler.Fold, bool) {
+	fl, ok := b.fu.Folds[nd.ID]
+	return fl, ok && b.fold
+}
 
 func (b *builder) newBuf(nd *compiler.Node) *buf {
 	x := &buf{size: nd.Size(), first: -1}
@@ -195,18 +142,16 @@ func (b *builder) build() *program {
 }
 
 func (b *builder) forward(nd *compiler.Node) {
-	if b.fold {
-		if b.folded[nd.ID] {
-			return
+	if b.fold && b.fu.Folded[nd.ID] {
+		return
+	}
+	if fl, ok := b.folds(nd); ok {
+		res := src("nil")
+		if fl.Res != nil {
+			res = b.outArg(fl.Res)
 		}
-		if fl, ok := b.folds[nd.ID]; ok {
-			res := src("nil")
-			if fl.res != nil {
-				res = b.outArg(fl.res)
-			}
-			b.emit(nd, nd, "", "FoldedForward", b.outArg(nd.In[0]), arg{node: fl.norm}, res, b.outArg(fl.out), lit(fl.relu))
-			return
-		}
+		b.emit(nd, nd, "", "FoldedForward", b.outArg(nd.In[0]), arg{node: fl.Norm}, res, b.outArg(fl.Out), lit(fl.ReLU))
+		return
 	}
 	x := func() arg { return b.outArg(nd.In[0]) }
 	switch nd.Op {
@@ -216,12 +161,12 @@ func (b *builder) forward(nd *compiler.Node) {
 		b.emit(nd, nd, "", "Forward", x(), b.outArg(nd))
 	case compiler.Norm:
 		y, relu := nd, false
-		if r := b.reluOf[nd.ID]; r != nil {
+		if r := b.fu.ReLUOf[nd.ID]; r != nil {
 			y, relu = r, true
 		}
 		b.emit(nd, nd, "", "Forward", x(), b.outArg(y), lit(relu))
 	case compiler.ReLU:
-		if !b.fused[nd.ID] {
+		if !b.fu.Fused[nd.ID] {
 			b.emit(nd, nil, "layers", "ReLU", x(), b.outArg(nd))
 		}
 	case compiler.Add:
@@ -287,23 +232,23 @@ func (b *builder) backward(nd *compiler.Node) {
 	case compiler.Input:
 		b.emit(nd, nil, "m.in", "Backward", bufArg(dy), src("m.dx.Data"))
 	case compiler.Conv:
-		if _, ok := b.folds[nd.ID]; ok {
+		if _, ok := b.folds(nd); ok {
 			op(nd, "", "FoldedBackward", bufArg(dy))
 		} else {
 			op(nd, "", "Backward", b.outArg(in), bufArg(dy))
 		}
 	case compiler.Norm:
-		if b.folded[nd.ID] { // scaled into the conv's weights
+		if b.fold && b.fu.Folded[nd.ID] { // scaled into the conv's weights
 			b.handOver(nd, in, dy)
 			break
 		}
 		mask := src("nil")
-		if r := b.reluOf[nd.ID]; r != nil {
+		if r := b.fu.ReLUOf[nd.ID]; r != nil {
 			mask = b.outArg(r)
 		}
 		op(nd, "", "Backward", b.outArg(in), mask, bufArg(dy))
 	case compiler.ReLU:
-		if b.fused[nd.ID] && !b.fold { // the norm layer takes dy and the mask
+		if b.fu.Fused[nd.ID] && !b.fold { // the norm layer takes dy and the mask
 			b.grad[in.ID], b.set[in.ID] = dy, true
 			b.owner[dy] = in.ID
 			break

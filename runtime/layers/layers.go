@@ -90,11 +90,12 @@ func (in *Input) Forward(p *Pass, x, y []float32) {
 }
 
 // Backward maps the gradient dy of the output to dx, that of the pixels
-// (plain NCHW).
+// (plain NCHW); dx may be dy.
 func (in *Input) Backward(p *Pass, dy, dx []float32) {
 	if in.Blocked() {
-		kernels.FromBlocked(p.N, in.C, in.HW, dy, dx)
-		dy = dx
+		in.plain = grow(in.plain, len(dy))
+		kernels.FromBlocked(p.N, in.C, in.HW, dy, in.plain)
+		dy = in.plain
 	}
 	ref.ChannelAffine(p.N, in.C, in.HW, dy, in.Scale, nil, dx)
 }
