@@ -121,7 +121,9 @@ func ConvKernels(ctx *build.Context, isa ISA) error {
 	for _, s := range OuterShapes {
 		for _, t := range OuterTiles[isa.Name] {
 			for r := 1; r <= t.MaxR; r++ {
-				if err := outer(ctx, isa, s, r, t.V); err != nil {
+				name := OuterName(isa, s, r, t.V)
+				k := outerKernel{shape: s, rows: r, vecs: t.V, stack: 1}
+				if err := outer(ctx, isa, name, fmt.Sprintf("%s runs the outer kernel (see package asm) with a %d×%d tile.", name, r, t.V), k); err != nil {
 					return err
 				}
 			}
@@ -130,10 +132,56 @@ func ConvKernels(ctx *build.Context, isa ISA) error {
 	return nil
 }
 
-func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
-	name := OuterName(isa, s, rows, vecs)
-	acc, ops, err := begin(ctx, isa, Plan{Accumulators: rows * vecs, Operands: vecs + 1}, name, "func(args *uintptr)",
-		fmt.Sprintf("%s runs the outer kernel (see package asm) with a %d×%d tile.", name, rows, vecs))
+// OuterTileIndex is the index in OuterTiles[isa.Name] of the tile the
+// runtime uses for k channels: the widest whose channels (V·Lanes)
+// divide k; -1 if none does.
+func OuterTileIndex(isa ISA, k int) int {
+	best := -1
+	for i, t := range OuterTiles[isa.Name] {
+		if c := t.V * isa.Lanes; k%c == 0 && (best < 0 || c > OuterTiles[isa.Name][best].V*isa.Lanes) {
+			best = i
+		}
+	}
+	return best
+}
+
+// outerKernel is what one outer kernel computes. The general kernels
+// read every loop count, stride and block distance from the argument
+// block; a specialized kernel (ModelKernels) has some of those fields
+// fixed at generation time and uses them as immediates, and may compute
+// several tiles per pass.
+type outerKernel struct {
+	shape      OuterShape
+	rows, vecs int
+	// stack is how many tiles, TileA and TileC bytes apart (both fixed),
+	// one pass keeps in registers: stack·rows rows.
+	stack int
+	// fixed are fields of the argument block (OuterArgs) with their
+	// values: the kernel uses these values and never reads the fields.
+	fixed map[string]int
+}
+
+// field is an argument field the kernel has as an immediate.
+func (k outerKernel) field(name string) (int, bool) {
+	v, ok := k.fixed[name]
+	return v, ok
+}
+
+func outer(ctx *build.Context, isa ISA, name, doc string, k outerKernel) error {
+	s, vecs := k.shape, k.vecs
+	rows := k.rows * k.stack // rows of the registers: k.stack tiles of k.rows
+	tileA, fixedTileA := k.field("TileA")
+	tileC, fixedTileC := k.field("TileC")
+	if k.stack > 1 && !(fixedTileA && fixedTileC) {
+		return fmt.Errorf("%s: %d tiles per pass need TileA and TileC fixed", name, k.stack)
+	}
+	if k.stack < 1 || k.fixed != nil && s.Kind != Channels {
+		return fmt.Errorf("%s: unsupported kernel %+v", name, k)
+	}
+	// Displacements of the rows of A and C from the pass's first.
+	rowA := func(r int) int { return r/k.rows*tileA + r%k.rows*s.ARow }
+	rowC := func(r int) int { return r/k.rows*tileC + r%k.rows*s.CRow }
+	acc, ops, err := begin(ctx, isa, Plan{Accumulators: rows * vecs, Operands: vecs + 1}, name, "func(args *uintptr)", doc)
 	if err != nil {
 		return err
 	}
@@ -142,12 +190,26 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 	vecBytes := 4 * isa.Lanes
 	perBlock := 16 / isa.Lanes
 	// vecMem is vector v of a blocked operand at base+disp, the next block
-	// blockReg bytes on.
-	vecMem := func(base, blockReg reg.Register, disp, v int) operand.Mem {
+	// blockReg bytes on, or block bytes if blockReg is nil.
+	var derr error
+	// fits records an error if a displacement or immediate v does not fit
+	// 32 bits.
+	fits := func(v int) int {
+		if v != int(int32(v)) && derr == nil {
+			derr = fmt.Errorf("%s: %d does not fit 32 bits", name, v)
+		}
+		return v
+	}
+	vecMem := func(base, blockReg reg.Register, block, disp, v int) operand.Mem {
 		m := operand.Mem{Base: base, Disp: disp + (v%perBlock)*vecBytes}
 		if v/perBlock > 0 {
-			m.Index, m.Scale = blockReg, 1
+			if blockReg == nil {
+				m.Disp += block
+			} else {
+				m.Index, m.Scale = blockReg, 1
+			}
 		}
+		fits(m.Disp)
 		return m
 	}
 	spans := vecs > perBlock // the tile's vectors span two blocks
@@ -157,12 +219,20 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 
 	p := ctx.Load(ctx.Param("args"), ctx.GP64())
 	arg := func(f string) operand.Mem { return operand.Mem{Base: p, Disp: argOffset(f)} }
+	// load is an argument field: its immediate if fixed, else the field.
+	load := func(f string) operand.Op {
+		if v, ok := k.field(f); ok {
+			return operand.I32(fits(v))
+		}
+		return arg(f)
+	}
 	ctx.Label("tile")
 	a, b := ctx.GP64(), ctx.GP64()
 	ctx.MOVQ(arg("A"), a)
 	ctx.MOVQ(arg("B"), b)
 	var bBlock reg.Register
-	if spans {
+	bBlockImm, fixedBBlock := k.field("BBlock")
+	if spans && !fixedBBlock {
 		bBlock = ctx.GP64()
 		ctx.MOVQ(arg("BBlock"), bBlock)
 	}
@@ -173,20 +243,29 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 	// step adds one outer product: A at a+aDisp, B at b+bDisp.
 	step := func(aDisp, bDisp int) {
 		for v := range vecs {
-			ctx.VMOVUPS(vecMem(b, bBlock, bDisp, v), bv[v])
+			ctx.VMOVUPS(vecMem(b, bBlock, bBlockImm, bDisp, v), bv[v])
 		}
 		for r := range rows {
-			ctx.VBROADCASTSS(operand.Mem{Base: a, Disp: r*s.ARow + aDisp}, bc)
+			ctx.VBROADCASTSS(operand.Mem{Base: a, Disp: fits(rowA(r) + aDisp)}, bc)
 			for v := range vecs {
 				ctx.VFMADD231PS(bv[v], bc, tile(r, v))
 			}
 		}
 	}
 
+	// looped reports whether level l of the nest is a loop: one with a
+	// fixed count of 1 is straight code.
+	looped := func(l int) bool {
+		n, ok := k.field(fmt.Sprint("N", l))
+		return !ok || n != 1
+	}
 	counters := make([]reg.GPVirtual, 4)
 	for l := 3; l >= 1; l-- {
+		if !looped(l) {
+			continue
+		}
 		counters[l] = ctx.GP64()
-		ctx.MOVQ(arg(fmt.Sprint("N", l)), counters[l])
+		ctx.MOVQ(load(fmt.Sprint("N", l)), counters[l])
 		ctx.Label(fmt.Sprintf("loop%d", l))
 	}
 	counters[0] = ctx.GP64()
@@ -195,11 +274,17 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 		// Prefetch the rows of A the next step of loop 1 reads (the next
 		// block of 16 channels, a plane away): the hardware prefetcher
 		// does not follow such strides.
-		next := ctx.GP64()
-		ctx.MOVQ(arg("A1"), next)
-		ctx.LEAQ(operand.Mem{Base: a, Index: next, Scale: 1, Disp: 64}, next)
-		for r := range rows {
-			ctx.PREFETCHT0(operand.Mem{Base: next, Disp: r * s.ARow})
+		if a1, ok := k.field("A1"); ok {
+			for r := range rows {
+				ctx.PREFETCHT0(operand.Mem{Base: a, Disp: fits(a1 + 64 + rowA(r))})
+			}
+		} else {
+			next := ctx.GP64()
+			ctx.MOVQ(arg("A1"), next)
+			ctx.LEAQ(operand.Mem{Base: a, Index: next, Scale: 1, Disp: 64}, next)
+			for r := range rows {
+				ctx.PREFETCHT0(operand.Mem{Base: next, Disp: rowA(r)})
+			}
 		}
 		ctx.MOVQ(operand.U32(16/ChannelUnroll), counters[0])
 		ctx.Label("loop0")
@@ -220,22 +305,52 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 	}
 	ctx.DECQ(counters[0])
 	ctx.JNZ(operand.LabelRef("loop0"))
+	// Fixed strides of the levels are summed into one ADDQ per pointer at
+	// the next loop's end (levels with a count of 1 have none).
+	var da, db int
 	for l := 1; l <= 3; l++ {
-		ctx.ADDQ(arg(fmt.Sprint("A", l)), a)
-		ctx.ADDQ(arg(fmt.Sprint("B", l)), b)
-		ctx.DECQ(counters[l])
-		ctx.JNZ(operand.LabelRef(fmt.Sprintf("loop%d", l)))
+		if v, ok := k.field(fmt.Sprint("A", l)); ok {
+			da += v
+		} else {
+			ctx.ADDQ(arg(fmt.Sprint("A", l)), a)
+		}
+		if v, ok := k.field(fmt.Sprint("B", l)); ok {
+			db += v
+		} else {
+			ctx.ADDQ(arg(fmt.Sprint("B", l)), b)
+		}
+		if looped(l) {
+			if da != 0 {
+				ctx.ADDQ(operand.I32(fits(da)), a)
+			}
+			if db != 0 {
+				ctx.ADDQ(operand.I32(fits(db)), b)
+			}
+			da, db = 0, 0
+			ctx.DECQ(counters[l])
+			ctx.JNZ(operand.LabelRef(fmt.Sprintf("loop%d", l)))
+		}
 	}
+	// What is left of da and db after the last loop is dropped: a and b
+	// are not read after the nest.
 
 	// Epilogue.
-	c, cBlock, flags := ctx.GP64(), ctx.GP64(), ctx.GP64()
+	c := ctx.GP64()
+	var cBlock reg.Register
+	cBlockImm, fixedCBlock := k.field("CBlock")
+	if !fixedCBlock {
+		cBlock = ctx.GP64()
+	}
+	flags := ctx.GP64()
 	ctx.MOVQ(arg("C"), c)
-	ctx.MOVQ(arg("CBlock"), cBlock)
+	if !fixedCBlock {
+		ctx.MOVQ(arg("CBlock"), cBlock)
+	}
 	ctx.MOVQ(arg("Flags"), flags)
 	each := func(f func(r, v int, m operand.Mem)) {
 		for r := range rows {
 			for v := range vecs {
-				f(r, v, vecMem(c, cBlock, r*s.CRow, v))
+				f(r, v, vecMem(c, cBlock, cBlockImm, rowC(r), v))
 			}
 		}
 	}
@@ -260,7 +375,7 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 	ctx.MOVQ(arg("Res"), ptr)
 	for r := range rows {
 		for v := range vecs {
-			ctx.VADDPS(vecMem(ptr, cBlock, r*s.CRow, v), tile(r, v), tile(r, v))
+			ctx.VADDPS(vecMem(ptr, cBlock, cBlockImm, rowC(r), v), tile(r, v), tile(r, v))
 		}
 	}
 	ctx.Label("nores")
@@ -272,43 +387,55 @@ func outer(ctx *build.Context, isa ISA, s OuterShape, rows, vecs int) error {
 
 	skip(Stats, "nostats")
 	// Bias and statistics are plain per-channel vectors: vector v of the
-	// tile is channels v·Lanes onward.
+	// tile is channels v·Lanes onward. Each tile of a pass adds its sums
+	// in turn, as one tile per pass would.
 	sum, sq := bv[0], bc
-	for v := range vecs {
-		ctx.VMOVAPS(tile(0, v), sum)
-		ctx.VMULPS(tile(0, v), tile(0, v), sq)
-		for r := 1; r < rows; r++ {
-			ctx.VADDPS(tile(r, v), sum, sum)
-			ctx.VFMADD231PS(tile(r, v), tile(r, v), sq)
-		}
-		for i, field := range []string{"Sum", "Sq"} {
-			x := []reg.VecPhysical{sum, sq}[i]
-			ctx.MOVQ(arg(field), ptr)
-			m := operand.Mem{Base: ptr, Disp: v * vecBytes}
-			ctx.VADDPS(m, x, x)
-			ctx.VMOVUPS(x, m)
+	for t := 0; t < rows; t += k.rows {
+		for v := range vecs {
+			ctx.VMOVAPS(tile(t, v), sum)
+			ctx.VMULPS(tile(t, v), tile(t, v), sq)
+			for r := t + 1; r < t+k.rows; r++ {
+				ctx.VADDPS(tile(r, v), sum, sum)
+				ctx.VFMADD231PS(tile(r, v), tile(r, v), sq)
+			}
+			for i, field := range []string{"Sum", "Sq"} {
+				x := []reg.VecPhysical{sum, sq}[i]
+				ctx.MOVQ(arg(field), ptr)
+				m := operand.Mem{Base: ptr, Disp: v * vecBytes}
+				ctx.VADDPS(m, x, x)
+				ctx.VMOVUPS(x, m)
+			}
 		}
 	}
 	ctx.Label("nostats")
 
 	each(func(r, v int, m operand.Mem) { ctx.VMOVUPS(tile(r, v), m) })
 
-	// The next tile, if any: pointers in the block never pass the last
-	// tile (the Go side keeps them as unsafe.Pointer).
+	// The next tile (or pass), if any: pointers in the block never pass
+	// the last tile (the Go side keeps them as unsafe.Pointer).
 	ctx.DECQ(arg("Tiles"))
 	ctx.JZ(operand.LabelRef("done"))
-	ctx.MOVQ(arg("TileA"), ptr)
-	ctx.ADDQ(ptr, arg("A"))
-	ctx.MOVQ(arg("TileC"), ptr)
-	ctx.ADDQ(ptr, arg("C"))
+	var nextC operand.Op = ptr
+	if fixedTileA {
+		ctx.ADDQ(operand.I32(fits(k.stack*tileA)), arg("A"))
+	} else {
+		ctx.MOVQ(arg("TileA"), ptr)
+		ctx.ADDQ(ptr, arg("A"))
+	}
+	if fixedTileC {
+		nextC = operand.I32(fits(k.stack * tileC))
+	} else {
+		ctx.MOVQ(arg("TileC"), ptr)
+	}
+	ctx.ADDQ(nextC, arg("C"))
 	ctx.TESTQ(operand.U32(Residual), flags)
 	ctx.JZ(operand.LabelRef("tile"))
-	ctx.ADDQ(ptr, arg("Res"))
+	ctx.ADDQ(nextC, arg("Res"))
 	ctx.JMP(operand.LabelRef("tile"))
 	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
-	return nil
+	return derr
 }
 
 // OuterTable returns Go source for package pkg declaring

@@ -117,7 +117,8 @@ type direct struct {
 	inH, inW, outH, outW int
 	th, tw, stride       int
 	padH, padW           int
-	plain                bool // input plain NCHW (Pixels kernels)
+	plain                bool        // input plain NCHW (Pixels kernels)
+	plan                 []asm.RowOp // the steps of a row of output pixels
 	x, w, y              []float32
 	// Output addressing, in floats: y[yOff + i·yImage + blk·yPlane +
 	// oy·yRow + ox·yPix·Block].
@@ -133,6 +134,7 @@ func (d *direct) xImage() int { return d.cin * d.inH * d.inW }
 func (d *direct) wBlock() int { return d.cin * d.th * d.tw * Block }
 
 func (d *direct) run() {
+	d.plan = asm.RowPlan(d.outW, d.inW, d.tw, d.stride, d.padW, d.t.maxR, d.flags)
 	per := d.t.channels()
 	groups := d.kout / per
 	chunks := d.chunks()
@@ -191,82 +193,21 @@ func (d *direct) chunks() []chunk {
 	return cs
 }
 
-// rows computes a chunk of rows of image i, channel group g, tile by
-// tile.
+// rows computes a chunk of rows of image i, channel group g, step by step
+// of the row plan.
 func (d *direct) rows(p *worker, i, g int, c chunk) {
-	k := tiles(d.outW, d.t.maxR)
-	ox := 0
-	for j := range k {
-		r := (d.outW + j) / k
-		if c.nty <= 0 {
-			d.unreached(i, g, c, ox, r)
+	if c.nty <= 0 {
+		d.unreached(i, g, c, 0, d.outW)
+		return
+	}
+	for _, op := range d.plan {
+		if op.NTx == 0 {
+			d.zero(i, g, c, op.Ox, op.R)
 		} else {
-			d.tile(p, i, g, c, ox, r)
+			d.call(p, i, g, c, op.Ox, op.R, op.Tx, op.NTx, op.Flags)
 		}
-		ox += r
 	}
 }
-
-// tiles is how many tiles split n rows into, of at most maxR rows and
-// near-equal sizes: tile j of k has (n+j)/k rows (a 7-wide row becomes
-// 3+4, not 6+1: a short tile has too few accumulators to hide the FMA
-// latency).
-func tiles(n, maxR int) int { return (n + maxR - 1) / maxR }
-
-// tile computes r output pixels from ox on, in each row of c.
-func (d *direct) tile(p *worker, i, g int, c chunk, ox, r int) {
-	ix := ox*d.stride - d.padW
-	// Taps valid for every pixel of the tile, and the pixels each other
-	// tap is valid for.
-	txlo, txhi := max(0, -ix), min(d.tw, d.inW-(ix+(r-1)*d.stride))
-	if txlo >= txhi {
-		if r > 1 {
-			d.tile(p, i, g, c, ox, r/2)
-			d.tile(p, i, g, c, ox+r/2, r-r/2)
-			return
-		}
-		d.unreached(i, g, c, ox, 1)
-		return
-	}
-	if txlo == 0 && txhi == d.tw {
-		d.call(p, i, g, c, ox, r, 0, d.tw, d.flags)
-		return
-	}
-	// Border taps add to the pixels they reach, before the main call if
-	// it must apply an epilogue to the finished sums (the first of them
-	// then stores, and the pixels it misses are cleared), after it if not.
-	store := d.flags != 0 // the next border call stores rather than adds
-	if !store {
-		d.call(p, i, g, c, ox, r, txlo, txhi-txlo, 0)
-	}
-	for tx := range d.tw {
-		if tx >= txlo && tx < txhi {
-			continue
-		}
-		// Pixels j with 0 ≤ ix + j·stride + tx < inW.
-		jlo := max(0, ceilDiv(-ix-tx, d.stride))
-		jhi := min(r-1, floorDiv(d.inW-1-ix-tx, d.stride))
-		if jlo > jhi {
-			continue
-		}
-		flags := asm.Load
-		if store {
-			store, flags = false, 0
-			d.zero(i, g, c, ox, jlo)
-			d.zero(i, g, c, ox+jhi+1, r-1-jhi)
-		}
-		d.call(p, i, g, c, ox+jlo, jhi-jlo+1, tx, 1, flags)
-	}
-	if store {
-		d.zero(i, g, c, ox, r) // no border tap reached any pixel
-	}
-	if d.flags != 0 {
-		d.call(p, i, g, c, ox, r, txlo, txhi-txlo, d.flags|asm.Load)
-	}
-}
-
-func ceilDiv(a, b int) int  { return -floorDiv(-a, b) }
-func floorDiv(a, b int) int { return (a - ((a%b)+b)%b) / b }
 
 // unreached clears r output pixels from ox on, in each row of c, that no
 // tap reaches (a data gradient's pixels that no output saw).
@@ -349,6 +290,11 @@ func check(c ref.Conv, what string, lens ...int) {
 // ConvForward computes y = conv(x, w) for blocked x and y (x plain if
 // Plain(c)) and packed weights w, then applies e.
 func ConvForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue) {
+	convForward(isa, c, x, w, y, e, nil)
+}
+
+// convForward is ConvForward, with specialized kernels s unless nil.
+func convForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue, s *Special) {
 	check(c, "ConvForward", len(x), len(w), len(y))
 	shape := asm.OuterShape{Kind: asm.Channels, ARow: 64 * c.Stride, CRow: 64}
 	if Plain(c) {
@@ -373,7 +319,16 @@ func ConvForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue) {
 	if e.Sum != nil {
 		d.flags |= asm.Stats
 	}
+	if s != nil {
+		s.check(isa, c, d.t)
+		d.t.special = &specialRun{Special: s}
+	}
 	d.run()
+	if s != nil {
+		if stale := d.t.special.stale.Load(); stale != nil {
+			panic(fmt.Sprintf("kernels: specialized kernels for %v have %s: regenerate them", s.Conv, *stale))
+		}
+	}
 }
 
 // ConvBackwardData computes the input gradient dx of c from the output
@@ -568,7 +523,7 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 					p.b = unsafe.Pointer(&dy[dyAt])
 					t.run(r, 1, 0, 0, &p)
 				}
-				r0, k := 0, tiles(rowLen, t.maxR)
+				r0, k := 0, asm.TileCount(rowLen, t.maxR)
 				for j := range k {
 					r := (rowLen + j) / k
 					if !Plain(c) {
@@ -624,6 +579,9 @@ func blockedPair(u, groups, chans int) (g, ch int) {
 	bs := chans - full
 	return u / bs, full + u%bs
 }
+
+func ceilDiv(a, b int) int  { return -floorDiv(-a, b) }
+func floorDiv(a, b int) int { return (a - ((a%b)+b)%b) / b }
 
 // validRange is the output positions o in [0, out) whose input o·stride −
 // pad + tap lies in [0, in).

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -51,11 +52,12 @@ func (p *outerArgs) setLoops(kind asm.OuterKind, l0, l1, l2 loop) {
 
 // tile is an ISA's outer kernels for one shape and tile width.
 type tile struct {
-	isa   ISA
-	shape asm.OuterShape
-	v     int // vectors of C per row
-	maxR  int
-	fns   []func(*uintptr) // by rows−1; nil for Generic
+	isa     ISA
+	shape   asm.OuterShape
+	v       int // vectors of C per row
+	maxR    int
+	fns     []func(*uintptr) // by rows−1; nil for Generic
+	special *specialRun      // kernels specialized to the convolution, or nil
 }
 
 // lanes is the float32 lanes of a vector of isa; the generic kernel works
@@ -67,40 +69,41 @@ func lanes(isa ISA) int {
 	return 16
 }
 
+// asmISA is isa's instruction set in package asm.
+func asmISA(isa ISA) asm.ISA {
+	if isa == AVX2 {
+		return asm.AVX2
+	}
+	return asm.AVX512
+}
+
 // channels is how many channels a row of the tile covers.
 func (t tile) channels() int { return t.v * lanes(t.isa) }
 
 // tileFor picks the widest tile of the shape whose channels divide k.
 func tileFor(isa ISA, shape asm.OuterShape, k int) tile {
-	si := -1
-	for i, s := range asm.OuterShapes {
-		if s == shape {
-			si = i
-		}
-	}
+	si := slices.Index(asm.OuterShapes, shape)
 	if si < 0 {
 		panic("kernels: no outer kernels of this shape")
 	}
 	if isa == Generic {
 		return tile{isa: isa, shape: shape, v: 1, maxR: 4}
 	}
-	best := tile{}
-	for i, w := range asm.OuterTiles[strings.ToUpper(string(isa))] {
-		t := tile{isa, shape, w.V, w.MaxR, outerKernels[isa][si][i]}
-		if k%t.channels() == 0 && t.channels() > best.channels() {
-			best = t
-		}
-	}
-	if best.fns == nil {
+	ti := asm.OuterTileIndex(asmISA(isa), k)
+	if ti < 0 {
 		panic("kernels: no outer kernel tile fits the channel count")
 	}
-	return best
+	w := asm.OuterTiles[strings.ToUpper(string(isa))][ti]
+	return tile{isa, shape, w.V, w.MaxR, outerKernels[isa][si][ti], nil}
 }
 
 // run calls the kernel for tiles of r rows, tiles of A tileA bytes and
 // of C tileC bytes apart.
 func (t tile) run(r, tiles, tileA, tileC int, p *outerArgs) {
 	p.tiles, p.tileA, p.tileC = tiles, tileA, tileC
+	if t.special != nil && t.special.run(r, p) {
+		return
+	}
 	if t.fns != nil {
 		t.fns[r-1]((*uintptr)(unsafe.Pointer(p)))
 		return
