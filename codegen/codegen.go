@@ -14,6 +14,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/netc/netc/asm"
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/spec"
 )
@@ -73,7 +74,15 @@ func Generate(s *spec.Spec, src []byte, o Options) (Files, error) {
 		return nil, err
 	}
 	files := Files{}
-	model, err := modelFile(g, src, o)
+	shapes := convShapes(g)
+	kernelFiles, err := asm.ModelKernels(o.Package, shapes.list)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.File, err)
+	}
+	for name, b := range kernelFiles {
+		files[name] = b
+	}
+	model, err := modelFile(g, src, o, shapes)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +97,33 @@ func Generate(s *spec.Spec, src []byte, o Options) (Files, error) {
 		files["weights.ckpt"] = o.Weights
 	}
 	return files, nil
+}
+
+// shapes are a model's distinct convolution shapes, in order of first
+// use, and each conv node's index among them.
+type shapes struct {
+	list  []asm.ConvSpec
+	index map[int]int // by node ID
+}
+
+func convShapes(g *compiler.Graph) shapes {
+	s := shapes{index: map[int]int{}}
+	seen := map[asm.ConvSpec]int{}
+	for _, nd := range g.Nodes {
+		if nd.Op != compiler.Conv {
+			continue
+		}
+		in := nd.In[0]
+		c := asm.ConvSpec{C: in.C, H: in.H, W: in.W, K: nd.C, R: nd.Kernel, S: nd.Kernel, Stride: nd.Stride, Pad: nd.Pad}
+		i, ok := seen[c]
+		if !ok {
+			i = len(s.list)
+			seen[c] = i
+			s.list = append(s.list, c)
+		}
+		s.index[nd.ID] = i
+	}
+	return s
 }
 
 func renderFile(f *jen.File) ([]byte, error) {
@@ -109,7 +145,7 @@ func newFile(pkg string) *jen.File {
 	return f
 }
 
-func modelFile(g *compiler.Graph, src []byte, o Options) ([]byte, error) {
+func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, error) {
 	s := g.Spec
 	f := newFile(o.Package)
 	sum := g.Summarize(1)
@@ -146,7 +182,7 @@ func modelFile(g *compiler.Graph, src []byte, o Options) ([]byte, error) {
 
 	emitTypes(f, g)
 	emitModel(f, g, arena, attack != nil)
-	emitBuild(f, g)
+	emitBuild(f, g, sh)
 	emitPhase(f, "trainForward", jen.Id("x").Op("*").Qual(runtimePath, "Tensor"), train.forward)
 	emitPhase(f, "trainBackward", jen.Id("dlogits").Op("*").Qual(runtimePath, "Tensor"), train.backward)
 	if attack != nil {
@@ -309,7 +345,7 @@ func emitModel(f *jen.File, g *compiler.Graph, arena jen.Code, fold bool) {
 // emitBuild writes build, which sets every layer's shape and allocates
 // and names its parameters, in graph order; runs of blocks of the same
 // shapes become loops.
-func emitBuild(f *jen.File, g *compiler.Graph) {
+func emitBuild(f *jen.File, g *compiler.Graph, sh shapes) {
 	var body []jen.Code
 	body = append(body, jen.Id("ps").Op(":=").Op("&").Id("m").Dot("params"))
 	// A block's statements, given its layer path and name prefix.
@@ -321,6 +357,7 @@ func emitBuild(f *jen.File, g *compiler.Graph) {
 				path.Clone().Op("=").Qual(layersPath, "Conv").Values(jen.Dict{
 					jen.Id("C"): jen.Lit(in.C), jen.Id("H"): jen.Lit(in.H), jen.Id("W"): jen.Lit(in.W), jen.Id("K"): jen.Lit(nd.C),
 					jen.Id("R"): jen.Lit(nd.Kernel), jen.Id("Stride"): jen.Lit(nd.Stride), jen.Id("Pad"): jen.Lit(nd.Pad),
+					jen.Id("Special"): jen.Id("specialized").Call(jen.Id("m").Dot("pass").Dot("ISA"), jen.Lit(sh.index[nd.ID])),
 				}),
 				jen.Id("ps").Dot("Conv").Call(name, jen.Op("&").Add(path.Clone())),
 			}

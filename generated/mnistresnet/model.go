@@ -173,13 +173,14 @@ func grow(s []float32, n int) []float32 {
 func (m *Model) build() {
 	ps := &m.params
 	m.P.Conv1 = layers.Conv{
-		C:      1,
-		H:      28,
-		K:      16,
-		Pad:    1,
-		R:      3,
-		Stride: 1,
-		W:      28,
+		C:       1,
+		H:       28,
+		K:       16,
+		Pad:     1,
+		R:       3,
+		Special: specialized(m.pass.ISA, 0),
+		Stride:  1,
+		W:       28,
 	}
 	ps.Conv("conv1", &m.P.Conv1)
 	m.P.Bn1 = layers.Norm{
@@ -191,13 +192,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer1[i], "layer1."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      16,
-			H:      28,
-			K:      16,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      28,
+			C:       16,
+			H:       28,
+			K:       16,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 1),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -207,13 +209,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      16,
-			H:      28,
-			K:      16,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      28,
+			C:       16,
+			H:       28,
+			K:       16,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 1),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -226,13 +229,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer2[i], "layer2."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      16,
-			H:      28,
-			K:      32,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      28,
+			C:       16,
+			H:       28,
+			K:       32,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 2),
+			Stride:  2,
+			W:       28,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -242,13 +246,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      32,
-			H:      14,
-			K:      32,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      14,
+			C:       32,
+			H:       14,
+			K:       32,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -258,13 +263,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, true)
 		b.Downsample0 = layers.Conv{
-			C:      16,
-			H:      28,
-			K:      32,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      28,
+			C:       16,
+			H:       28,
+			K:       32,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 4),
+			Stride:  2,
+			W:       28,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -277,13 +283,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer3[i], "layer3."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      32,
-			H:      14,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      14,
+			C:       32,
+			H:       14,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 5),
+			Stride:  2,
+			W:       14,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -293,13 +300,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      64,
-			H:      7,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      7,
+			C:       64,
+			H:       7,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 6),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -309,13 +317,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, true)
 		b.Downsample0 = layers.Conv{
-			C:      32,
-			H:      14,
-			K:      64,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      14,
+			C:       32,
+			H:       14,
+			K:       64,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 7),
+			Stride:  2,
+			W:       14,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{

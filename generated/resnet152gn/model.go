@@ -167,13 +167,14 @@ func grow(s []float32, n int) []float32 {
 func (m *Model) build() {
 	ps := &m.params
 	m.P.Conv1 = layers.Conv{
-		C:      3,
-		H:      224,
-		K:      64,
-		Pad:    3,
-		R:      7,
-		Stride: 2,
-		W:      224,
+		C:       3,
+		H:       224,
+		K:       64,
+		Pad:     3,
+		R:       7,
+		Special: specialized(m.pass.ISA, 0),
+		Stride:  2,
+		W:       224,
 	}
 	ps.Conv("conv1", &m.P.Conv1)
 	m.P.Bn1 = layers.Norm{
@@ -194,13 +195,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer1[i], "layer1."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      64,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       64,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 1),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -211,13 +213,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 2),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -228,13 +231,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -245,13 +249,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -265,13 +270,14 @@ func (m *Model) build() {
 	for i := 1; i <= 2; i++ {
 		b, name := &m.P.Layer1[i], "layer1."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      256,
-			H:      56,
-			K:      64,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       256,
+			H:       56,
+			K:       64,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 4),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -282,13 +288,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 2),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -299,13 +306,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -319,13 +327,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer2[i], "layer2."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      256,
-			H:      56,
-			K:      128,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       256,
+			H:       56,
+			K:       128,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 5),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -336,13 +345,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      128,
-			H:      56,
-			K:      128,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      56,
+			C:       128,
+			H:       56,
+			K:       128,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 6),
+			Stride:  2,
+			W:       56,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -353,13 +363,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      128,
-			H:      28,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       128,
+			H:       28,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 7),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -370,13 +381,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      256,
-			H:      56,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      56,
+			C:       256,
+			H:       56,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 8),
+			Stride:  2,
+			W:       56,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -390,13 +402,14 @@ func (m *Model) build() {
 	for i := 1; i <= 7; i++ {
 		b, name := &m.P.Layer2[i], "layer2."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      512,
-			H:      28,
-			K:      128,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       512,
+			H:       28,
+			K:       128,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 9),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -407,13 +420,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      128,
-			H:      28,
-			K:      128,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      28,
+			C:       128,
+			H:       28,
+			K:       128,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 10),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -424,13 +438,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      128,
-			H:      28,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       128,
+			H:       28,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 7),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -444,13 +459,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer3[i], "layer3."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      512,
-			H:      28,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       512,
+			H:       28,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 11),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -461,13 +477,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      256,
-			H:      28,
-			K:      256,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      28,
+			C:       256,
+			H:       28,
+			K:       256,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 12),
+			Stride:  2,
+			W:       28,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -478,13 +495,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      256,
-			H:      14,
-			K:      1024,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       256,
+			H:       14,
+			K:       1024,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 13),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -495,13 +513,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      512,
-			H:      28,
-			K:      1024,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      28,
+			C:       512,
+			H:       28,
+			K:       1024,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 14),
+			Stride:  2,
+			W:       28,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -515,13 +534,14 @@ func (m *Model) build() {
 	for i := 1; i <= 35; i++ {
 		b, name := &m.P.Layer3[i], "layer3."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      1024,
-			H:      14,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       1024,
+			H:       14,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 15),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -532,13 +552,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      256,
-			H:      14,
-			K:      256,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      14,
+			C:       256,
+			H:       14,
+			K:       256,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 16),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -549,13 +570,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      256,
-			H:      14,
-			K:      1024,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       256,
+			H:       14,
+			K:       1024,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 13),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -569,13 +591,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer4[i], "layer4."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      1024,
-			H:      14,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       1024,
+			H:       14,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 17),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -586,13 +609,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      512,
-			H:      14,
-			K:      512,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      14,
+			C:       512,
+			H:       14,
+			K:       512,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 18),
+			Stride:  2,
+			W:       14,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -603,13 +627,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      512,
-			H:      7,
-			K:      2048,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      7,
+			C:       512,
+			H:       7,
+			K:       2048,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 19),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -620,13 +645,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      1024,
-			H:      14,
-			K:      2048,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      14,
+			C:       1024,
+			H:       14,
+			K:       2048,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 20),
+			Stride:  2,
+			W:       14,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -640,13 +666,14 @@ func (m *Model) build() {
 	for i := 1; i <= 2; i++ {
 		b, name := &m.P.Layer4[i], "layer4."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      2048,
-			H:      7,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      7,
+			C:       2048,
+			H:       7,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 21),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -657,13 +684,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      512,
-			H:      7,
-			K:      512,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      7,
+			C:       512,
+			H:       7,
+			K:       512,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 22),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -674,13 +702,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      512,
-			H:      7,
-			K:      2048,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      7,
+			C:       512,
+			H:       7,
+			K:       2048,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 19),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{

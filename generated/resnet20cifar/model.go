@@ -172,13 +172,14 @@ func grow(s []float32, n int) []float32 {
 func (m *Model) build() {
 	ps := &m.params
 	m.P.Conv1 = layers.Conv{
-		C:      3,
-		H:      32,
-		K:      16,
-		Pad:    1,
-		R:      3,
-		Stride: 1,
-		W:      32,
+		C:       3,
+		H:       32,
+		K:       16,
+		Pad:     1,
+		R:       3,
+		Special: specialized(m.pass.ISA, 0),
+		Stride:  1,
+		W:       32,
 	}
 	ps.Conv("conv1", &m.P.Conv1)
 	m.P.Bn1 = layers.Norm{
@@ -190,13 +191,14 @@ func (m *Model) build() {
 	for i := 0; i <= 2; i++ {
 		b, name := &m.P.Layer1[i], "layer1."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      16,
-			H:      32,
-			K:      16,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      32,
+			C:       16,
+			H:       32,
+			K:       16,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 1),
+			Stride:  1,
+			W:       32,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -206,13 +208,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      16,
-			H:      32,
-			K:      16,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      32,
+			C:       16,
+			H:       32,
+			K:       16,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 1),
+			Stride:  1,
+			W:       32,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -225,13 +228,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer2[i], "layer2."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      16,
-			H:      32,
-			K:      32,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      32,
+			C:       16,
+			H:       32,
+			K:       32,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 2),
+			Stride:  2,
+			W:       32,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -241,13 +245,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      32,
-			H:      16,
-			K:      32,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      16,
+			C:       32,
+			H:       16,
+			K:       32,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       16,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -257,13 +262,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, true)
 		b.Downsample0 = layers.Conv{
-			C:      16,
-			H:      32,
-			K:      32,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      32,
+			C:       16,
+			H:       32,
+			K:       32,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 4),
+			Stride:  2,
+			W:       32,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -276,13 +282,14 @@ func (m *Model) build() {
 	for i := 1; i <= 2; i++ {
 		b, name := &m.P.Layer2[i], "layer2."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      32,
-			H:      16,
-			K:      32,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      16,
+			C:       32,
+			H:       16,
+			K:       32,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       16,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -292,13 +299,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      32,
-			H:      16,
-			K:      32,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      16,
+			C:       32,
+			H:       16,
+			K:       32,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       16,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -311,13 +319,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer3[i], "layer3."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      32,
-			H:      16,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      16,
+			C:       32,
+			H:       16,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 5),
+			Stride:  2,
+			W:       16,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -327,13 +336,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      64,
-			H:      8,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      8,
+			C:       64,
+			H:       8,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 6),
+			Stride:  1,
+			W:       8,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -343,13 +353,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, true)
 		b.Downsample0 = layers.Conv{
-			C:      32,
-			H:      16,
-			K:      64,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      16,
+			C:       32,
+			H:       16,
+			K:       64,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 7),
+			Stride:  2,
+			W:       16,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -362,13 +373,14 @@ func (m *Model) build() {
 	for i := 1; i <= 2; i++ {
 		b, name := &m.P.Layer3[i], "layer3."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      64,
-			H:      8,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      8,
+			C:       64,
+			H:       8,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 6),
+			Stride:  1,
+			W:       8,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -378,13 +390,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      64,
-			H:      8,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      8,
+			C:       64,
+			H:       8,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 6),
+			Stride:  1,
+			W:       8,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{

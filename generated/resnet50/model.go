@@ -176,13 +176,14 @@ func grow(s []float32, n int) []float32 {
 func (m *Model) build() {
 	ps := &m.params
 	m.P.Conv1 = layers.Conv{
-		C:      3,
-		H:      224,
-		K:      64,
-		Pad:    3,
-		R:      7,
-		Stride: 2,
-		W:      224,
+		C:       3,
+		H:       224,
+		K:       64,
+		Pad:     3,
+		R:       7,
+		Special: specialized(m.pass.ISA, 0),
+		Stride:  2,
+		W:       224,
 	}
 	ps.Conv("conv1", &m.P.Conv1)
 	m.P.Bn1 = layers.Norm{
@@ -202,13 +203,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer1[i], "layer1."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      64,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       64,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 1),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -218,13 +220,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 2),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -234,13 +237,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -250,13 +254,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -269,13 +274,14 @@ func (m *Model) build() {
 	for i := 1; i <= 2; i++ {
 		b, name := &m.P.Layer1[i], "layer1."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      256,
-			H:      56,
-			K:      64,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       256,
+			H:       56,
+			K:       64,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 4),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -285,13 +291,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      64,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       64,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 2),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -301,13 +308,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      64,
-			H:      56,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       64,
+			H:       56,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 3),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -320,13 +328,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer2[i], "layer2."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      256,
-			H:      56,
-			K:      128,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      56,
+			C:       256,
+			H:       56,
+			K:       128,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 5),
+			Stride:  1,
+			W:       56,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -336,13 +345,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      128,
-			H:      56,
-			K:      128,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      56,
+			C:       128,
+			H:       56,
+			K:       128,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 6),
+			Stride:  2,
+			W:       56,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -352,13 +362,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      128,
-			H:      28,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       128,
+			H:       28,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 7),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -368,13 +379,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      256,
-			H:      56,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      56,
+			C:       256,
+			H:       56,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 8),
+			Stride:  2,
+			W:       56,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -387,13 +399,14 @@ func (m *Model) build() {
 	for i := 1; i <= 3; i++ {
 		b, name := &m.P.Layer2[i], "layer2."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      512,
-			H:      28,
-			K:      128,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       512,
+			H:       28,
+			K:       128,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 9),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -403,13 +416,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      128,
-			H:      28,
-			K:      128,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      28,
+			C:       128,
+			H:       28,
+			K:       128,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 10),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -419,13 +433,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      128,
-			H:      28,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       128,
+			H:       28,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 7),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -438,13 +453,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer3[i], "layer3."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      512,
-			H:      28,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      28,
+			C:       512,
+			H:       28,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 11),
+			Stride:  1,
+			W:       28,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -454,13 +470,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      256,
-			H:      28,
-			K:      256,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      28,
+			C:       256,
+			H:       28,
+			K:       256,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 12),
+			Stride:  2,
+			W:       28,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -470,13 +487,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      256,
-			H:      14,
-			K:      1024,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       256,
+			H:       14,
+			K:       1024,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 13),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -486,13 +504,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      512,
-			H:      28,
-			K:      1024,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      28,
+			C:       512,
+			H:       28,
+			K:       1024,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 14),
+			Stride:  2,
+			W:       28,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -505,13 +524,14 @@ func (m *Model) build() {
 	for i := 1; i <= 5; i++ {
 		b, name := &m.P.Layer3[i], "layer3."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      1024,
-			H:      14,
-			K:      256,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       1024,
+			H:       14,
+			K:       256,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 15),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -521,13 +541,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      256,
-			H:      14,
-			K:      256,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      14,
+			C:       256,
+			H:       14,
+			K:       256,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 16),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -537,13 +558,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      256,
-			H:      14,
-			K:      1024,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       256,
+			H:       14,
+			K:       1024,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 13),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -556,13 +578,14 @@ func (m *Model) build() {
 	for i := 0; i <= 0; i++ {
 		b, name := &m.P.Layer4[i], "layer4."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      1024,
-			H:      14,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      14,
+			C:       1024,
+			H:       14,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 17),
+			Stride:  1,
+			W:       14,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -572,13 +595,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      512,
-			H:      14,
-			K:      512,
-			Pad:    1,
-			R:      3,
-			Stride: 2,
-			W:      14,
+			C:       512,
+			H:       14,
+			K:       512,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 18),
+			Stride:  2,
+			W:       14,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -588,13 +612,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      512,
-			H:      7,
-			K:      2048,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      7,
+			C:       512,
+			H:       7,
+			K:       2048,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 19),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{
@@ -604,13 +629,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn3", &b.Bn3, true)
 		b.Downsample0 = layers.Conv{
-			C:      1024,
-			H:      14,
-			K:      2048,
-			Pad:    0,
-			R:      1,
-			Stride: 2,
-			W:      14,
+			C:       1024,
+			H:       14,
+			K:       2048,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 20),
+			Stride:  2,
+			W:       14,
 		}
 		ps.Conv(name+"downsample.0", &b.Downsample0)
 		b.Downsample1 = layers.Norm{
@@ -623,13 +649,14 @@ func (m *Model) build() {
 	for i := 1; i <= 2; i++ {
 		b, name := &m.P.Layer4[i], "layer4."+strconv.Itoa(i)+"."
 		b.Conv1 = layers.Conv{
-			C:      2048,
-			H:      7,
-			K:      512,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      7,
+			C:       2048,
+			H:       7,
+			K:       512,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 21),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv1", &b.Conv1)
 		b.Bn1 = layers.Norm{
@@ -639,13 +666,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn1", &b.Bn1, false)
 		b.Conv2 = layers.Conv{
-			C:      512,
-			H:      7,
-			K:      512,
-			Pad:    1,
-			R:      3,
-			Stride: 1,
-			W:      7,
+			C:       512,
+			H:       7,
+			K:       512,
+			Pad:     1,
+			R:       3,
+			Special: specialized(m.pass.ISA, 22),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv2", &b.Conv2)
 		b.Bn2 = layers.Norm{
@@ -655,13 +683,14 @@ func (m *Model) build() {
 		}
 		ps.Norm(name+"bn2", &b.Bn2, false)
 		b.Conv3 = layers.Conv{
-			C:      512,
-			H:      7,
-			K:      2048,
-			Pad:    0,
-			R:      1,
-			Stride: 1,
-			W:      7,
+			C:       512,
+			H:       7,
+			K:       2048,
+			Pad:     0,
+			R:       1,
+			Special: specialized(m.pass.ISA, 19),
+			Stride:  1,
+			W:       7,
 		}
 		ps.Conv(name+"conv3", &b.Conv3)
 		b.Bn3 = layers.Norm{

@@ -105,6 +105,9 @@ func (in *Input) Backward(p *Pass, dy, dx []float32) {
 type Conv struct {
 	C, H, W, K, R, Stride, Pad int
 	Weight, Grad               []float32 // K×C×R×R
+	// Special, if not nil, are forward kernels specialized to the
+	// shape (see kernels.ConvForwardSpecial), from a compiled model.
+	Special *kernels.Special
 
 	packed, folded, bias, scale []float32
 }
@@ -119,7 +122,7 @@ func (c *Conv) Forward(p *Pass, x, y []float32) {
 	s := c.Shape(p.N)
 	c.packed = grow(c.packed, kernels.WeightsLen(s))
 	kernels.PackWeights(s, c.Weight, c.packed)
-	kernels.ConvForward(p.ISA, s, x, c.packed, y, kernels.Epilogue{})
+	kernels.ConvForwardSpecial(p.ISA, s, x, c.packed, y, kernels.Epilogue{}, c.Special)
 }
 
 // FoldedForward computes y = bn(conv(x)) [+ res] [then ReLU] with bn's
@@ -146,7 +149,7 @@ func (c *Conv) FoldedForward(p *Pass, x []float32, bn *Norm, res, y []float32, r
 	for i := range c.folded {
 		c.folded[i] *= c.scale[i/per*kernels.Block+i%kernels.Block]
 	}
-	kernels.ConvForward(p.ISA, s, x, c.folded, y, kernels.Epilogue{Bias: c.bias, ReLU: relu, Residual: res})
+	kernels.ConvForwardSpecial(p.ISA, s, x, c.folded, y, kernels.Epilogue{Bias: c.bias, ReLU: relu, Residual: res}, c.Special)
 }
 
 // Backward computes dx, the gradient of x, from dy; with p.All it also
