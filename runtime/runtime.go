@@ -87,6 +87,11 @@ type Mode struct {
 	// asks for the input gradient only (attacks, evaluation): a model may
 	// then fold frozen normalization into its convolutions.
 	InputOnly bool
+	// SameWeights promises that no parameter or running statistic
+	// changed since the previous Forward: a model may reuse what it
+	// derived from them (packed or BN-folded weights). Attack steps after
+	// the first set it.
+	SameWeights bool
 }
 
 // Grads says which gradients Backward computes.

@@ -110,6 +110,16 @@ type Conv struct {
 	Special *kernels.Special
 
 	packed, folded, bias, scale []float32
+	packedOK, foldedOK          bool // for the current weights
+	foldedBranch                runtime.Branch
+}
+
+// fresh forgets the weights derived from the parameters unless the pass
+// promises they did not change.
+func (c *Conv) fresh(p *Pass) {
+	if !p.Mode.SameWeights {
+		c.packedOK, c.foldedOK = false, false
+	}
 }
 
 // Shape is the convolution over n images.
@@ -120,8 +130,12 @@ func (c *Conv) Shape(n int) ref.Conv {
 // Forward computes y = conv(x).
 func (c *Conv) Forward(p *Pass, x, y []float32) {
 	s := c.Shape(p.N)
-	c.packed = grow(c.packed, kernels.WeightsLen(s))
-	kernels.PackWeights(s, c.Weight, c.packed)
+	c.fresh(p)
+	if !c.packedOK {
+		c.packed = grow(c.packed, kernels.WeightsLen(s))
+		kernels.PackWeights(s, c.Weight, c.packed)
+		c.packedOK = true
+	}
 	kernels.ConvForwardSpecial(p.ISA, s, x, c.packed, y, kernels.Epilogue{}, c.Special)
 }
 
@@ -134,6 +148,15 @@ func (c *Conv) FoldedForward(p *Pass, x []float32, bn *Norm, res, y []float32, r
 	if bn.Kind != spec.MBN || p.Mode.Split == p.N && p.N > 0 {
 		br = runtime.Clean
 	}
+	c.fresh(p)
+	if !c.foldedOK || c.foldedBranch != br {
+		c.fold(s, bn, br)
+	}
+	kernels.ConvForwardSpecial(p.ISA, s, x, c.folded, y, kernels.Epilogue{Bias: c.bias, ReLU: relu, Residual: res}, c.Special)
+}
+
+// fold computes the folded weights and bias of branch br.
+func (c *Conv) fold(s ref.Conv, bn *Norm, br runtime.Branch) {
 	gamma, beta := bn.Weight[br], bn.Bias[br]
 	mean, variance := bn.RunMean[br], bn.RunVar[br]
 	c.bias = grow(c.bias, c.K)
@@ -149,7 +172,7 @@ func (c *Conv) FoldedForward(p *Pass, x []float32, bn *Norm, res, y []float32, r
 	for i := range c.folded {
 		c.folded[i] *= c.scale[i/per*kernels.Block+i%kernels.Block]
 	}
-	kernels.ConvForwardSpecial(p.ISA, s, x, c.folded, y, kernels.Epilogue{Bias: c.bias, ReLU: relu, Residual: res}, c.Special)
+	c.foldedOK, c.foldedBranch = true, br
 }
 
 // Backward computes dx, the gradient of x, from dy; with p.All it also

@@ -94,6 +94,7 @@ type Attacker struct {
 	rng     *rand.Rand
 	dlogits runtime.Tensor
 	lo, hi  []float32
+	started bool // a Step ran since the last Start
 }
 
 // New returns an attacker drawing from rng.
@@ -110,8 +111,11 @@ func (a *Attacker) Targets(y []int, k int) []int {
 
 // Start begins an attack on the clean batch x0: it returns the first
 // iterate, either x0 itself (with probability CleanStart, one coin for the
-// batch) or x0 + U(−ε, ε) clipped to the pixel range.
+// batch) or x0 + U(−ε, ε) clipped to the pixel range. The model must not
+// change until the attack's last Step: steps after the first tell it so
+// (Mode.SameWeights).
 func (a *Attacker) Start(x0 *runtime.Tensor) *runtime.Tensor {
+	a.started = false
 	x := runtime.NewTensor(x0.Shape...)
 	a.lo = grow(a.lo, x0.Len())
 	a.hi = grow(a.hi, x0.Len())
@@ -136,7 +140,8 @@ func (a *Attacker) Start(x0 *runtime.Tensor) *runtime.Tensor {
 // batch given to Start. y holds the true labels (untargeted, CW) or the
 // targets (targeted). It returns the logits at x before the step.
 func (a *Attacker) Step(m runtime.Model, x *runtime.Tensor, y []int, alpha float64) *runtime.Tensor {
-	logits := m.Forward(x, runtime.Mode{Norm: a.Norm, Branch: a.Branch, InputOnly: true})
+	logits := m.Forward(x, runtime.Mode{Norm: a.Norm, Branch: a.Branch, InputOnly: true, SameWeights: a.started})
+	a.started = true
 	n, k := logits.Shape[0], logits.Shape[1]
 	a.dlogits.Shape = logits.Shape
 	a.dlogits.Data = grow(a.dlogits.Data, n*k)
