@@ -87,7 +87,7 @@ func Generate(s *spec.Spec, src []byte, o Options) (Files, error) {
 		return nil, err
 	}
 	files["model.go"] = model
-	if files[filepath.Join("cmd", o.Package, "main.go")], err = mainFile(o); err != nil {
+	if files[filepath.Join("cmd", o.Package, "main.go")], err = mainFile(o, o.Weights != nil); err != nil {
 		return nil, err
 	}
 	if o.Weights != nil {
@@ -432,13 +432,18 @@ func emitBuild(f *jen.File, g *compiler.Graph, sh shapes) {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("build").Params().Block(body...)
 }
 
-func mainFile(o Options) ([]byte, error) {
+func mainFile(o Options, embedded bool) ([]byte, error) {
 	f := jen.NewFile("main")
 	f.HeaderComment(Header)
 	f.PackageComment(fmt.Sprintf("Command %s is the model binary of package %s: train, eval, attack, bench and predict, with the runtime's flags.", o.Package, o.Package))
 	f.Func().Id("main").Params().Block(
-		jen.Qual("os", "Exit").Call(jen.Qual("github.com/netc/netc/runtime/cli", "Main").Call(
-			jen.Qual(o.Module, "New"), jen.Qual("os", "Args").Index(jen.Lit(1), jen.Empty()))),
+		jen.Qual("os", "Exit").Call(jen.Qual("github.com/netc/netc/runtime/cli", "Main").CallFunc(func(g *jen.Group) {
+			g.Qual(o.Module, "New")
+			g.Qual("os", "Args").Index(jen.Lit(1), jen.Empty())
+			if embedded {
+				g.Qual(o.Module, "Load")
+			}
+		})),
 	)
 	return renderFile(f)
 }

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/netc/netc/codegen"
@@ -177,8 +178,20 @@ func viaBinary(name string, args []string, run func(cli.Factory, []string) error
 	}
 	cmd := exec.Command(bin, append([]string{name}, pass...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	signal.Ignore(os.Interrupt) // the model binary checkpoints and stops
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	// Ctrl-C and SIGTERM go to the model binary, which checkpoints and
+	// stops.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		for s := range sig {
+			cmd.Process.Signal(s)
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
 		var xe *exec.ExitError
 		if errors.As(err, &xe) {
 			return exitStatus(xe.ExitCode())

@@ -117,13 +117,19 @@ func network(s *spec.Spec) string {
 
 // Main runs a model binary's command line (args without the program
 // name) for the model that newModel builds, and returns the exit status.
-func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string) int {
+// A package with embedded weights passes its Load as trained: predict
+// then needs no checkpoint.
+func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string, trained ...func() (M, error)) int {
 	m, err := newModel(0)
 	if err != nil {
 		return Status("model", err)
 	}
 	prog := m.Spec().Model
 	f := Compiled(newModel)
+	var load func() (runtime.Model, error)
+	if len(trained) > 0 {
+		load = func() (runtime.Model, error) { return trained[0]() }
+	}
 	commands := []struct {
 		name, args, help string
 		run              func([]string) error
@@ -132,7 +138,7 @@ func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string)
 		{"eval", "RUN|CKPT [--data D] [--pgd 10,100] [flags]", "clean and PGD accuracy of trained weights", func(a []string) error { return Eval(f, a) }},
 		{"attack", "RUN|CKPT [--data D] [--steps 10] [flags]", "attack test images; one JSON line per image", func(a []string) error { return Attack(f, a) }},
 		{"bench", "[--batch 128] [--threads 1] [--time 2s] [--json]", "images/s of inference, training, attack and PGD-10 training steps", func(a []string) error { return Bench(f, m.Spec(), a) }},
-		{"predict", "RUN|CKPT IMAGE...", "classify PNG images", func(a []string) error { return Predict(f, a) }},
+		{"predict", "[RUN|CKPT] IMAGE...", "classify PNG images", func(a []string) error { return Predict(f, load, a) }},
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(os.Stderr, "%s: the model binary of %s (compiled by netc)\n\nUsage:\n", prog, m.Spec().File)

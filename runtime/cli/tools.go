@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	goruntime "runtime"
+	"strings"
 	"time"
 
 	"github.com/netc/netc/runtime"
@@ -208,21 +209,29 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 }
 
 // Predict is the predict command: the class of each PNG image under a
-// checkpoint's weights.
-func Predict(f Factory, args []string) error {
+// checkpoint's weights, or, if trained is not nil and the first argument
+// is an image, under the weights trained returns (embedded ones).
+func Predict(f Factory, trained func() (runtime.Model, error), args []string) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) < 2 {
-		return Badf("predict: want a RUN folder or checkpoint and one or more PNG images")
+	var m runtime.Model
+	if len(pos) > 0 && trained != nil && strings.HasSuffix(strings.ToLower(pos[0]), ".png") {
+		if m, err = trained(); err != nil {
+			return err
+		}
+	} else {
+		if len(pos) < 2 {
+			return Badf("predict: want a RUN folder or checkpoint and one or more PNG images")
+		}
+		if m, _, _, err = LoadModel(f, pos[0]); err != nil {
+			return err
+		}
+		pos = pos[1:]
 	}
-	m, _, _, err := LoadModel(f, pos[0])
-	if err != nil {
-		return err
-	}
-	for _, path := range pos[1:] {
+	for _, path := range pos {
 		img, err := ReadImage(path, m.Spec().Input)
 		if err != nil {
 			return Bad(err)

@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Main(mnistresnet.New, os.Args[1:]))
+	os.Exit(cli.Main(mnistresnet.New, os.Args[1:], mnistresnet.Load))
 }

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/spec"
+	"github.com/netc/netc/specs"
+)
+
+func interpreted(s *spec.Spec, seed uint64) (runtime.Model, error) { return interp.NewModel(s, seed) }
+
+func defaultSpec(t *testing.T) *spec.Spec {
+	src, err := specs.FS.ReadFile(specs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := spec.Parse(specs.Default, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// stdout runs f and returns what it printed on stdout.
+func stdout(t *testing.T, f func() error) (string, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	ferr := f()
+	os.Stdout = old
+	w.Close()
+	b, _ := io.ReadAll(r)
+	return string(b), ferr
+}
+
+func TestBenchJSON(t *testing.T) {
+	out, err := stdout(t, func() error {
+		return Bench(interpreted, defaultSpec(t), []string{"--batch", "2", "--time", "1ms", "--json"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("bench --json printed %q: %v", out, err)
+	}
+	for _, k := range []string{"inference", "train_step", "attack_step", "adv_train_step_pgd10"} {
+		if v, ok := r[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v, want images/s > 0", k, r[k])
+		}
+	}
+	if r["batch"] != 2.0 || r["threads"] != 1.0 || r["model"] != "mnistresnet" {
+		t.Errorf("bench printed %v", r)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	s := defaultSpec(t)
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"bench extra argument", Bench(interpreted, s, []string{"extra"})},
+		{"bench batch 0", Bench(interpreted, s, []string{"--batch", "0"})},
+		{"predict without images", Predict(interpreted, nil, []string{"x.safetensors"})},
+		{"eval missing checkpoint", Eval(interpreted, []string{"/nonexistent/last.safetensors"})},
+		{"train two specs", Train(interpreted, nil, []string{"a.spec", "b.spec", "--out", "x"})},
+	} {
+		if !errors.As(c.err, new(BadInput)) {
+			t.Errorf("%s: %v, want a bad-input error", c.name, c.err)
+		}
+	}
+	if _, err := ReadImage("cli.go", [3]int{1, 28, 28}); err == nil || !strings.Contains(err.Error(), "cli.go") {
+		t.Errorf("ReadImage(cli.go): %v, want an error naming the file", err)
+	}
+}
+
+func TestSameSpec(t *testing.T) {
+	a, b := defaultSpec(t), defaultSpec(t)
+	b.File, b.Model = "other.spec", "other"
+	if !SameSpec(a, b) {
+		t.Error("names count")
+	}
+	b.Width = 32
+	if SameSpec(a, b) {
+		t.Error("width does not count")
+	}
+}
