@@ -47,7 +47,7 @@ func runBuild(args []string) error {
 	if bin, err = filepath.Abs(bin); err != nil {
 		return err
 	}
-	if err := buildBinary(s, src, o, bin); err != nil {
+	if _, err := buildBinary(s, src, o, bin); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "netc build: %s -> %s in %s\n", pos[0], bin, time.Since(start).Round(time.Millisecond))
@@ -81,21 +81,22 @@ func netcRequire() (string, error) {
 }
 
 // buildBinary generates the package of spec s (source src) as a module
-// in netc's cache and builds its model binary at bin with the go
-// command, which rebuilds only what changed.
-func buildBinary(s *spec.Spec, src []byte, o codegen.Options, bin string) error {
+// in netc's cache and builds its model binary at bin (if "", in that
+// module's folder, named by the package) with the go command, which
+// rebuilds only what changed. It returns the binary's path.
+func buildBinary(s *spec.Spec, src []byte, o codegen.Options, bin string) (string, error) {
 	req, err := netcRequire()
 	if err != nil {
-		return err
+		return "", err
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return err
+		return "", err
 	}
 	o.Module = "netc.build/" + o.Package
 	files, err := codegen.Generate(s, src, o)
 	if err != nil {
-		return bad(err)
+		return "", bad(err)
 	}
 	files["go.mod"] = fmt.Appendf(nil, "module %s\n\ngo 1.26\n\n%s", o.Module, req)
 	if root := sourceRoot(); root != "" {
@@ -111,15 +112,18 @@ func buildBinary(s *spec.Spec, src []byte, o codegen.Options, bin string) error 
 	}
 	dir := filepath.Join(cache, "netc", "build", fmt.Sprintf("%s-%x", o.Package, h.Sum(nil)[:8]))
 	if err := writeFiles(dir, files); err != nil {
-		return err
+		return "", err
+	}
+	if bin == "" {
+		bin = filepath.Join(dir, o.Package)
 	}
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+o.Package)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the model binary in %s: %v\n%s", dir, err, out)
+		return "", fmt.Errorf("building the model binary in %s: %v\n%s", dir, err, out)
 	}
-	return nil
+	return bin, nil
 }
 
 // compiledModel is the factory of netc train and eval without --interp:
@@ -157,13 +161,9 @@ func viaBinary(name string, args []string, run func(cli.Factory, []string) error
 	}
 	s := ee.s
 	o := codegen.Options{Package: codegen.PackageName(s)}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return err
-	}
-	bin := filepath.Join(cache, "netc", "bin", o.Package)
 	fmt.Fprintf(os.Stderr, "netc %s: building the compiled model %s (--interp: run on the interpreter)\n", name, o.Package)
-	if err := buildBinary(s, []byte(s.String()), o, bin); err != nil {
+	bin, err := buildBinary(s, []byte(s.String()), o, "")
+	if err != nil {
 		if errors.As(err, new(cli.BadInput)) { // a spec the compiler does not take
 			fmt.Fprintf(os.Stderr, "netc %s: %v; running on the interpreter\n", name, err)
 			return run(interpreted, rest)

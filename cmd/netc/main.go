@@ -12,7 +12,7 @@
 //	netc eval RUN|CKPT --data D --pgd 10,100 [flags] [--json]
 //
 // train and eval run the spec's compiled model binary, built into the
-// user's cache directory (netc/build, netc/bin) with the go command;
+// user's cache directory (netc/build) with the go command;
 // --interp runs them in process on the interpreter instead.
 //
 //	netc bench kernels [--json] [--batch 8,32]  FMA peak and conv kernel speed
