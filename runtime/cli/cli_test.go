@@ -97,3 +97,34 @@ func TestSameSpec(t *testing.T) {
 		t.Error("width does not count")
 	}
 }
+
+// TestAttackLines attacks the embedded robust MNIST model's checkpoint:
+// one JSON line per image, perturbations within ε.
+func TestAttackLines(t *testing.T) {
+	out, err := stdout(t, func() error {
+		return Attack(interpreted, []string{"../../generated/mnistresnet/weights.ckpt", "--limit", "6", "--batch", "4",
+			"--steps", "2", "--eps", "0.3", "--attack", "untargeted"})
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "download MNIST yourself") {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("%d lines, want 6:\n%s", len(lines), out)
+	}
+	for i, l := range lines {
+		var r struct {
+			Index, Label, Clean, Adversarial int
+			Linf                             float64
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if r.Index != i || r.Linf > 0.3+1e-6 || r.Linf <= 0 {
+			t.Errorf("line %d: %+v", i, r)
+		}
+	}
+}

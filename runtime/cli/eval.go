@@ -50,18 +50,8 @@ func Eval(f Factory, args []string) error {
 	default:
 		return Badf("--branch %q: want clean or adv", *branch)
 	}
-	m, meta, path, err := LoadModel(f, pos[0])
+	m, path, test, err := loadForTest(f, pos[0], src)
 	if err != nil {
-		return err
-	}
-	if *src == "" {
-		*src = meta.Config.Data
-	}
-	test, err := data.Load(*src, "test")
-	if err != nil {
-		return Bad(err)
-	}
-	if err := Compatible(m.Spec(), test); err != nil {
 		return err
 	}
 	if c.Batch < 1 {
@@ -118,6 +108,26 @@ func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error
 	}
 	meta := &c.Meta
 	return m, meta, path, nil
+}
+
+// loadForTest loads a checkpoint's model and the test split of data set
+// *src (if empty, the one the run trained on, which *src is set to).
+func loadForTest(f Factory, arg string, src *string) (runtime.Model, string, *data.Dataset, error) {
+	m, meta, path, err := LoadModel(f, arg)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if *src == "" {
+		*src = meta.Config.Data
+	}
+	test, err := data.Load(*src, "test")
+	if err != nil {
+		return nil, "", nil, Bad(err)
+	}
+	if err := Compatible(m.Spec(), test); err != nil {
+		return nil, "", nil, err
+	}
+	return m, path, test, nil
 }
 
 // CheckpointPath is the checkpoint a RUN folder or file argument names.

@@ -46,18 +46,8 @@ func Attack(f Factory, args []string) error {
 	if *batch < 1 || *limit < 1 || c.Steps < 1 {
 		return Badf("attack: --batch, --limit and --steps must be >= 1")
 	}
-	m, meta, _, err := LoadModel(f, pos[0])
+	m, _, test, err := loadForTest(f, pos[0], src)
 	if err != nil {
-		return err
-	}
-	if *src == "" {
-		*src = meta.Config.Data
-	}
-	test, err := data.Load(*src, "test")
-	if err != nil {
-		return Bad(err)
-	}
-	if err := Compatible(m.Spec(), test); err != nil {
 		return err
 	}
 	c.Branch = runtime.Adv
