@@ -138,9 +138,10 @@ type errExec struct{ s *spec.Spec }
 
 func (e errExec) Error() string { return "internal: model binary requested for " + e.s.File }
 
-// viaBinary runs a train or eval command: in process on the interpreter
-// with --interp, else in the spec's compiled model binary, built into
-// netc's cache (dropArg, the spec file's path, is not passed on).
+// viaBinary runs a train, eval or bench command: in process on the
+// interpreter with --interp, else in the spec's compiled model binary,
+// built into netc's cache, with the same arguments but the spec file's
+// path (the binary has its spec compiled in).
 func viaBinary(name string, args []string, run func(cli.Factory, []string) error) error {
 	var rest []string
 	interp := false

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"github.com/netc/netc/runtime/cli"
+	"maps"
 	"os"
 	pathpkg "path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +32,8 @@ func (c *compileFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.input, "input", "", "override the spec's input size, C,H,W (e.g. 3,64,64)")
 }
 
-// generate parses the spec and generates its package for directory dir.
+// generate parses the spec and generates its package for directory dir
+// (which fixes the import path of the model binary's import).
 func (c *compileFlags) generate(path, dir string) (*spec.Spec, codegen.Files, error) {
 	s, src, o, err := c.prepare(path)
 	if err != nil {
@@ -166,14 +169,25 @@ func runCompile(args []string) error {
 }
 
 // writeFiles writes files under dir, each atomically, leaving files that
-// are already up to date untouched.
+// are already up to date untouched, and removes the files an earlier
+// compile generated there that files no longer has (embed.go and its
+// weights, say).
 func writeFiles(dir string, files codegen.Files) error {
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
+	old, _ := filepath.Glob(filepath.Join(dir, "*"))
+	mains, _ := filepath.Glob(filepath.Join(dir, "cmd", "*", "main.go"))
+	for _, p := range append(old, mains...) {
+		rel, _ := filepath.Rel(dir, p)
+		if _, ok := files[rel]; ok {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && (bytes.HasPrefix(b, []byte("// "+codegen.Header)) || rel == "weights.ckpt" && files["embed.go"] == nil) {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		}
 	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		p := filepath.Join(dir, name)
 		if old, err := os.ReadFile(p); err == nil && string(old) == string(files[name]) {
 			continue
