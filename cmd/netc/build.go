@@ -123,7 +123,32 @@ func buildBinary(s *spec.Spec, src []byte, o codegen.Options, bin string) (strin
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the model binary in %s: %v\n%s", dir, err, out)
 	}
+	now := time.Now()
+	os.Chtimes(dir, now, now)
+	prune(filepath.Dir(dir), o.Package)
 	return bin, nil
+}
+
+// keepBuilds is how many build folders of one package the cache keeps.
+const keepBuilds = 4
+
+// prune removes all but the keepBuilds most recently used build folders
+// of package pkg under root.
+func prune(root, pkg string) {
+	dirs, _ := filepath.Glob(filepath.Join(root, pkg+"-*"))
+	if len(dirs) <= keepBuilds {
+		return
+	}
+	used := map[string]time.Time{}
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil {
+			used[d] = fi.ModTime()
+		}
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return used[b].Compare(used[a]) })
+	for _, d := range dirs[keepBuilds:] {
+		os.RemoveAll(d)
+	}
 }
 
 // compiledModel is the factory of netc train and eval without --interp:
