@@ -84,6 +84,7 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.IntVar(&c.Attack.Steps, "attack-steps", c.Attack.Steps, "PGD iterations per training batch; 0 trains on clean images only")
 	fs.Float64Var(&c.CleanRatio, "clean-ratio", c.CleanRatio, "share of clean counterparts added to the adversarial images (100% adv + X clean)")
 	fs.Float64Var(&c.CleanWeight, "clean-weight", c.CleanWeight, "a in a*J(clean) + (1-a)*J(adv)")
+	fs.Float64Var(&c.ALP, "alp", c.ALP, "adversarial logit pairing weight: + L * mean squared distance of clean and adversarial logits (needs --clean-ratio > 0)")
 	fs.Float64Var(&c.Attack.CleanStart, "clean-start", c.Attack.CleanStart, "probability (per batch) that PGD starts at the clean image")
 	fs.IntVar(&c.RunningStatsEpochs, "running-stats-epochs", c.RunningStatsEpochs, "normalize with the frozen running statistics in the last K epochs")
 	fs.Float64Var(&c.EpsWarmup, "eps-warmup", c.EpsWarmup, "epochs over which the attack's eps (and step) ramp up from 0")

@@ -46,6 +46,11 @@ type Config struct {
 	CleanRatio  float64    `json:"clean_ratio"`
 	CleanWeight float64    `json:"clean_weight"`
 	Attack      pgd.Config `json:"attack"`
+	// ALP is the weight of adversarial logit pairing: the loss adds
+	// ALP × the mean, over the images that have both, of the squared
+	// distance between an image's clean and adversarial logits (needs
+	// CleanRatio > 0).
+	ALP float64 `json:"alp,omitempty"`
 	// EpsWarmup ramps the attack's ε (and step) linearly from 0 over the
 	// first epochs: a curriculum that keeps small networks from collapsing
 	// at large ε (0: full ε from the start).
@@ -85,6 +90,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("clean weight %g: want 0..1", c.CleanWeight)
 	case c.Smoothing < 0 || c.Smoothing >= 1:
 		return fmt.Errorf("label smoothing %g: want 0..1", c.Smoothing)
+	case c.ALP < 0 || math.IsNaN(c.ALP):
+		return fmt.Errorf("alp %g: want >= 0", c.ALP)
+	case c.ALP > 0 && (!c.Adversarial || int(math.Round(c.CleanRatio*float64(c.Batch))) == 0):
+		return fmt.Errorf("alp pairs each clean image with its adversarial one: it needs adversarial training and a clean ratio that puts clean images in the batch")
 	case c.Adversarial && (c.Attack.Steps < 1 || c.Attack.Eps <= 0):
 		return fmt.Errorf("adversarial training needs attack steps >= 1 and eps > 0")
 	case c.EpsWarmup < 0 || c.EpsWarmup > float64(c.Epochs):
@@ -333,6 +342,11 @@ func (r *Run) Train(ctx context.Context) error {
 				t.AdvOK += runtime.CountTop1(logits.Data[split*k:batch*k], k, yin[split:batch])
 				t.AdvN += batch - split
 			}
+			if c.ALP > 0 {
+				// The first nClean adversarial images are the clean ones'.
+				zc, za := logits.Data[:nClean*k], logits.Data[split*k:(split+nClean)*k]
+				loss += LogitPairing(nClean, k, zc, za, c.ALP, dl.Data[:nClean*k], dl.Data[split*k:(split+nClean)*k])
+			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return fmt.Errorf("%w: loss is %v at epoch %d step %d (lr %.4g); %s", ErrNonFinite, loss, epoch+1, s+1, lr, diagnose(params))
 			}
@@ -396,6 +410,21 @@ func hasMBN(s *spec.Spec) bool {
 		}
 	}
 	return s.Norm.Kind == spec.MBN
+}
+
+// LogitPairing is adversarial logit pairing over n pairs of k logits:
+// it returns weight × (1/n) Σᵢ ‖zc[i] − za[i]‖² and adds its gradient to
+// dzc and dza.
+func LogitPairing(n, k int, zc, za []float32, weight float64, dzc, dza []float32) float64 {
+	sum := 0.0
+	g := 2 * weight / float64(n)
+	for i := range n * k {
+		d := float64(zc[i]) - float64(za[i])
+		sum += d * d
+		dzc[i] += float32(g * d)
+		dza[i] -= float32(g * d)
+	}
+	return weight * sum / float64(n)
 }
 
 // Save writes the run's checkpoint atomically.

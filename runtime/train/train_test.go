@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -236,5 +237,59 @@ func TestSGDMatchesPyTorchFormula(t *testing.T) {
 		if d := p.Value.Data[i] - want[i]; d > 1e-6 || d < -1e-6 {
 			t.Errorf("w[%d] = %v, want %v", i, p.Value.Data[i], want[i])
 		}
+	}
+}
+
+func TestLogitPairing(t *testing.T) {
+	// Two pairs of two logits: distances² 1+4 and 0+9, mean 7, weight 0.5.
+	zc := []float32{1, 2, 3, 0}
+	za := []float32{0, 0, 3, 3}
+	dzc := []float32{10, 10, 10, 10}
+	dza := make([]float32, 4)
+	if got := LogitPairing(2, 2, zc, za, 0.5, dzc, dza); got != 3.5 {
+		t.Errorf("loss %v, want 3.5", got)
+	}
+	// d/dzc = 2·0.5/2·(zc−za), added to what was there.
+	if want := []float32{10.5, 11, 10, 8.5}; !slices.Equal(dzc, want) {
+		t.Errorf("dzc %v, want %v", dzc, want)
+	}
+	if want := []float32{-0.5, -1, 0, 1.5}; !slices.Equal(dza, want) {
+		t.Errorf("dza %v, want %v", dza, want)
+	}
+}
+
+func TestALPNeedsCleanImages(t *testing.T) {
+	c := Defaults(8)
+	c.Adversarial, c.Attack = true, pgd.Config{Eps: 0.1, Step: 0.05, Steps: 1}
+	c.ALP = 0.5
+	if err := c.Validate(); err == nil {
+		t.Error("ALP without clean images validated")
+	}
+	c.CleanRatio = 0.5
+	if err := c.Validate(); err != nil {
+		t.Errorf("ALP with half clean images: %v", err)
+	}
+}
+
+// TestALPEntersTheStep trains the same run with and without logit
+// pairing: the weights must differ.
+func TestALPEntersTheStep(t *testing.T) {
+	plain := newRun(t, t.TempDir(), advConfig(1))
+	c := advConfig(1)
+	c.ALP = 1
+	paired := newRun(t, t.TempDir(), c)
+	for _, r := range []*Run{plain, paired} {
+		if err := r.Train(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := true
+	for i, p := range plain.Model.Params() {
+		if !slices.Equal(p.Value.Data, paired.Model.Params()[i].Value.Data) {
+			same = false
+		}
+	}
+	if same {
+		t.Error("ALP changed no weight")
 	}
 }
