@@ -23,12 +23,14 @@ func Eval(f Factory, args []string) error {
 	src := fs.String("data", "", "data set (default: the one the run trained on)")
 	pgdList := fs.String("pgd", "10,100", "PGD iteration counts, e.g. 10,20,100,500,1000,2000")
 	c := eval.Config{Attack: PaperAttack(), Batch: 100, Seed: 1}
-	finishAttack := AttackFlags(fs, &c.Attack)
+	var more []pgd.Loss
+	finishAttack := AttackFlags(fs, &c.Attack, &more)
+	fs.IntVar(&c.Restarts, "restarts", 1, "random starts per image: robust only if it survives all")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the attack's random draws")
 	branch := fs.String("branch", "adv", "MBN branch to evaluate: clean or adv")
-	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout (an array of them for several attacks)")
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -57,33 +59,67 @@ func Eval(f Factory, args []string) error {
 	if c.Batch < 1 {
 		return Badf("--batch %d: want >= 1", c.Batch)
 	}
-	res, err := eval.Run(m, test, c)
-	if err != nil {
-		return Bad(err)
+	var results []*eval.Result
+	byLoss := map[pgd.Loss]*eval.Result{}
+	for _, loss := range append([]pgd.Loss{c.Attack.Loss}, more...) {
+		c.Attack.Loss = loss
+		res, err := eval.Run(m, test, c)
+		if err != nil {
+			return Bad(err)
+		}
+		results = append(results, res)
+		byLoss[loss] = res
+	}
+	if u, t := byLoss[pgd.Untargeted], byLoss[pgd.Targeted]; u != nil && t != nil {
+		if w := eval.Masking(u, t); w != "" {
+			u.Warnings, t.Warnings = append(u.Warnings, w), append(t.Warnings, w)
+		}
 	}
 	if *asJSON {
-		out := struct {
+		type output struct {
 			Checkpoint string `json:"checkpoint"`
 			Data       string `json:"data"`
 			*eval.Result
-		}{path, *src, res}
+		}
+		var out []output
+		for _, r := range results {
+			out = append(out, output{path, *src, r})
+		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
+		if len(out) == 1 {
+			return enc.Encode(out[0])
+		}
 		return enc.Encode(out)
 	}
-	printResult(os.Stderr, m.Spec().Model, path, res)
+	for _, r := range results {
+		printResult(os.Stderr, m.Spec().Model, path, r)
+	}
 	return nil
 }
 
 func printResult(w io.Writer, model, path string, r *eval.Result) {
-	fmt.Fprintf(w, "%s (%s): %d test images, %s PGD, eps %.4g, seed %d\n", model, path, r.Images, r.Attack, r.Eps, r.Seed)
-	fmt.Fprintf(w, "  clean        accuracy %6.2f%%\n", 100*r.Clean)
+	restarts := ""
+	if r.Restarts > 1 {
+		restarts = fmt.Sprintf(", %d restarts", r.Restarts)
+	}
+	fmt.Fprintf(w, "%s (%s): %d test images, %s PGD, eps %.4g, seed %d%s\n", model, path, r.Images, r.Attack, r.Eps, r.Seed, restarts)
+	top5 := func(v float64) string {
+		if r.CleanTop5 == 0 {
+			return ""
+		}
+		return fmt.Sprintf("   top-5 %6.2f%%", 100*v)
+	}
+	fmt.Fprintf(w, "  clean        accuracy %6.2f%%%s\n", 100*r.Clean, top5(r.CleanTop5))
 	for _, p := range r.Curve {
-		fmt.Fprintf(w, "  PGD-%-5d    accuracy %6.2f%%", p.Iters, 100*p.Accuracy)
+		fmt.Fprintf(w, "  PGD-%-5d    accuracy %6.2f%%%s", p.Iters, 100*p.Accuracy, top5(p.Top5))
 		if r.Attack == pgd.Targeted.String() {
 			fmt.Fprintf(w, "   target success %6.2f%%", 100*p.TargetSuccess)
 		}
 		fmt.Fprintf(w, "   (step %.4g)\n", p.Step)
+	}
+	for _, warning := range r.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warning)
 	}
 }
 

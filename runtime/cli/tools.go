@@ -28,7 +28,7 @@ func Attack(f Factory, args []string) error {
 	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
 	src := fs.String("data", "", "data set (default: the one the run trained on)")
 	c := PaperAttack()
-	finish := AttackFlags(fs, &c)
+	finish := AttackFlags(fs, &c, nil)
 	fs.IntVar(&c.Steps, "steps", 10, "PGD iterations")
 	limit := fs.Int("limit", 100, "attack the first N test images")
 	batch := fs.Int("batch", 100, "images per batch")

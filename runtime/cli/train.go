@@ -39,17 +39,33 @@ func (f fraction) Set(s string) error {
 }
 
 // AttackFlags registers the attacker's flags on fs, with defaults from c.
-func AttackFlags(fs *flag.FlagSet, c *pgd.Config) func() error {
+// If more is not nil, --attack takes a comma-separated list: the first
+// loss goes to c, the others to more.
+func AttackFlags(fs *flag.FlagSet, c *pgd.Config, more *[]pgd.Loss) func() error {
 	fs.Var(fraction{&c.Eps}, "eps", "L-inf radius in pixels of [0,1] (`16/255` accepted)")
 	fs.Var(fraction{&c.Step}, "step", "PGD step size; the effective step is max(step, eps/steps)")
-	loss := fs.String("attack", c.Loss.String(), "attack loss: targeted, untargeted or cw")
+	help := "attack loss: targeted, untargeted or cw"
+	if more != nil {
+		help = "attack losses, comma-separated: targeted, untargeted, cw (targeted,untargeted also checks for gradient masking)"
+	}
+	loss := fs.String("attack", c.Loss.String(), help)
 	norm := fs.String("attack-norm", "inference", "BN statistics while attacking: inference (running) or train (batch)")
 	return func() error {
-		l, err := pgd.ParseLoss(*loss)
-		if err != nil {
-			return Badf("--attack: %v", err)
+		names := strings.Split(*loss, ",")
+		if more == nil && len(names) > 1 {
+			return Badf("--attack %q: one attack", *loss)
 		}
-		c.Loss = l
+		for i, name := range names {
+			l, err := pgd.ParseLoss(strings.TrimSpace(name))
+			if err != nil {
+				return Badf("--attack: %v", err)
+			}
+			if i == 0 {
+				c.Loss = l
+			} else {
+				*more = append(*more, l)
+			}
+		}
 		switch *norm {
 		case "inference":
 			c.Norm = runtime.RunningStats
@@ -89,7 +105,7 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.IntVar(&c.RunningStatsEpochs, "running-stats-epochs", c.RunningStatsEpochs, "normalize with the frozen running statistics in the last K epochs")
 	fs.Float64Var(&c.EpsWarmup, "eps-warmup", c.EpsWarmup, "epochs over which the attack's eps (and step) ramp up from 0")
 	fs.StringVar(&c.Init, "init", c.Init, "start from the weights of this checkpoint (or RUN folder)")
-	finishAttack := AttackFlags(fs, &c.Attack)
+	finishAttack := AttackFlags(fs, &c.Attack, nil)
 	return func() error {
 		if c.Init != "" {
 			c.Init = CheckpointPath(c.Init)
