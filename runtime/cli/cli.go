@@ -1,6 +1,7 @@
 // Package cli is the command line that netc and every model binary it
-// compiles share: train, eval, attack, bench and predict, with the same
-// flags, errors and exit statuses (0 ok, 1 runtime failure, 2 bad input).
+// compiles share: train, finetune-norm, eval, attack, bench and predict,
+// with the same flags, errors and exit statuses (0 ok, 1 runtime
+// failure, 2 bad input).
 package cli
 
 import (
@@ -135,6 +136,7 @@ func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string,
 		run              func([]string) error
 	}{
 		{"train", "--data D --out RUN [flags]", "train (resumes RUN if it has a checkpoint)", func(a []string) error { return Train(f, m.Spec(), a) }},
+		{"finetune-norm", "RUN|CKPT --out RUN2 [flags]", "train only the norm layers of trained weights", func(a []string) error { return FinetuneNorm(f, a) }},
 		{"eval", "RUN|CKPT [--data D] [--pgd 10,100] [flags]", "clean and PGD accuracy of trained weights", func(a []string) error { return Eval(f, a) }},
 		{"attack", "RUN|CKPT [--data D] [--steps 10] [flags]", "attack test images; one JSON line per image", func(a []string) error { return Attack(f, a) }},
 		{"bench", "[--batch 128] [--threads 1] [--time 2s] [--json]", "images/s of inference, training, attack and PGD-10 training steps", func(a []string) error { return Bench(f, m.Spec(), a) }},
@@ -155,5 +157,5 @@ func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string,
 			return Status(prog, c.run(args[1:]))
 		}
 	}
-	return Status(prog, Badf("unknown command %q (commands: train, eval, attack, bench, predict)", args[0]))
+	return Status(prog, Badf("unknown command %q (commands: train, finetune-norm, eval, attack, bench, predict)", args[0]))
 }

@@ -135,11 +135,27 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 
 // Train is the train command: it trains a model of spec s built by f
 // (with s nil, the spec is the first positional argument).
-func Train(f Factory, s *spec.Spec, args []string) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+func Train(f Factory, s *spec.Spec, args []string) error { return trainCommand(f, s, args, false) }
+
+// FinetuneNorm is the finetune-norm command: it trains only the norm
+// layers (affine parameters and running statistics) of a checkpoint's
+// model, on clean images unless --attack-steps is set.
+func FinetuneNorm(f Factory, args []string) error { return trainCommand(f, nil, args, true) }
+
+// trainCommand is train, or with finetune, finetune-norm, whose
+// positional argument is a run or checkpoint rather than a spec.
+func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
+	name := "train"
+	if finetune {
+		name = "finetune-norm"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c := train.Defaults(128)
 	c.Data = "mnist"
 	c.Attack = PaperAttack()
+	if finetune {
+		c.Attack.Steps, c.Data = 0, ""
+	}
 	finish := TrainFlags(fs, &c)
 	out := fs.String("out", "", "run folder: config.json, metrics.jsonl, checkpoints/")
 	fs.DurationVar(&CheckpointEvery, "checkpoint-every", CheckpointEvery, "also checkpoint within an epoch this often (0: at epoch ends only)")
@@ -148,18 +164,35 @@ func Train(f Factory, s *spec.Spec, args []string) error {
 	if err != nil {
 		return err
 	}
-	want := 0
-	if s == nil {
-		want = 1
+	want, what := 0, ""
+	switch {
+	case finetune:
+		want, what = 1, "RUN folder or checkpoint"
+	case s == nil:
+		want, what = 1, "SPEC file"
 	}
 	if len(pos) != want {
 		if want == 1 {
-			return Badf("train: want one SPEC file, got %d arguments", len(pos))
+			return Badf("%s: want one %s, got %d arguments", name, what, len(pos))
 		}
-		return Badf("train: unexpected argument %q (the spec is compiled in)", pos[0])
+		return Badf("%s: unexpected argument %q (the spec is compiled in)", name, pos[0])
 	}
 	if *out == "" {
-		return Badf("train: --out RUN is required")
+		return Badf("%s: --out RUN is required", name)
+	}
+	if finetune {
+		path := CheckpointPath(pos[0])
+		ck, err := train.OpenCheckpoint(path)
+		if err != nil {
+			return Bad(err)
+		}
+		if s, err = spec.Parse(path+"[spec]", []byte(ck.Meta.Spec)); err != nil {
+			return Badf("%s: its spec does not parse: %v", path, err)
+		}
+		c.Init, c.NormOnly = path, true
+		if c.Data == "" {
+			c.Data = ck.Meta.Config.Data
+		}
 	}
 	if err := finish(); err != nil {
 		return err

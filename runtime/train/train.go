@@ -63,6 +63,10 @@ type Config struct {
 	// Init is a checkpoint whose weights and running statistics start a new
 	// run (fine-tuning); the optimizer starts afresh.
 	Init string `json:"init,omitempty"`
+	// NormOnly trains the norm layers only (their affine parameters and,
+	// with batch statistics, running statistics): the paper's BN
+	// fine-tuning of an adversarially trained model.
+	NormOnly bool `json:"norm_only,omitempty"`
 }
 
 // Defaults is the IAT recipe for a batch size: Nesterov momentum 0.9, lr
@@ -355,7 +359,11 @@ func (r *Run) Train(ctx context.Context) error {
 				return fmt.Errorf("%w: gradient of %s at epoch %d step %d (lr %.4g, loss %.4g); try a lower --lr or a longer --warmup", ErrNonFinite, p, epoch+1, s+1, lr, loss)
 			}
 			lr = sched.At(float64(epoch) + float64(s+1)/float64(steps))
-			r.opt.Step(params, float32(lr), nil)
+			var only func(*runtime.Param) bool
+			if c.NormOnly {
+				only = func(p *runtime.Param) bool { return p.Norm }
+			}
+			r.opt.Step(params, float32(lr), only)
 			r.state.Step++
 			t.Loss += loss
 			if bar != nil {

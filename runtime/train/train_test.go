@@ -293,3 +293,39 @@ func TestALPEntersTheStep(t *testing.T) {
 		t.Error("ALP changed no weight")
 	}
 }
+
+// TestNormOnlyTrainsNormLayers fine-tunes with NormOnly: every conv and
+// linear weight keeps its initial value, the norm layers move, and so do
+// the running statistics.
+func TestNormOnlyTrainsNormLayers(t *testing.T) {
+	c := advConfig(1)
+	c.Adversarial, c.CleanRatio, c.NormOnly = false, 0, true
+	r := newRun(t, t.TempDir(), c)
+	s, err := spec.Parse("tiny.spec", []byte(tinySpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := interp.NewModel(s, c.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for i, p := range r.Model.Params() {
+		same := slices.Equal(p.Value.Data, init.Params()[i].Value.Data)
+		if !p.Norm && !same {
+			t.Errorf("%s moved", p.Name)
+		}
+		if p.Norm && !same {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("no norm parameter moved")
+	}
+	if slices.Equal(r.Model.NormState()[0].Mean, init.NormState()[0].Mean) {
+		t.Error("running statistics did not move")
+	}
+}
