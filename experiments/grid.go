@@ -1,0 +1,157 @@
+// Package experiments holds the paper's experiments at small scale: grids
+// of training runs (strategies, attack strength, depth, ε), each resumed
+// from its checkpoint when interrupted, their evaluation, and the report
+// (docs/REPRODUCTION.md) that states per finding of the paper whether it
+// shows at this scale.
+package experiments
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/pgd"
+	"github.com/netc/netc/runtime/train"
+	"github.com/netc/netc/spec"
+	"github.com/netc/netc/specs"
+)
+
+// Row is one training run of a grid and how it is evaluated.
+type Row struct {
+	Name  string // folder name, and the key findings refer to
+	Label string // the strategy, as in the paper's tables
+	Norm  string // the spec's norm line: "bn", "mbn", "gn groups=4"
+	// Stages overrides the spec's blocks per stage ("" keeps them).
+	Stages string
+	Train  train.Config
+	// Init names the row whose checkpoint starts this one.
+	Init string
+	// Branch is the MBN branch evaluated (Adv; Clean for MBN_clean).
+	Branch runtime.Branch
+	// Group is the table section ("strategies", "attack strength", ...).
+	Group string
+}
+
+// Grid is a set of runs on one data set and base spec with one
+// evaluation protocol, fixed before any run.
+type Grid struct {
+	Name     string // "mnist", "cifar"
+	SpecFile string // in specs.FS
+	Eval     eval.Config
+	Rows     []Row
+	// Budget says in words what each run costs: data, epochs, attack.
+	Budget string
+}
+
+// spec returns the row's spec: the grid's base with the row's norm and
+// stages lines.
+func (g *Grid) spec(r Row) (*spec.Spec, []byte, error) {
+	src, err := specs.FS.ReadFile(g.SpecFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines := strings.Split(string(src), "\n")
+	for i, l := range lines {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && f[0] == "norm" && r.Norm != "":
+			lines[i] = "norm " + r.Norm
+		case len(f) > 0 && f[0] == "stages" && r.Stages != "":
+			lines[i] = "stages " + r.Stages
+		}
+	}
+	src = []byte(strings.Join(lines, "\n"))
+	s, err := spec.Parse(r.Name+".spec", src)
+	return s, src, err
+}
+
+// Row returns the row of a name.
+func (g *Grid) Row(name string) (Row, bool) {
+	for _, r := range g.Rows {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Row{}, false
+}
+
+// MNIST is the MNIST grid at ε = 0.3: the demo's recipe for every run (a
+// standard model per norm type, then adversarial fine-tuning from it with
+// ε ramped up), strategies × running statistics, a sweep of training
+// PGD steps, and three depths.
+func MNIST() *Grid {
+	base := train.Defaults(128)
+	base.Data, base.Seed, base.LR, base.Smoothing = "mnist", 1, 0.2, 0
+
+	std := base
+	std.Epochs, std.Limit, std.DecayEpochs = 1, 20000, []float64{0.75}
+
+	adv := base
+	adv.Epochs, adv.Limit, adv.DecayEpochs, adv.EpsWarmup = 4, 10000, []float64{3}, 1.2
+	adv.Adversarial = true
+	adv.Attack = pgd.Config{Eps: 0.3, Step: 0.2, Steps: 2, Loss: pgd.Untargeted, CleanStart: 0.2}
+
+	g := &Grid{
+		Name:     "mnist",
+		SpecFile: "mnist-resnet.spec",
+		Eval: eval.Config{
+			Attack: pgd.Config{Eps: 0.3, Step: 0.01, Loss: pgd.Untargeted},
+			Iters:  []int{10, 40, 100}, Batch: 250, Limit: 1000, Seed: 1,
+		},
+		Budget: "MNIST, the first 20,000 training images for one epoch of standard training (lr 0.2, x0.1 at 75%), " +
+			"then adversarial fine-tuning from that model: 4 epochs of 10,000 images (40,000 adversarial images), " +
+			"untargeted PGD-2 (step 0.2) at ε = 0.3 ramped up over the first 1.2 epochs, lr 0.2 x0.1 after epoch 3, " +
+			"batch 128, seed 1; \"running stats\" normalizes with the running statistics in the last of the 4 epochs. " +
+			"Evaluation: the first 1,000 test images, untargeted PGD-10/40/100, step 0.01, ε = 0.3, random start.",
+	}
+	add := func(r Row) { g.Rows = append(g.Rows, r) }
+	for _, n := range []struct{ name, norm string }{{"bn", "bn"}, {"mbn", "mbn"}, {"gn", "gn groups=4"}} {
+		add(Row{Name: "standard-" + n.name, Label: "0% adv + 100% clean (standard), " + strings.ToUpper(n.name), Norm: n.norm, Train: std, Group: "standard"})
+	}
+	strategy := func(name, label, norm string, ratio, alp float64, rs bool, br runtime.Branch) {
+		c := adv
+		c.CleanRatio, c.ALP = ratio, alp
+		init := "standard-" + strings.Fields(norm)[0]
+		if rs {
+			c.RunningStatsEpochs = 1
+			name += "-rs"
+			label += ", running stats"
+		}
+		add(Row{Name: name, Label: label, Norm: norm, Train: c, Init: init, Branch: br, Group: "strategies"})
+	}
+	for _, rs := range []bool{false, true} {
+		strategy("adv100-clean100", "100% adv + 100% clean", "bn", 1, 0, rs, runtime.Adv)
+		strategy("adv100-clean100-alp", "100% adv + 100% clean, ALP 0.5", "bn", 1, 0.5, rs, runtime.Adv)
+		strategy("adv100-clean60", "100% adv + 60% clean", "bn", 0.6, 0, rs, runtime.Adv)
+		strategy("adv100-clean20", "100% adv + 20% clean", "bn", 0.2, 0, rs, runtime.Adv)
+		strategy("adv100-clean0", "100% adv + 0% clean", "bn", 0, 0, rs, runtime.Adv)
+		strategy("mbn-adv", "MBN_adv, 100% adv + 100% clean", "mbn", 1, 0, rs, runtime.Adv)
+		strategy("mbn-adv-alp", "MBN_adv, 100% adv + 100% clean, ALP 0.5", "mbn", 1, 0.5, rs, runtime.Adv)
+		strategy("gn", "GN, 100% adv + 100% clean", "gn groups=4", 1, 0, rs, runtime.Adv)
+	}
+	// MBN_clean: the clean branch of the MBN model, evaluated as is.
+	if r, ok := g.Row("mbn-adv"); ok {
+		r.Name, r.Label, r.Branch, r.Init = "mbn-clean", "MBN_clean, 100% adv + 100% clean", runtime.Clean, "mbn-adv"
+		r.Train.Epochs = 0 // evaluates mbn-adv's checkpoint
+		add(r)
+	}
+	for _, steps := range []int{1, 4} {
+		for _, ratio := range []float64{0, 1} {
+			c := adv
+			c.CleanRatio = ratio
+			c.Attack.Steps, c.Attack.Step = steps, 0.4/float64(steps)
+			add(Row{Name: fmt.Sprintf("pgd%d-clean%.0f", steps, 100*ratio), Label: fmt.Sprintf("100%% adv + %.0f%% clean, PGD-%d training", 100*ratio, steps),
+				Norm: "bn", Train: c, Init: "standard-bn", Branch: runtime.Adv, Group: "attack strength"})
+		}
+	}
+	for _, st := range []struct{ name, stages string }{{"depth8", "1 1 1"}, {"depth14", "2 2 2"}, {"depth20", "3 3 3"}} {
+		s := std
+		add(Row{Name: "standard-bn-" + st.name, Label: "standard, " + st.name, Norm: "bn", Stages: st.stages, Train: s, Group: "depth-init"})
+		c := adv
+		c.RunningStatsEpochs = 1
+		add(Row{Name: "adv-" + st.name, Label: "100% adv + 0% clean, running stats, ResNet-" + strings.TrimPrefix(st.name, "depth"),
+			Norm: "bn", Stages: st.stages, Train: c, Init: "standard-bn-" + st.name, Branch: runtime.Adv, Group: "depth"})
+	}
+	return g
+}
