@@ -1,6 +1,6 @@
 # netc: common tasks. Everything needs only Go.
 
-.PHONY: all build test demo vet generate fuzz torch bench bench-compare profile embedded-model clean
+.PHONY: all build test demo vet generate fuzz torch bench bench-compare profile embedded-model reproduce-mnist reproduce-cifar clean
 
 all: build
 
@@ -58,6 +58,15 @@ bench-compare: torch
 embedded-model:
 	go run ./cmd/netc demo --out runs/demo
 	go run ./cmd/netc compile --weights runs/demo/adversarial specs/mnist-resnet.spec -o generated/mnistresnet
+
+# The paper's experiments at small scale (resumable; docs/REPRODUCTION.md).
+reproduce-mnist:
+	go run ./cmd/netc reproduce mnist
+
+CIFAR_DATA ?= ../shared/data
+reproduce-cifar:
+	@[ -d runs/cifar10/train ] || (mkdir -p runs/cifar10 && tar -xzf $(CIFAR_DATA)/cifar10-train.tar.gz -C runs/cifar10 && tar -xzf $(CIFAR_DATA)/cifar10-test.tar.gz -C runs/cifar10)
+	go run ./cmd/netc reproduce cifar --data cifar10:runs/cifar10
 
 clean:
 	rm -rf bin runs

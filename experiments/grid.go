@@ -42,6 +42,8 @@ type Grid struct {
 	Rows     []Row
 	// Budget says in words what each run costs: data, epochs, attack.
 	Budget string
+	// WeakSteps is the attack-strength sweep's weakest training attacker.
+	WeakSteps int
 }
 
 // spec returns the row's spec: the grid's base with the row's norm and
@@ -105,30 +107,80 @@ func MNIST() *Grid {
 			"batch 128, seed 1; \"running stats\" normalizes with the running statistics in the last of the 4 epochs. " +
 			"Evaluation: the first 1,000 test images, untargeted PGD-10/40/100, step 0.01, ε = 0.3, random start.",
 	}
+	g.addRows(std, adv, "gn groups=4", []int{1, 4}, [][2]string{{"depth8", "1 1 1"}, {"depth14", "2 2 2"}, {"depth20", "3 3 3"}})
+	return g
+}
+
+// CIFAR is the CIFAR-10 grid on ResNet-20 at ε = 8/255 (and 16/255 for
+// the main strategies): the same rows as MNIST's, each adversarial run
+// fine-tuning a standard model of its norm type, at a budget that fits a
+// few hours per row on two cores. data is a cifar10:PATH source.
+func CIFAR(data string) *Grid {
+	base := train.Defaults(128)
+	base.Data, base.Seed, base.LR, base.Smoothing = data, 1, 0.1, 0
+
+	std := base
+	std.Epochs, std.Limit, std.DecayEpochs = 4, 25000, []float64{3}
+
+	adv := base
+	adv.Epochs, adv.Limit, adv.DecayEpochs, adv.EpsWarmup = 4, 25000, []float64{3}, 1
+	adv.Adversarial = true
+	adv.Attack = pgd.Config{Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 5, Loss: pgd.Untargeted, CleanStart: 0.2}
+
+	g := &Grid{
+		Name:     "cifar",
+		SpecFile: "resnet20-cifar.spec",
+		Eval: eval.Config{
+			Attack: pgd.Config{Eps: 8.0 / 255, Step: 1.0 / 255, Loss: pgd.Untargeted},
+			Iters:  []int{10, 20, 100}, Batch: 250, Limit: 1000, Seed: 1,
+		},
+		Budget: "CIFAR-10 (" + data + "), ResNet-20, the first 25,000 training images per epoch: 4 epochs of standard " +
+			"training (lr 0.1, x0.1 after epoch 3), then 4 epochs of adversarial fine-tuning from that model, untargeted PGD-5 " +
+			"(step 2/255) at ε = 8/255 ramped up over the first epoch, lr 0.1 x0.1 after epoch 3, batch 128, seed 1; " +
+			"\"running stats\" normalizes with the running statistics in the last epoch. Evaluation: the first 1,000 test " +
+			"images, untargeted PGD-10/20/100, step 1/255, ε = 8/255, random start; the ε = 16/255 rows are evaluated at ε = 8/255 too.",
+	}
+	g.addRows(std, adv, "gn groups=4", []int{2, 10}, [][2]string{{"depth8", "1 1 1"}, {"depth14", "2 2 2"}, {"depth20", "3 3 3"}})
+	for _, ratio := range []float64{0, 1} {
+		c := adv
+		c.CleanRatio = ratio
+		c.Attack.Eps, c.Attack.Step = 16.0/255, 4.0/255
+		g.Rows = append(g.Rows, Row{Name: fmt.Sprintf("eps16-clean%.0f", 100*ratio), Label: fmt.Sprintf("100%% adv + %.0f%% clean, ε = 16/255 training", 100*ratio),
+			Norm: "bn", Train: c, Init: "standard-bn", Branch: runtime.Adv, Group: "epsilon"})
+	}
+	return g
+}
+
+// addRows adds the rows every grid has: a standard model per norm type;
+// the strategies (BN with 0/20/60/100% clean images, ALP, MBN_adv with
+// and without ALP, GN), each without and with running statistics in the
+// last epoch, and MBN_clean; adversarial-only and fully mixed batches
+// trained with weaker and stronger attackers (steps); and adversarial-
+// only training at several depths (name, stages).
+func (g *Grid) addRows(std, adv train.Config, gn string, steps []int, depths [][2]string) {
 	add := func(r Row) { g.Rows = append(g.Rows, r) }
-	for _, n := range []struct{ name, norm string }{{"bn", "bn"}, {"mbn", "mbn"}, {"gn", "gn groups=4"}} {
+	for _, n := range []struct{ name, norm string }{{"bn", "bn"}, {"mbn", "mbn"}, {"gn", gn}} {
 		add(Row{Name: "standard-" + n.name, Label: "0% adv + 100% clean (standard), " + strings.ToUpper(n.name), Norm: n.norm, Train: std, Group: "standard"})
 	}
-	strategy := func(name, label, norm string, ratio, alp float64, rs bool, br runtime.Branch) {
+	strategy := func(name, label, norm string, ratio, alp float64, rs bool) {
 		c := adv
 		c.CleanRatio, c.ALP = ratio, alp
-		init := "standard-" + strings.Fields(norm)[0]
 		if rs {
 			c.RunningStatsEpochs = 1
 			name += "-rs"
 			label += ", running stats"
 		}
-		add(Row{Name: name, Label: label, Norm: norm, Train: c, Init: init, Branch: br, Group: "strategies"})
+		add(Row{Name: name, Label: label, Norm: norm, Train: c, Init: "standard-" + strings.Fields(norm)[0], Branch: runtime.Adv, Group: "strategies"})
 	}
 	for _, rs := range []bool{false, true} {
-		strategy("adv100-clean100", "100% adv + 100% clean", "bn", 1, 0, rs, runtime.Adv)
-		strategy("adv100-clean100-alp", "100% adv + 100% clean, ALP 0.5", "bn", 1, 0.5, rs, runtime.Adv)
-		strategy("adv100-clean60", "100% adv + 60% clean", "bn", 0.6, 0, rs, runtime.Adv)
-		strategy("adv100-clean20", "100% adv + 20% clean", "bn", 0.2, 0, rs, runtime.Adv)
-		strategy("adv100-clean0", "100% adv + 0% clean", "bn", 0, 0, rs, runtime.Adv)
-		strategy("mbn-adv", "MBN_adv, 100% adv + 100% clean", "mbn", 1, 0, rs, runtime.Adv)
-		strategy("mbn-adv-alp", "MBN_adv, 100% adv + 100% clean, ALP 0.5", "mbn", 1, 0.5, rs, runtime.Adv)
-		strategy("gn", "GN, 100% adv + 100% clean", "gn groups=4", 1, 0, rs, runtime.Adv)
+		strategy("adv100-clean100", "100% adv + 100% clean", "bn", 1, 0, rs)
+		strategy("adv100-clean100-alp", "100% adv + 100% clean, ALP 0.5", "bn", 1, 0.5, rs)
+		strategy("adv100-clean60", "100% adv + 60% clean", "bn", 0.6, 0, rs)
+		strategy("adv100-clean20", "100% adv + 20% clean", "bn", 0.2, 0, rs)
+		strategy("adv100-clean0", "100% adv + 0% clean", "bn", 0, 0, rs)
+		strategy("mbn-adv", "MBN_adv, 100% adv + 100% clean", "mbn", 1, 0, rs)
+		strategy("mbn-adv-alp", "MBN_adv, 100% adv + 100% clean, ALP 0.5", "mbn", 1, 0.5, rs)
+		strategy("gn", "GN, 100% adv + 100% clean", gn, 1, 0, rs)
 	}
 	// MBN_clean: the clean branch of the MBN model, evaluated as is.
 	if r, ok := g.Row("mbn-adv"); ok {
@@ -136,22 +188,22 @@ func MNIST() *Grid {
 		r.Train.Epochs = 0 // evaluates mbn-adv's checkpoint
 		add(r)
 	}
-	for _, steps := range []int{1, 4} {
+	g.WeakSteps = steps[0]
+	for _, n := range steps {
 		for _, ratio := range []float64{0, 1} {
 			c := adv
 			c.CleanRatio = ratio
-			c.Attack.Steps, c.Attack.Step = steps, 0.4/float64(steps)
-			add(Row{Name: fmt.Sprintf("pgd%d-clean%.0f", steps, 100*ratio), Label: fmt.Sprintf("100%% adv + %.0f%% clean, PGD-%d training", 100*ratio, steps),
+			c.Attack.Step = c.Attack.Step * float64(c.Attack.Steps) / float64(n) // the same total step length
+			c.Attack.Steps = n
+			add(Row{Name: fmt.Sprintf("pgd%d-clean%.0f", n, 100*ratio), Label: fmt.Sprintf("100%% adv + %.0f%% clean, PGD-%d training", 100*ratio, n),
 				Norm: "bn", Train: c, Init: "standard-bn", Branch: runtime.Adv, Group: "attack strength"})
 		}
 	}
-	for _, st := range []struct{ name, stages string }{{"depth8", "1 1 1"}, {"depth14", "2 2 2"}, {"depth20", "3 3 3"}} {
-		s := std
-		add(Row{Name: "standard-bn-" + st.name, Label: "standard, " + st.name, Norm: "bn", Stages: st.stages, Train: s, Group: "depth-init"})
+	for _, d := range depths {
+		add(Row{Name: "standard-bn-" + d[0], Label: "standard, " + d[0], Norm: "bn", Stages: d[1], Train: std, Group: "depth-init"})
 		c := adv
 		c.RunningStatsEpochs = 1
-		add(Row{Name: "adv-" + st.name, Label: "100% adv + 0% clean, running stats, ResNet-" + strings.TrimPrefix(st.name, "depth"),
-			Norm: "bn", Stages: st.stages, Train: c, Init: "standard-bn-" + st.name, Branch: runtime.Adv, Group: "depth"})
+		add(Row{Name: "adv-" + d[0], Label: "100% adv + 0% clean, running stats, ResNet-" + strings.TrimPrefix(d[0], "depth"),
+			Norm: "bn", Stages: d[1], Train: c, Init: "standard-bn-" + d[0], Branch: runtime.Adv, Group: "depth"})
 	}
-	return g
 }

@@ -12,7 +12,7 @@ import (
 // training validates, the row it starts from comes earlier with the same
 // network, and names are unique.
 func TestGridsAreSound(t *testing.T) {
-	for _, g := range []*Grid{MNIST()} {
+	for _, g := range []*Grid{MNIST(), CIFAR("cifar10:x")} {
 		seen := map[string]Row{}
 		for _, r := range g.Rows {
 			if _, dup := seen[r.Name]; dup {

@@ -103,7 +103,8 @@ func (g *Grid) findings(res map[string]*Result) []string {
 	cmp("GN is more robust than BN on the same mixed batches", "gn", "adv100-clean100")
 	cmp("ALP does not close the gap of mixed batches under BN", "adv100-clean0", "adv100-clean100-alp")
 	cmp("Running statistics in the last epochs help adversarial-only training", "adv100-clean0-rs", "adv100-clean0")
-	cmp("Trained with a weak attacker (PGD-1), adversarial-only stays more robust than mixed batches", "pgd1-clean0", "pgd1-clean100")
+	cmp(fmt.Sprintf("Trained with a weak attacker (PGD-%d), adversarial-only stays more robust than mixed batches", g.WeakSteps),
+		fmt.Sprintf("pgd%d-clean0", g.WeakSteps), fmt.Sprintf("pgd%d-clean100", g.WeakSteps))
 	if have("mbn-clean", "mbn-adv") {
 		c, a := res["mbn-clean"].Eval.Clean, res["mbn-adv"].Eval.Clean
 		out = append(out, fmt.Sprintf("MBN_clean is more accurate on clean images than MBN_adv: %s (clean accuracy %s vs %s).", verdict(c-a), pct(c), pct(a)))
