@@ -141,6 +141,19 @@ type Model interface {
 	NormState() []*NormStats
 }
 
+// BatchStatser is implemented by models that expose the batch statistics
+// of their last Forward (the interpreter's): what each BN normalized with,
+// the per-channel mean and (biased) variance of its input over the part of
+// the batch that went through the branch.
+type BatchStatser interface {
+	// BatchStats lists, with NormState's names and order, the batch
+	// statistics of the last Forward. A branch that the last Forward did
+	// not normalize with batch statistics (running statistics, or an MBN
+	// branch no image went through) has nil Mean and Var. The slices are
+	// copies.
+	BatchStats() []*NormStats
+}
+
 // Softmax returns the arg max of one row of logits (the first on ties)
 // and the softmax probabilities.
 func Softmax(logits []float32) (class int, probs []float32) {

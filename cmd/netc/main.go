@@ -9,12 +9,18 @@
 //	netc compile SPEC [-o DIR] [--weights CKPT]  generate a spec's Go package and model binary
 //	netc build SPEC [-o BIN]                    compile a spec and build its model binary
 //	netc train SPEC --data D --out RUN [flags]  train (resumes RUN if it has a checkpoint)
+//	netc finetune-norm RUN|CKPT --out RUN2      train only the norm layers of trained weights
 //	netc eval RUN|CKPT --data D --pgd 10,100 [flags] [--json]
+//	netc stats RUN|CKPT [--block NAME] [--batches N [--adversarial]] [--json|--csv]
+//	                                            BN running (and batch) statistics per channel
+//	netc plot curve|ratio|depth|stats INPUT... -o FILE.png
+//	                                            the paper's figures from eval and stats JSON
 //
 // train and eval run the spec's compiled model binary, built into the
 // user's cache directory (netc/build) with the go command;
 // --interp runs them in process on the interpreter instead.
 //
+//	netc reproduce mnist|cifar [--row NAME]     the paper's experiments at small scale -> docs/REPRODUCTION.md
 //	netc bench kernels [--json] [--batch 8,32]  FMA peak and conv kernel speed
 //	netc bench model SPEC [--json] [--interp]   model images/s: inference, training, attack steps
 //
@@ -65,7 +71,11 @@ func init() {
 		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint; --interp: on the interpreter)", func(a []string) error {
 			return viaBinary("train", a, func(f cli.Factory, a []string) error { return cli.Train(f, nil, a) })
 		}},
+		{"finetune-norm", "RUN|CKPT --out RUN2 [flags]", "train only the norm layers (affine, running statistics) of trained weights", func(a []string) error { return viaBinary("finetune-norm", a, cli.FinetuneNorm) }},
 		{"eval", "RUN|CKPT --data D [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", func(a []string) error { return viaBinary("eval", a, cli.Eval) }},
+		{"stats", "RUN|CKPT [--block NAME] [--batches N]", "per-channel BN running statistics (per MBN branch) and batch statistics; --json, --csv", runStats},
+		{"plot", "KIND INPUT... -o FILE.png", "draw a figure (curve, ratio, depth, stats) from eval or stats JSON", runPlot},
+		{"reproduce", "mnist|cifar [--row NAME,...] [--out DIR] [--list]", "run the paper's experiments at small scale and write docs/REPRODUCTION.md", runReproduce},
 		{"bench", "kernels [--json] [--net ...] [--batch 8,32] [--threads 1,2]", "this CPU's FMA peak and the speed of the conv kernels", runBench},
 		{"bench", "model SPEC [--batch 128] [--threads 1] [--json] [--interp]", "images/s of inference, training, attack and PGD-10 training steps", runBench},
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime"
@@ -17,11 +18,21 @@ type Model struct {
 	fast   *fast // nil: the net runs on ref's ops
 	params []*runtime.Param
 	stats  []*runtime.NormStats
+	bns    []normBranch // the norm layer and branch of each stats entry
 	logits runtime.Tensor
 	dx     runtime.Tensor
 }
 
-var _ runtime.Model = (*Model)(nil)
+var (
+	_ runtime.Model        = (*Model)(nil)
+	_ runtime.BatchStatser = (*Model)(nil)
+)
+
+// normBranch is one branch of a BN layer.
+type normBranch struct {
+	nd *compiler.Node
+	br runtime.Branch
+}
 
 // NewModel lowers a spec and initializes its parameters from seed. It
 // runs on the kernels of package kernels for this CPU's fastest ISA (or
@@ -71,6 +82,7 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 			}
 			mean, variance := net.Running(nd, br)
 			m.stats = append(m.stats, &runtime.NormStats{Name: name, Mean: mean, Var: variance, Momentum: Momentum})
+			m.bns = append(m.bns, normBranch{nd, br})
 		}
 	}
 	return m, nil
@@ -119,3 +131,37 @@ func (m *Model) Params() []*runtime.Param { return m.params }
 // NormState lists the running statistics of every BN (clean then
 // adversarial branch for MBN).
 func (m *Model) NormState() []*runtime.NormStats { return m.stats }
+
+// BatchStats lists the batch statistics of the last Forward, with
+// NormState's names and order; see runtime.BatchStatser.
+func (m *Model) BatchStats() []*runtime.NormStats {
+	out := make([]*runtime.NormStats, len(m.stats))
+	for i, st := range m.stats {
+		b := &runtime.NormStats{Name: st.Name, Momentum: st.Momentum}
+		if m.usedBatchStats(m.bns[i]) {
+			var mean, variance []float32
+			if m.fast != nil {
+				mean, variance = m.fast.norms[m.bns[i].nd.ID].BatchStats(m.bns[i].br)
+			} else {
+				mean, variance = m.net.BatchStats(m.bns[i].nd, m.bns[i].br)
+			}
+			b.Mean, b.Var = slices.Clone(mean), slices.Clone(variance)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// usedBatchStats reports whether the last Forward normalized some images
+// with batch statistics through b.
+func (m *Model) usedBatchStats(b normBranch) bool {
+	if m.net.n == 0 || m.net.mode.Norm != runtime.BatchStats {
+		return false
+	}
+	for _, p := range m.net.parts(b.nd) {
+		if p.branch == b.br && p.hi > p.lo {
+			return true
+		}
+	}
+	return false
+}

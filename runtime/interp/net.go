@@ -133,6 +133,19 @@ func (m *Net[T]) Running(n *compiler.Node, branch runtime.Branch) (mean, varianc
 	return ns.runMean[branch], ns.runVar[branch]
 }
 
+// BatchStats returns the per-channel batch mean and (biased) variance
+// that the last Forward with batch statistics on ref's ops computed for
+// a norm node's branch; they are the network's own buffers.
+func (m *Net[T]) BatchStats(n *compiler.Node, branch runtime.Branch) (mean, variance []T) {
+	ns := m.norms[n.ID]
+	return ns.mean[branch], ns.variance[branch]
+}
+
+// Activation is node n's output in the last Net.Forward, NCHW for the
+// batch (owned by the network). After a Model's Forward on the kernels
+// it is in the kernels' layout instead.
+func (m *Net[T]) Activation(n *compiler.Node) []T { return m.out[n.ID] }
+
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
 		return make([]T, n)

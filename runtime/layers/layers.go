@@ -211,6 +211,14 @@ type part struct {
 	br     runtime.Branch
 }
 
+// BatchStats returns the per-channel batch mean and variance that the
+// last Forward with batch statistics computed for branch br (nil before
+// any). They are the layer's own buffers, overwritten by the next such
+// Forward through br.
+func (b *Norm) BatchStats(br runtime.Branch) (mean, variance []float32) {
+	return b.mean[br], b.variance[br]
+}
+
 // parts splits the batch by MBN branch.
 func (b *Norm) parts(p *Pass) []part {
 	if b.Kind != spec.MBN {
