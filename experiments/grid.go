@@ -37,6 +37,7 @@ type Row struct {
 // evaluation protocol, fixed before any run.
 type Grid struct {
 	Name     string // "mnist", "cifar"
+	Title    string // "MNIST", "CIFAR-10"
 	SpecFile string // in specs.FS
 	Eval     eval.Config
 	Rows     []Row
@@ -96,6 +97,7 @@ func MNIST() *Grid {
 
 	g := &Grid{
 		Name:     "mnist",
+		Title:    "MNIST",
 		SpecFile: "mnist-resnet.spec",
 		Eval: eval.Config{
 			Attack: pgd.Config{Eps: 0.3, Step: 0.01, Loss: pgd.Untargeted},
@@ -129,6 +131,7 @@ func CIFAR(data string) *Grid {
 
 	g := &Grid{
 		Name:     "cifar",
+		Title:    "CIFAR-10",
 		SpecFile: "resnet20-cifar.spec",
 		Eval: eval.Config{
 			Attack: pgd.Config{Eps: 8.0 / 255, Step: 1.0 / 255, Loss: pgd.Untargeted},

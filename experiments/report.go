@@ -21,7 +21,7 @@ func robust(r *Result) float64 { return r.Eval.Curve[len(r.Eval.Curve)-1].Accura
 // a table per group of rows (rows without results say so), the figures
 // and one line per finding of the paper.
 func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
-	fmt.Fprintf(w, "## %s\n\n", strings.ToUpper(g.Name[:1])+g.Name[1:])
+	fmt.Fprintf(w, "## %s\n\n", g.Title)
 	fmt.Fprintf(w, "Budget and protocol, fixed before any run: %s\n\n", g.Budget)
 	iters := g.Eval.Iters
 	head := "| strategy | clean |"
@@ -54,7 +54,7 @@ func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 	for _, f := range figures {
 		fmt.Fprintf(w, "![%s](%s)\n\n", f, f)
 	}
-	fmt.Fprintf(w, "Findings of the paper at this scale (a difference counts when it is at least %.0f points, about two standard errors on 1,000 images):\n\n", 100*margin)
+	fmt.Fprintf(w, "Findings of the paper at this scale (a difference counts when it is at least %.1f points, between two and three standard errors of an accuracy on 1,000 images):\n\n", 100*margin)
 	for _, f := range g.findings(res) {
 		fmt.Fprintf(w, "- %s\n", f)
 	}

@@ -49,8 +49,12 @@ func runReproduce(args []string) error {
 	}
 	r := &experiments.Runner{Grid: g, Dir: *out, New: interpreted, Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f, a...) }}
 	res, err := r.Run(context.Background(), only...)
-	if werr := g.WriteDoc(*doc, res, nil); werr != nil && err == nil {
+	figs, ferr := r.Figures(filepath.Join(filepath.Dir(*doc), "figures"), filepath.Dir(*doc), res)
+	if werr := g.WriteDoc(*doc, res, figs); werr != nil && err == nil {
 		err = werr
+	}
+	if ferr != nil && err == nil {
+		err = ferr
 	}
 	if err != nil {
 		return err
