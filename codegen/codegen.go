@@ -366,6 +366,9 @@ func emitBuild(f *jen.File, g *compiler.Graph, sh shapes) {
 			if nd.Norm.Kind == spec.GN {
 				d[jen.Id("Groups")] = jen.Lit(nd.Norm.Groups)
 			}
+			if sh := nd.Norm.Share; sh != spec.ShareNothing {
+				d[jen.Id("Share")] = jen.Qual(specPath, map[spec.Share]string{spec.ShareStats: "ShareStats", spec.ShareAffine: "ShareAffine"}[sh])
+			}
 			return []jen.Code{
 				path.Clone().Op("=").Qual(layersPath, "Norm").Values(d),
 				jen.Id("ps").Dot("Norm").Call(name, jen.Op("&").Add(path.Clone()), jen.Lit(nd.ZeroInit)),

@@ -198,8 +198,8 @@ func (b *builder) norm(name string, x *Node, stage int, zeroInit bool) *Node {
 	if zeroInit {
 		gamma = Zeros
 	}
-	branches := 1
-	if nm.Kind == spec.MBN {
+	branches := 1 // sets of affine parameters
+	if nm.Kind == spec.MBN && nm.Share != spec.ShareAffine {
 		branches = 2
 	}
 	for br := 0; br < branches; br++ {

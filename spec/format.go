@@ -59,8 +59,11 @@ func (s *Spec) canonical() []directiveText {
 
 // text is the norm's part of a norm directive.
 func (n Norm) text() string {
-	if n.Kind == GN && n.Groups > 0 {
+	switch {
+	case n.Kind == GN && n.Groups > 0:
 		return "gn groups=" + strconv.Itoa(n.Groups)
+	case n.Kind == MBN && n.Share != ShareNothing:
+		return "mbn share=" + n.Share.String()
 	}
 	return n.Kind.String()
 }

@@ -174,7 +174,7 @@ func TestFormatError(t *testing.T) {
 func TestString(t *testing.T) {
 	// A spec built by hand, as the compiler's tests do.
 	s := &Spec{Model: "t", Input: [3]int{3, 32, 32}, Classes: 10, Stem: StemCIFAR, Block: Basic,
-		Stages: []int{1, 2, 3}, Width: 4, Norm: Norm{GN, 2},
+		Stages: []int{1, 2, 3}, Width: 4, Norm: Norm{Kind: GN, Groups: 2},
 		Overrides: []NormOverride{{Norm: Norm{Kind: MBN}, Stages: []int{0}}}}
 	want := `model t
 input 3 32 32

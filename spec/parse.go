@@ -86,7 +86,7 @@ var directives = map[string]directive{
 	"depth":   {keyDepth, "depth D", 1, 1, nil, (*parser).depth},
 	"stages":  {keyDepth, "stages N1 N2 N3 [N4]", 3, 4, nil, (*parser).stages},
 	"width":   {keyWidth, "width W", 1, 1, nil, (*parser).width},
-	"norm":    {-1, "norm bn|mbn|gn|none [groups=G] [stage=S | stages=S1,S2,...]", 1, 1, []string{"groups", "stage", "stages"}, (*parser).norm},
+	"norm":    {-1, "norm bn|mbn|gn|none [groups=G] [share=stats|affine] [stage=S | stages=S1,S2,...]", 1, 1, []string{"groups", "share", "stage", "stages"}, (*parser).norm},
 }
 
 // normSrc is where a norm was written.
@@ -359,6 +359,18 @@ func (p *parser) norm(kw field, args []field, opts []option) *Error {
 				return err
 			}
 			n.Groups, src.groups = g, o.val
+		case "share":
+			if n.Kind != MBN {
+				return errorf(o.key.pos, "share= is only for mbn")
+			}
+			switch o.val.text {
+			case "stats":
+				n.Share = ShareStats
+			case "affine":
+				n.Share = ShareAffine
+			default:
+				return errorf(o.val.pos, "unknown share=%q; want stats or affine", o.val.text)
+			}
 		case "stage", "stages":
 			if stages != nil {
 				return errorf(o.key.pos, "both stage= and stages= given")

@@ -86,6 +86,8 @@ var parseErrorTests = []struct {
 	{with(0, "norm ln"), "7:6", `unknown norm "ln"; want bn, mbn, gn or none`},
 	{with(0, "norm"), "7:1", "too few arguments (usage: norm"},
 	{with(0, "norm bn groups=4"), "7:9", "groups= is only for gn"},
+	{with(0, "norm bn share=stats"), "7:9", "share= is only for mbn"},
+	{with(0, "norm mbn share=both"), "7:16", `unknown share="both"`},
 	{with(0, "norm gn groups=0"), "7:16", "groups must be between 1 and"},
 	{with(0, "norm gn stage=4"), "7:15", "stage 4 out of range; the cifar stem has stages 1..3"},
 	{with(0, "norm gn stages=stem,1,9"), "7:23", "stage 9 out of range"},
@@ -236,8 +238,10 @@ func TestParse(t *testing.T) {
 		}},
 		{with(6, "stages 1 2 3"), func(s *Spec) { s.Depth, s.Stages = 0, []int{1, 2, 3} }},
 		{with(0, "width +16 # comment"), func(s *Spec) { s.Width = 16 }},
-		{with(0, "norm gn"), func(s *Spec) { s.Norm = Norm{GN, 32} }},
-		{with(0, "norm gn groups=16"), func(s *Spec) { s.Norm = Norm{GN, 16} }},
+		{with(0, "norm gn"), func(s *Spec) { s.Norm = Norm{Kind: GN, Groups: 32} }},
+		{with(0, "norm mbn share=stats"), func(s *Spec) { s.Norm = Norm{Kind: MBN, Share: ShareStats} }},
+		{with(0, "norm mbn share=affine"), func(s *Spec) { s.Norm = Norm{Kind: MBN, Share: ShareAffine} }},
+		{with(0, "norm gn groups=16"), func(s *Spec) { s.Norm = Norm{Kind: GN, Groups: 16} }},
 		{with(0, "norm none"), func(s *Spec) { s.Norm = Norm{} }},
 		{with(0, "norm mbn stages=3,stem\r"), func(s *Spec) {
 			s.Overrides = []NormOverride{{Pos{"t.spec", 7, 1}, Norm{Kind: MBN}, []int{3, 0}}}
@@ -274,14 +278,14 @@ norm none stage=3
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Norm{{Kind: BN}, {GN, 16}, {Kind: BN}, {Kind: NoNorm}, {Kind: MBN}}
+	want := []Norm{{Kind: BN}, {Kind: GN, Groups: 16}, {Kind: BN}, {Kind: NoNorm}, {Kind: MBN}}
 	for st, w := range want {
 		if got := s.NormAt(st); got != w {
 			t.Errorf("NormAt(%d) = %v, want %v", st, got, w)
 		}
 	}
 	wantOv := []NormOverride{
-		{Pos{"t.spec", 8, 1}, Norm{GN, 16}, []int{1}},
+		{Pos{"t.spec", 8, 1}, Norm{Kind: GN, Groups: 16}, []int{1}},
 		{Pos{"t.spec", 9, 1}, Norm{Kind: BN}, []int{0, 2, 3}},
 		{Pos{"t.spec", 10, 1}, Norm{Kind: NoNorm}, []int{3}},
 	}

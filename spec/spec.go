@@ -58,7 +58,26 @@ const (
 type Norm struct {
 	Kind   NormKind
 	Groups int // GN only; default 32
+	// Share is what the two branches of an MBN have in common (the
+	// paper's ablation): by default nothing.
+	Share Share
 }
+
+// Share is what the branches of a Mixture BN share.
+type Share int
+
+const (
+	// ShareNothing: separate statistics and affine parameters (MBN).
+	ShareNothing Share = iota
+	// ShareStats: one set of statistics over the whole batch, separate
+	// affine parameters per branch.
+	ShareStats
+	// ShareAffine: separate statistics per branch, one set of affine
+	// parameters.
+	ShareAffine
+)
+
+func (s Share) String() string { return [...]string{"nothing", "stats", "affine"}[s] }
 
 // NormOverride sets the norm of some stages. Stage 0 is the stem.
 type NormOverride struct {

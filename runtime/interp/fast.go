@@ -58,7 +58,7 @@ func newFast(net *Net[float32], isa kernels.ISA) *fast {
 			f.convs[nd.ID] = &layers.Conv{C: in.C, H: in.H, W: in.W, K: nd.C, R: nd.Kernel, Stride: nd.Stride, Pad: nd.Pad,
 				Weight: net.Param(nd.Name + ".weight"), Grad: grad(nd.Name + ".weight")}
 		case compiler.Norm:
-			b := &layers.Norm{Kind: nd.Norm.Kind, C: nd.C, HW: nd.H * nd.W, Groups: nd.Norm.Groups}
+			b := &layers.Norm{Kind: nd.Norm.Kind, Share: nd.Norm.Share, C: nd.C, HW: nd.H * nd.W, Groups: nd.Norm.Groups}
 			ns := net.norms[nd.ID]
 			for br := range 2 {
 				gn, bn := net.affine(nd, runtime.Branch(br))

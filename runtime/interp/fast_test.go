@@ -24,6 +24,7 @@ import (
 // one: both the Go and the assembly kernels then miss by 1.4e-3).
 func TestFastMatchesFloat64(t *testing.T) {
 	bn, mbn, gn := spec.Norm{Kind: spec.BN}, spec.Norm{Kind: spec.MBN}, spec.Norm{Kind: spec.GN, Groups: 8}
+	sharedStats, sharedAffine := spec.Norm{Kind: spec.MBN, Share: spec.ShareStats}, spec.Norm{Kind: spec.MBN, Share: spec.ShareAffine}
 	type tc struct {
 		s    *spec.Spec
 		mode runtime.Mode
@@ -53,11 +54,17 @@ func TestFastMatchesFloat64(t *testing.T) {
 		{wide(spec.StemImageNet, spec.Bottleneck, bn, 3), runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}, 2},
 		{wide(spec.StemCIFAR, spec.Basic, mbn, 3), runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, 3},
 		{wide(spec.StemCIFAR, spec.Basic, gn, 16), runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}, 2},
+		// MBN sharing statistics or affine parameters between branches.
+		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), runtime.Mode{Norm: runtime.BatchStats, Split: 2, UpdateStats: true}, 5},
+		{wide(spec.StemCIFAR, spec.Basic, sharedAffine, 3), runtime.Mode{Norm: runtime.BatchStats, Split: 2, UpdateStats: true}, 5},
+		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, sharedAffine, 3), runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, 3},
 	}
 	isas := append([]kernels.ISA{kernels.Generic}, kernels.Available()[1:]...)
 	for _, c := range cases {
 		for _, isa := range isas {
-			name := fmt.Sprintf("%s/%s/%s/in=%d/%s/split=%d/%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.s.Input[0], c.mode.Norm, c.mode.Split, isa)
+			name := fmt.Sprintf("%s/%s/%s/share=%s/in=%d/%s/split=%d/%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.s.Norm.Share, c.s.Input[0], c.mode.Norm, c.mode.Split, isa)
 			t.Run(name, func(t *testing.T) {
 				g, err := compiler.Lower(c.s)
 				if err != nil {

@@ -63,6 +63,7 @@ func randomize(m *Net[float64], rng *rand.Rand) {
 // of L = Σ logits·r, in float64.
 func TestGradientsFiniteDifferences(t *testing.T) {
 	bn, mbn, gn := spec.Norm{Kind: spec.BN}, spec.Norm{Kind: spec.MBN}, spec.Norm{Kind: spec.GN, Groups: 2}
+	sharedStats, sharedAffine := spec.Norm{Kind: spec.MBN, Share: spec.ShareStats}, spec.Norm{Kind: spec.MBN, Share: spec.ShareAffine}
 	type tc struct {
 		s    *spec.Spec
 		mode runtime.Mode
@@ -78,6 +79,10 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 				tc{tiny(stem, block, mbn), runtime.Mode{Norm: runtime.BatchStats, Branch: runtime.Adv}, 3},
 				tc{tiny(stem, block, mbn), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
 				tc{tiny(stem, block, gn), runtime.Mode{Norm: runtime.BatchStats}, 2},
+				tc{tiny(stem, block, sharedStats), runtime.Mode{Norm: runtime.BatchStats, Split: 3}, 7},
+				tc{tiny(stem, block, sharedStats), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
+				tc{tiny(stem, block, sharedAffine), runtime.Mode{Norm: runtime.BatchStats, Split: 2}, 6},
+				tc{tiny(stem, block, sharedAffine), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
 			)
 		}
 	}
@@ -87,7 +92,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 	cases = append(cases, tc{mixed, runtime.Mode{Norm: runtime.BatchStats, Split: 1}, 3})
 
 	for _, c := range cases {
-		name := fmt.Sprintf("%s/%s/%s/stats=%s/split=%d/branch=%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.mode.Norm, c.mode.Split, c.mode.Branch)
+		name := fmt.Sprintf("%s/%s/%s/share=%s/stats=%s/split=%d/branch=%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.s.Norm.Share, c.mode.Norm, c.mode.Split, c.mode.Branch)
 		t.Run(name, func(t *testing.T) {
 			g, err := compiler.Lower(c.s)
 			if err != nil {
@@ -119,7 +124,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 			check := func(what string, v []float64, grad []float64, samples int) {
 				t.Helper()
 				got := append([]float64(nil), grad...)
-				const h = 1e-6
+				const h = 1e-7
 				for _, i := range pick(rng, len(v), samples) {
 					old := v[i]
 					v[i] = old + h

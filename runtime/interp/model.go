@@ -72,7 +72,7 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 			continue
 		}
 		branches := []runtime.Branch{runtime.Clean}
-		if nd.Norm.Kind == spec.MBN {
+		if nd.Norm.Kind == spec.MBN && nd.Norm.Share != spec.ShareStats {
 			branches = append(branches, runtime.Adv)
 		}
 		for _, br := range branches {

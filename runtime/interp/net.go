@@ -96,6 +96,10 @@ func New[T ref.Float](g *compiler.Graph, rng *rand.Rand) *Net[T] {
 			ns.mean[br] = make([]T, n.C)
 			ns.variance[br] = make([]T, n.C)
 		}
+		if n.Norm.Share == spec.ShareStats { // one set for both branches
+			ns.runMean[1], ns.runVar[1] = ns.runMean[0], ns.runVar[0]
+			ns.mean[1], ns.variance[1] = ns.mean[0], ns.variance[0]
+		}
 		m.norms[n.ID] = ns
 	}
 	m.out = make([][]T, len(g.Nodes))
@@ -218,8 +222,9 @@ func (m *Net[T]) parts(nd *compiler.Node) []part {
 	return []part{{0, m.n, m.mode.Branch}}
 }
 
+// affine names the affine parameters of a norm node's branch.
 func (m *Net[T]) affine(nd *compiler.Node, br runtime.Branch) (gammaName, betaName string) {
-	if br == runtime.Adv {
+	if br == runtime.Adv && nd.Norm.Share != spec.ShareAffine {
 		return nd.Name + ".adv.weight", nd.Name + ".adv.bias"
 	}
 	return nd.Name + ".weight", nd.Name + ".bias"
@@ -234,6 +239,19 @@ func (m *Net[T]) normForward(nd *compiler.Node, y []T) {
 		ns.gnMean = grow(ns.gnMean, m.n*groups)
 		ns.gnRstd = grow(ns.gnRstd, m.n*groups)
 		ref.GNForward(m.n, c, hw, groups, x, T(Eps), m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"), y, ns.gnMean, ns.gnRstd)
+		return
+	}
+	if nd.Norm.Share == spec.ShareStats && m.mode.Norm == runtime.BatchStats {
+		// Statistics of the whole batch, then each part's affine.
+		ref.BNStats(m.n, c, hw, x, ns.mean[0], ns.variance[0])
+		if m.mode.UpdateStats {
+			ref.UpdateRunning(T(Momentum), m.n*hw, ns.runMean[0], ns.runVar[0], ns.mean[0], ns.variance[0])
+		}
+		for _, p := range m.parts(nd) {
+			gn, bn := m.affine(nd, p.branch)
+			lo, hi := p.lo*c*hw, p.hi*c*hw
+			ref.BNApply(p.hi-p.lo, c, hw, x[lo:hi], ns.mean[0], ns.variance[0], T(Eps), m.Param(gn), m.Param(bn), y[lo:hi])
+		}
 		return
 	}
 	for _, p := range m.parts(nd) {
@@ -387,15 +405,53 @@ func (m *Net[T]) normBackward(nd *compiler.Node, dy []T, all bool) {
 		ref.GNBackward(m.n, c, hw, nd.Norm.Groups, x, dy, ns.gnMean, ns.gnRstd, m.Param(nd.Name+".weight"), dx, dg, db)
 		return
 	}
-	for _, p := range m.parts(nd) {
+	parts := m.parts(nd)
+	frozen := m.mode.Norm != runtime.BatchStats
+	// Parts that share affine parameters add their gradients.
+	shared := nd.Norm.Share == spec.ShareAffine && len(parts) > 1
+	scratch := make([]T, 2*c)
+	if shared && all {
+		dg, db := grads(runtime.Clean)
+		clear(dg)
+		clear(db)
+	}
+	for _, p := range parts {
 		gn, _ := m.affine(nd, p.branch)
 		lo, hi := p.lo*c*hw, p.hi*c*hw
 		dg, db := grads(p.branch)
-		if m.mode.Norm == runtime.BatchStats {
-			ref.BNBackward(p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], ns.mean[p.branch], ns.variance[p.branch], T(Eps), m.Param(gn), dx[lo:hi], dg, db)
-		} else {
-			ref.BNBackwardFrozen(p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], ns.runMean[p.branch], ns.runVar[p.branch], T(Eps), m.Param(gn), dx[lo:hi], dg, db)
+		pg, pb := dg, db
+		if shared && all {
+			pg, pb = scratch[:c], scratch[c:]
 		}
+		switch {
+		case nd.Norm.Share == spec.ShareStats && !frozen:
+			// Statistics of the whole batch: each part's affine gradients
+			// as with fixed statistics, the input gradient below.
+			ref.BNBackwardFrozen(p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], ns.mean[0], ns.variance[0], T(Eps), m.Param(gn), dx[lo:hi], pg, pb)
+		case frozen:
+			ref.BNBackwardFrozen(p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], ns.runMean[p.branch], ns.runVar[p.branch], T(Eps), m.Param(gn), dx[lo:hi], pg, pb)
+		default:
+			ref.BNBackward(p.hi-p.lo, c, hw, x[lo:hi], dy[lo:hi], ns.mean[p.branch], ns.variance[p.branch], T(Eps), m.Param(gn), dx[lo:hi], pg, pb)
+		}
+		if shared && all {
+			ref.Add(dg, pg, dg)
+			ref.Add(db, pb, db)
+		}
+	}
+	if nd.Norm.Share == spec.ShareStats && !frozen {
+		// dx of batch statistics over the whole batch, each part's γ
+		// folded into its dy.
+		g := make([]T, len(dy))
+		ones := make([]T, c)
+		for i := range ones {
+			ones[i] = 1
+		}
+		for _, p := range parts {
+			gn, _ := m.affine(nd, p.branch)
+			lo, hi := p.lo*c*hw, p.hi*c*hw
+			ref.ChannelAffine(p.hi-p.lo, c, hw, dy[lo:hi], m.Param(gn), nil, g[lo:hi])
+		}
+		ref.BNBackward(m.n, c, hw, x, g, ns.mean[0], ns.variance[0], T(Eps), ones, dx, nil, nil)
 	}
 }
 

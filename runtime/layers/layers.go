@@ -196,6 +196,7 @@ func (c *Conv) FoldedBackward(p *Pass, dy, dx []float32) {
 // branch 0 only), as are BN's running statistics.
 type Norm struct {
 	Kind                 spec.NormKind
+	Share                spec.Share // MBN: what the branches share
 	C, HW, Groups        int
 	Weight, Bias         [2][]float32
 	WeightGrad, BiasGrad [2][]float32
@@ -242,6 +243,20 @@ func (b *Norm) Forward(p *Pass, x, y []float32, relu bool) {
 		kernels.GNForward(p.ISA, p.N, c, hw, b.Groups, x, Eps, b.Weight[0], b.Bias[0], relu, y, b.gnMean, b.gnRstd)
 		return
 	}
+	if b.Share == spec.ShareStats && p.Mode.Norm == runtime.BatchStats {
+		// Statistics of the whole batch, then each part's affine.
+		b.mean[0], b.variance[0] = grow(b.mean[0], c), grow(b.variance[0], c)
+		b.mean[1], b.variance[1] = b.mean[0], b.variance[0]
+		kernels.BNStats(p.ISA, p.N, c, hw, x, b.mean[0], b.variance[0])
+		if p.Mode.UpdateStats {
+			ref.UpdateRunning(float32(Momentum), p.N*hw, b.RunMean[0], b.RunVar[0], b.mean[0], b.variance[0])
+		}
+		for _, pt := range b.parts(p) {
+			lo, hi := pt.lo*c*hw, pt.hi*c*hw
+			kernels.BNApply(p.ISA, pt.hi-pt.lo, c, hw, x[lo:hi], b.mean[0], b.variance[0], Eps, b.Weight[pt.br], b.Bias[pt.br], relu, y[lo:hi])
+		}
+		return
+	}
 	for _, pt := range b.parts(p) {
 		nimg := pt.hi - pt.lo
 		xs, ys := x[pt.lo*c*hw:pt.hi*c*hw], y[pt.lo*c*hw:pt.hi*c*hw]
@@ -276,7 +291,17 @@ func (b *Norm) Backward(p *Pass, x, mask, dy, dx []float32) {
 		return
 	}
 	frozen := p.Mode.Norm != runtime.BatchStats
-	for _, pt := range b.parts(p) {
+	parts := b.parts(p)
+	// Parts that share affine parameters add their gradients.
+	shared := b.Share == spec.ShareAffine && len(parts) > 1 && p.All
+	var scratch []float32
+	if shared {
+		clear(b.WeightGrad[0])
+		clear(b.BiasGrad[0])
+		scratch = make([]float32, 2*c)
+	}
+	wholeBatch := b.Share == spec.ShareStats && !frozen
+	for _, pt := range parts {
 		lo, hi := pt.lo*c*hw, pt.hi*c*hw
 		var pm []float32
 		if mask != nil {
@@ -287,7 +312,30 @@ func (b *Norm) Backward(p *Pass, x, mask, dy, dx []float32) {
 			mean, variance = b.RunMean[pt.br], b.RunVar[pt.br]
 		}
 		dg, db := grads(pt.br)
-		kernels.BNBackward(p.ISA, pt.hi-pt.lo, c, hw, x[lo:hi], dy[lo:hi], pm, mean, variance, Eps, b.Weight[pt.br], frozen, dx[lo:hi], dg, db)
+		if shared {
+			dg, db = scratch[:c], scratch[c:]
+		}
+		// With statistics of the whole batch, each part's affine
+		// gradients are those of fixed statistics; dx comes below.
+		kernels.BNBackward(p.ISA, pt.hi-pt.lo, c, hw, x[lo:hi], dy[lo:hi], pm, mean, variance, Eps, b.Weight[pt.br], frozen || wholeBatch, dx[lo:hi], dg, db)
+		if shared {
+			kernels.Add(p.ISA, b.WeightGrad[0], dg, b.WeightGrad[0])
+			kernels.Add(p.ISA, b.BiasGrad[0], db, b.BiasGrad[0])
+		}
+	}
+	if wholeBatch {
+		// dx of the whole batch's statistics, each part's γ folded into
+		// its dy.
+		g := make([]float32, len(dy))
+		ones, zeros := make([]float32, c), make([]float32, c)
+		for i := range ones {
+			ones[i] = 1
+		}
+		for _, pt := range parts {
+			lo, hi := pt.lo*c*hw, pt.hi*c*hw
+			kernels.Affine(p.ISA, pt.hi-pt.lo, c, hw, dy[lo:hi], b.Weight[pt.br], zeros, false, false, g[lo:hi])
+		}
+		kernels.BNBackward(p.ISA, p.N, c, hw, x, g, mask, b.mean[0], b.variance[0], Eps, ones, false, dx, nil, nil)
 	}
 }
 
@@ -404,7 +452,7 @@ func (ps *Params) Norm(name string, b *Norm, zeroInit bool) {
 		gamma = compiler.Zeros
 	}
 	branches := []runtime.Branch{runtime.Clean}
-	if b.Kind == spec.MBN {
+	if b.Kind == spec.MBN && b.Share != spec.ShareAffine {
 		branches = append(branches, runtime.Adv)
 	}
 	for _, br := range branches {
@@ -415,12 +463,18 @@ func (ps *Params) Norm(name string, b *Norm, zeroInit bool) {
 		b.Weight[br], b.WeightGrad[br] = ps.Tensor(prefix+".weight", gamma, false, true, b.C)
 		b.Bias[br], b.BiasGrad[br] = ps.Tensor(prefix+".bias", compiler.Zeros, false, true, b.C)
 	}
+	if b.Share == spec.ShareAffine { // one set of affine parameters
+		b.Weight[1], b.Bias[1], b.WeightGrad[1], b.BiasGrad[1] = b.Weight[0], b.Bias[0], b.WeightGrad[0], b.BiasGrad[0]
+	}
 	for br := range b.RunMean {
 		b.RunMean[br] = make([]float32, b.C)
 		b.RunVar[br] = make([]float32, b.C)
 		for i := range b.RunVar[br] {
 			b.RunVar[br][i] = 1
 		}
+	}
+	if b.Share == spec.ShareStats { // one set of statistics
+		b.RunMean[1], b.RunVar[1] = b.RunMean[0], b.RunVar[0]
 	}
 	ps.Stats = append(ps.Stats, normStats(name, b)...)
 }
@@ -461,7 +515,7 @@ func normStats(name string, b *Norm) []*runtime.NormStats {
 		return nil
 	}
 	s := []*runtime.NormStats{{Name: name, Mean: b.RunMean[0], Var: b.RunVar[0], Momentum: Momentum}}
-	if b.Kind == spec.MBN {
+	if b.Kind == spec.MBN && b.Share != spec.ShareStats {
 		s = append(s, &runtime.NormStats{Name: name + ".adv", Mean: b.RunMean[1], Var: b.RunVar[1], Momentum: Momentum})
 	}
 	return s
