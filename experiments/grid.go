@@ -202,6 +202,16 @@ func (g *Grid) addRows(std, adv train.Config, gn string, steps []int, depths [][
 				Norm: "bn", Train: c, Init: "standard-bn", Branch: runtime.Adv, Group: "attack strength"})
 		}
 	}
+	// The MBN ablation: branches that share their statistics or their
+	// affine parameters, each from its own standard model.
+	for _, sh := range []string{"stats", "affine"} {
+		norm := "mbn share=" + sh
+		add(Row{Name: "standard-mbn-share-" + sh, Label: "standard, MBN sharing " + sh, Norm: norm, Train: std, Group: "ablation-init"})
+		c := adv
+		c.CleanRatio = 1
+		add(Row{Name: "mbn-share-" + sh, Label: "MBN_adv sharing " + sh + ", 100% adv + 100% clean", Norm: norm, Train: c,
+			Init: "standard-mbn-share-" + sh, Branch: runtime.Adv, Group: "MBN ablation"})
+	}
 	for _, d := range depths {
 		add(Row{Name: "standard-bn-" + d[0], Label: "standard, " + d[0], Norm: "bn", Stages: d[1], Train: std, Group: "depth-init"})
 		c := adv

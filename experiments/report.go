@@ -117,6 +117,10 @@ func (g *Grid) findings(res map[string]*Result) []string {
 		}
 		out = append(out, fmt.Sprintf("Standard training has no robustness: %s (PGD-%d accuracy %s).", v, k, pct(r)))
 	}
+	if have("mbn-adv", "mbn-share-stats", "mbn-share-affine") {
+		out = append(out, fmt.Sprintf("MBN ablation (which part of MBN's separation matters; no verdict, the summary of the paper gives no number): PGD-%d accuracy %s with separate statistics and affine parameters, %s sharing the statistics, %s sharing the affine parameters.",
+			k, pct(robust(res["mbn-adv"])), pct(robust(res["mbn-share-stats"])), pct(robust(res["mbn-share-affine"]))))
+	}
 	if have("adv-depth8", "adv-depth20") {
 		d, s := res["adv-depth20"], res["adv-depth8"]
 		gain, cleanGain := robust(d)-robust(s), d.Eval.Clean-s.Eval.Clean
