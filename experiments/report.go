@@ -51,6 +51,17 @@ func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 		fmt.Fprintf(w, " `%s` |\n", g.Command(row.Name))
 	}
 	fmt.Fprintln(w)
+	var warned []string
+	for _, row := range g.Rows {
+		if r := res[row.Name]; r != nil {
+			for _, msg := range r.Eval.Warnings {
+				warned = append(warned, fmt.Sprintf("- %s: %s", row.Name, msg))
+			}
+		}
+	}
+	if len(warned) > 0 {
+		fmt.Fprintf(w, "The evaluations' self-checks warned (%d of %d rows):\n\n%s\n\n", len(warned), len(res), strings.Join(warned, "\n"))
+	}
 	for _, f := range figures {
 		fmt.Fprintf(w, "![%s](%s)\n\n", f, f)
 	}
