@@ -60,7 +60,7 @@ func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 		}
 	}
 	if len(warned) > 0 {
-		fmt.Fprintf(w, "The evaluations' self-checks warned (%d of %d rows):\n\n%s\n\n", len(warned), len(res), strings.Join(warned, "\n"))
+		fmt.Fprintf(w, "The evaluations' self-checks warned:\n\n%s\n\n", strings.Join(warned, "\n"))
 	}
 	for _, f := range figures {
 		fmt.Fprintf(w, "![%s](%s)\n\n", f, f)
