@@ -9,15 +9,37 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/netc/netc/plot"
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
 	"github.com/netc/netc/runtime/train"
 )
+
+// trained builds a row's model with its checkpoint's weights.
+func (r *Runner) trained(name string) (runtime.Model, error) {
+	row, _ := r.Grid.Row(name)
+	s, _, err := r.Grid.spec(row)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.New(s, 0)
+	if err != nil {
+		return nil, err
+	}
+	c, err := train.OpenCheckpoint(r.checkpoint(name))
+	if err != nil {
+		return nil, err
+	}
+	return m, c.Restore(m, nil)
+}
 
 // Figures draws the grid's figures that its results allow into dir and
 // returns their paths relative to rel (the report's folder): robust
 // accuracy vs the ratio of clean images (Fig. 1), accuracy vs PGD
 // iterations per strategy (Fig. 2), MBN's running statistics per branch
-// in the first block (Fig. 5), and accuracy vs depth (Fig. 7).
+// in the first block (Fig. 5), BN's running statistics against the batch
+// statistics of adversarial images (Fig. 6), and accuracy vs depth
+// (Fig. 7).
 func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, error) {
 	g := r.Grid
 	var paths []string
@@ -69,31 +91,41 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 			return paths, err
 		}
 	}
+	const layer = "layer1.0.bn1"
 	if res["mbn-adv"] != nil {
-		row, _ := g.Row("mbn-adv")
-		s, _, err := g.spec(row)
+		m, err := r.trained("mbn-adv")
 		if err != nil {
 			return paths, err
 		}
-		m, err := r.New(s, 0)
+		rep, err := diag.Collect(m, nil, diag.Config{Prefix: layer})
 		if err != nil {
 			return paths, err
 		}
-		c, err := train.OpenCheckpoint(r.checkpoint("mbn-adv"))
-		if err != nil {
-			return paths, err
-		}
-		if err := c.Restore(m, nil); err != nil {
-			return paths, err
-		}
-		const layer = "layer1.0.bn1"
-		ls, err := diag.Running(m, diag.Config{Prefix: layer})
-		if err != nil {
-			return paths, err
-		}
-		rep := &diag.Report{Model: s.Model, Layers: ls}
 		if err := write("fig5-mbn-statistics", func(b *bytes.Buffer) error {
 			return plot.Stats(b, rep, layer, title("MBN running statistics, "+layer))
+		}); err != nil {
+			return paths, err
+		}
+	}
+	if res["adv100-clean100"] != nil {
+		// BN trained on mixed batches: its running statistics against
+		// the batch statistics of adversarial test images.
+		m, err := r.trained("adv100-clean100")
+		if err != nil {
+			return paths, err
+		}
+		test, err := data.Load(g.dataSource(), "test")
+		if err != nil {
+			return paths, err
+		}
+		att := g.Eval.Attack
+		att.Steps = g.Eval.Iters[0]
+		rep, err := diag.Collect(m, test, diag.Config{Prefix: layer, Batches: 2, Batch: 100, Adversarial: true, Attack: att, Seed: g.Eval.Seed})
+		if err != nil {
+			return paths, err
+		}
+		if err := write("fig6-batch-vs-running", func(b *bytes.Buffer) error {
+			return plot.Stats(b, rep, layer, title("BN (100% adv + 100% clean), adversarial batches, "+layer))
 		}); err != nil {
 			return paths, err
 		}
