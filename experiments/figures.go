@@ -62,11 +62,12 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 		paths = append(paths, filepath.ToSlash(rp))
 		return nil
 	}
+	ok := func(name string) bool { return res[name] != nil && res[name].Failed == "" }
 	ev := func(name string) *plot.Eval { return &plot.Eval{Result: *res[name].Eval} }
 	points := func(names []string, xs []float64) []plot.Point {
 		var pts []plot.Point
 		for i, n := range names {
-			if res[n] != nil {
+			if ok(n) {
 				pts = append(pts, plot.Point{X: xs[i], Eval: ev(n)})
 			}
 		}
@@ -81,7 +82,7 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 	}
 	var series []plot.Series
 	for _, n := range []string{"standard-bn", "adv100-clean100", "adv100-clean100-alp", "adv100-clean20", "adv100-clean0", "adv100-clean0-rs", "mbn-adv", "gn"} {
-		if res[n] != nil {
+		if ok(n) {
 			row, _ := g.Row(n)
 			series = append(series, plot.Series{Label: row.Label, Eval: ev(n)})
 		}
@@ -92,7 +93,7 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 		}
 	}
 	const layer = "layer1.0.bn1"
-	if res["mbn-adv"] != nil {
+	if ok("mbn-adv") {
 		m, err := r.trained("mbn-adv")
 		if err != nil {
 			return paths, err
@@ -107,7 +108,7 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 			return paths, err
 		}
 	}
-	if res["adv100-clean100"] != nil {
+	if ok("adv100-clean100") {
 		// BN trained on mixed batches: its running statistics against
 		// the batch statistics of adversarial test images.
 		m, err := r.trained("adv100-clean100")

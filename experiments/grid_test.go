@@ -59,7 +59,7 @@ func TestReportSaysWhatIsMissing(t *testing.T) {
 		"adversarial plus clean images (Fig. 1): **reproduced** (PGD-100 accuracy 90.0% for adv100-clean0 vs 80.0% for adv100-clean100)",
 		"already cost robustness against 0%: **not at this scale**",
 		"MBN_adv is more robust than BN on the same mixed batches: **contradicted**",
-		"GN is more robust than BN on the same mixed batches: not run yet.",
+		"GN is more robust than BN on the same mixed batches: no numbers",
 		"`netc reproduce mnist --row gn`",
 	} {
 		if !strings.Contains(out, want) {

@@ -40,8 +40,12 @@ func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 			fmt.Fprintf(w, "\n%s:\n\n%s rerun |\n%s --- |\n", strings.ToUpper(group[:1])+group[1:], head, rule)
 		}
 		r := res[row.Name]
-		if r == nil {
+		switch {
+		case r == nil:
 			fmt.Fprintf(w, "| %s | not run yet |%s `%s` |\n", row.Label, strings.Repeat(" |", len(iters)), g.Command(row.Name))
+			continue
+		case r.Failed != "":
+			fmt.Fprintf(w, "| %s | diverged |%s `%s` |\n", row.Label, strings.Repeat(" |", len(iters)), g.Command(row.Name))
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %.1f |", row.Label, 100*r.Eval.Clean)
@@ -53,7 +57,9 @@ func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 	fmt.Fprintln(w)
 	var warned []string
 	for _, row := range g.Rows {
-		if r := res[row.Name]; r != nil {
+		if r := res[row.Name]; r != nil && r.Failed != "" {
+			warned = append(warned, fmt.Sprintf("- %s did not finish: %s", row.Name, r.Failed))
+		} else if r != nil {
 			for _, msg := range r.Eval.Warnings {
 				warned = append(warned, fmt.Sprintf("- %s: %s", row.Name, msg))
 			}
@@ -93,7 +99,7 @@ func (g *Grid) findings(res map[string]*Result) []string {
 	var out []string
 	have := func(names ...string) bool {
 		for _, n := range names {
-			if res[n] == nil {
+			if res[n] == nil || res[n].Failed != "" {
 				return false
 			}
 		}
@@ -102,7 +108,7 @@ func (g *Grid) findings(res map[string]*Result) []string {
 	pct := func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }
 	cmp := func(claim, better, worse string) {
 		if !have(better, worse) {
-			out = append(out, claim+": not run yet.")
+			out = append(out, claim+": no numbers (a row is not run yet or diverged).")
 			return
 		}
 		b, w := robust(res[better]), robust(res[worse])

@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +23,10 @@ type Result struct {
 	Row    string       `json:"row"`
 	Params int          `json:"params"`
 	MACs   int64        `json:"macs"`
-	Eval   *eval.Result `json:"eval"`
+	Eval   *eval.Result `json:"eval,omitempty"`
+	// Failed says why the row's training stopped (its loss diverged):
+	// a result of the protocol too, reported as such.
+	Failed string `json:"failed,omitempty"`
 }
 
 // Runner runs a grid's rows in a folder, one subfolder per row; a row
@@ -78,7 +82,15 @@ func (r *Runner) Run(ctx context.Context, only ...string) (map[string]*Result, e
 		r.Log("\n[%d/%d] %s: %s\n", i+1, len(r.Grid.Rows), row.Name, row.Label)
 		if res, err := r.load(row.Name); err == nil && r.done(row) {
 			results[row.Name] = res
-			r.Log("done before: clean %.2f%%\n", 100*res.Eval.Clean)
+			if res.Failed != "" {
+				r.Log("failed before: %s\n", res.Failed)
+			} else {
+				r.Log("done before: clean %.2f%%\n", 100*res.Eval.Clean)
+			}
+			continue
+		}
+		if init := results[row.Init]; row.Init != "" && (init == nil || init.Failed != "") {
+			r.Log("skipped: %s has no trained weights\n", row.Init)
 			continue
 		}
 		s, _, err := r.Grid.spec(row)
@@ -103,7 +115,16 @@ func (r *Runner) Run(ctx context.Context, only ...string) (map[string]*Result, e
 				c.Init = r.checkpoint(row.Init)
 			}
 			if m, err = cli.TrainSpec(r.New, s, c, r.rowDir(row.Name), 0); err != nil {
-				return results, fmt.Errorf("%s: %w", row.Name, err)
+				if !errors.Is(err, train.ErrNonFinite) {
+					return results, fmt.Errorf("%s: %w", row.Name, err)
+				}
+				r.Log("%s failed: %v\n", row.Name, err)
+				out := &Result{Row: row.Name, Failed: err.Error()}
+				if err := r.save(row.Name, out); err != nil {
+					return results, err
+				}
+				results[row.Name] = out
+				continue
 			}
 		}
 		if test == nil {
@@ -137,6 +158,9 @@ func (g *Grid) dataSource() string { return g.Rows[0].Train.Data }
 // done reports whether a row's evaluation is newer than its checkpoint
 // (or, for a row that only evaluates, than its Init's).
 func (r *Runner) done(row Row) bool {
+	if res, err := r.load(row.Name); err == nil && res.Failed != "" {
+		return true
+	}
 	ev, err := os.Stat(filepath.Join(r.rowDir(row.Name), "eval.json"))
 	if err != nil {
 		return false
