@@ -80,6 +80,11 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"train", "../../specs/mnist-resnet.spec", "--out", dir, "--epochs", "0"}, 2, "epochs"},
 		{[]string{"train", "../../specs/mnist-resnet.spec", "--out", dir, "--eps", "1/0"}, 2, "eps"},
 		{[]string{"eval", badCkpt, "--attack", "sideways"}, 2, "unknown attack"},
+		{[]string{"eval", badCkpt, "--restarts", "x"}, 2, "invalid value"},
+		{[]string{"finetune-norm", badCkpt, "--out", dir}, 2, badCkpt},
+		{[]string{"finetune-norm", "--out", dir}, 2, "want one RUN folder or checkpoint"},
+		{[]string{"reproduce", "imagenet"}, 2, "unknown grid"},
+		{[]string{"reproduce", "mnist", "--row", "nope"}, 2, `no row "nope"`},
 	} {
 		code, _, stderr := runCapture(t, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {

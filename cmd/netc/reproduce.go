@@ -46,6 +46,11 @@ func runReproduce(args []string) error {
 	var only []string
 	if *rows != "" {
 		only = strings.Split(*rows, ",")
+		for _, name := range only {
+			if _, ok := g.Row(name); !ok {
+				return badf("reproduce: the %s grid has no row %q (--list lists them)", g.Name, name)
+			}
+		}
 	}
 	r := &experiments.Runner{Grid: g, Dir: *out, New: interpreted, Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f, a...) }}
 	res, err := r.Run(context.Background(), only...)
