@@ -15,8 +15,9 @@ import (
 	"github.com/netc/netc/runtime/train"
 )
 
-// trained builds a row's model with its checkpoint's weights.
-func (r *Runner) trained(name string) (runtime.Model, error) {
+// trained builds the model of row name with the weights of row weights's
+// checkpoint.
+func (r *Runner) trained(name, weights string) (runtime.Model, error) {
 	row, _ := r.Grid.Row(name)
 	s, _, err := r.Grid.spec(row)
 	if err != nil {
@@ -26,7 +27,7 @@ func (r *Runner) trained(name string) (runtime.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := train.OpenCheckpoint(r.checkpoint(name))
+	c, err := train.OpenCheckpoint(r.checkpoint(weights))
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 	}
 	const layer = "layer1.0.bn1"
 	if ok("mbn-adv") {
-		m, err := r.trained("mbn-adv")
+		m, err := r.trained("mbn-adv", "mbn-adv")
 		if err != nil {
 			return paths, err
 		}
@@ -111,7 +112,7 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 	if ok("adv100-clean100") {
 		// BN trained on mixed batches: its running statistics against
 		// the batch statistics of adversarial test images.
-		m, err := r.trained("adv100-clean100")
+		m, err := r.trained("adv100-clean100", "adv100-clean100")
 		if err != nil {
 			return paths, err
 		}

@@ -99,14 +99,7 @@ func (r *Runner) Run(ctx context.Context, only ...string) (map[string]*Result, e
 		}
 		var m runtime.Model
 		if row.Train.Epochs == 0 { // evaluates Init's weights
-			if m, err = r.New(s, 0); err != nil {
-				return results, err
-			}
-			c, err := train.OpenCheckpoint(r.checkpoint(row.Init))
-			if err != nil {
-				return results, err
-			}
-			if err := c.Restore(m, nil); err != nil {
+			if m, err = r.trained(row.Name, row.Init); err != nil {
 				return results, err
 			}
 		} else {

@@ -204,6 +204,7 @@ type Norm struct {
 
 	mean, variance [2][]float32 // batch statistics of the last forward
 	gnMean, gnRstd []float32
+	scratch        []float32 // backward of shared statistics or affine parameters
 }
 
 // part is a contiguous run of images normalized with one branch.
@@ -294,13 +295,17 @@ func (b *Norm) Backward(p *Pass, x, mask, dy, dx []float32) {
 	parts := b.parts(p)
 	// Parts that share affine parameters add their gradients.
 	shared := b.Share == spec.ShareAffine && len(parts) > 1 && p.All
-	var scratch []float32
+	wholeBatch := b.Share == spec.ShareStats && !frozen
+	if shared || wholeBatch {
+		// dγ, dβ of a part, then γ·dy of the batch, ones and zeros.
+		b.scratch = grow(b.scratch, 4*c+len(dy))
+		clear(b.scratch[:4*c])
+	}
+	scratch := b.scratch
 	if shared {
 		clear(b.WeightGrad[0])
 		clear(b.BiasGrad[0])
-		scratch = make([]float32, 2*c)
 	}
-	wholeBatch := b.Share == spec.ShareStats && !frozen
 	for _, pt := range parts {
 		lo, hi := pt.lo*c*hw, pt.hi*c*hw
 		var pm []float32
@@ -313,7 +318,7 @@ func (b *Norm) Backward(p *Pass, x, mask, dy, dx []float32) {
 		}
 		dg, db := grads(pt.br)
 		if shared {
-			dg, db = scratch[:c], scratch[c:]
+			dg, db = scratch[:c], scratch[c:2*c]
 		}
 		// With statistics of the whole batch, each part's affine
 		// gradients are those of fixed statistics; dx comes below.
@@ -326,8 +331,7 @@ func (b *Norm) Backward(p *Pass, x, mask, dy, dx []float32) {
 	if wholeBatch {
 		// dx of the whole batch's statistics, each part's γ folded into
 		// its dy.
-		g := make([]float32, len(dy))
-		ones, zeros := make([]float32, c), make([]float32, c)
+		ones, zeros, g := scratch[2*c:3*c], scratch[3*c:4*c], scratch[4*c:]
 		for i := range ones {
 			ones[i] = 1
 		}
