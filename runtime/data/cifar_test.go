@@ -186,8 +186,9 @@ func TestImageFolder(t *testing.T) {
 			labels  []byte
 			seeds   []int
 		}{
-			{"test", 2, []byte{0, 0, 1, 1}, []int{1, 2, 3, 4}},
-			{"train", 3, []byte{0, 0, 1, 2}, []int{6, 7, 5, 8}},
+			// Interleaved by class: every prefix holds each class.
+			{"test", 2, []byte{0, 1, 0, 1}, []int{1, 3, 2, 4}},
+			{"train", 3, []byte{0, 1, 2, 0}, []int{6, 5, 8, 7}},
 		} {
 			t.Run(filepath.Base(path)+"/"+tt.split, func(t *testing.T) {
 				d, err := Load("imagefolder:"+path, tt.split)

@@ -50,6 +50,10 @@ func (d *Dataset) Batch(idx []int, x []float32, y []int) {
 //	cifar10:PATH       the CIFAR-10 binary batches folder, or an ImageFolder
 //	                   tree of 10 classes (a folder, .tar or .tar.gz)
 //	imagefolder:PATH   an ImageFolder tree: <split>/<class>/<image>, JPEG or PNG
+//
+// An ImageFolder tree's images come with the classes interleaved (the
+// first image of every class, then the second, ...), so that its first N
+// images, which --limit takes, hold every class in proportion.
 func Load(source, split string) (*Dataset, error) {
 	kind, path, hasPath := strings.Cut(source, ":")
 	if split == "" || strings.ContainsAny(split, `/\`) || split == "." || split == ".." {

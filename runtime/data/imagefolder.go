@@ -78,11 +78,7 @@ func loadImageFolder(kind, path, split string, wantClasses int) (*Dataset, error
 	case len(classes) > maxClasses:
 		return nil, fmt.Errorf("%s: %s: %d class folders; at most %d are supported for now", kind, path, len(classes), maxClasses)
 	}
-	labels := make([]uint8, len(entries))
-	for i, e := range entries {
-		c, _ := slices.BinarySearch(classes, e.class)
-		labels[i] = uint8(c)
-	}
+	entries, labels := interleave(entries, classes)
 	d, err := decodeAll(path, entries)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
@@ -91,6 +87,27 @@ func loadImageFolder(kind, path, split string, wantClasses int) (*Dataset, error
 	d.Classes = len(classes)
 	d.Labels = labels
 	return d, nil
+}
+
+// interleave orders entries, sorted by name and so class by class, as the
+// first image of each class, then the second of each, and so on, so that
+// the first N images (what --limit takes) hold every class in proportion.
+// It returns them with their labels, indices into classes.
+func interleave(entries []entry, classes []string) ([]entry, []uint8) {
+	byClass := make([][]entry, len(classes))
+	for _, e := range entries {
+		c, _ := slices.BinarySearch(classes, e.class)
+		byClass[c] = append(byClass[c], e)
+	}
+	out, labels := make([]entry, 0, len(entries)), make([]uint8, 0, len(entries))
+	for i := 0; len(out) < len(entries); i++ {
+		for c, es := range byClass {
+			if i < len(es) {
+				out, labels = append(out, es[i]), append(labels, uint8(c))
+			}
+		}
+	}
+	return out, labels
 }
 
 // isImage reports whether name is a JPEG or PNG file, not hidden.
