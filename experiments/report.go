@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -71,7 +72,11 @@ func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 	for _, f := range figures {
 		fmt.Fprintf(w, "![%s](%s)\n\n", f, f)
 	}
-	fmt.Fprintf(w, "Findings of the paper at this scale (a difference counts when it is at least %.1f points, between two and three standard errors of an accuracy on 1,000 images):\n\n", 100*margin)
+	fmt.Fprintf(w, "Findings of the paper at this scale (a difference counts when it is at least %.1f points", 100*margin)
+	if n := g.Eval.Limit; n > 0 {
+		fmt.Fprintf(w, "; the standard error of one accuracy on %d images is at most %.1f points", n, 100*math.Sqrt(0.25/float64(n)))
+	}
+	fmt.Fprint(w, "):\n\n")
 	for _, f := range g.findings(res) {
 		fmt.Fprintf(w, "- %s\n", f)
 	}
