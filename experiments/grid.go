@@ -22,7 +22,8 @@ type Row struct {
 	Name  string // folder name, and the key findings refer to
 	Label string // the strategy, as in the paper's tables
 	Norm  string // the spec's norm line: "bn", "mbn", "gn groups=4"
-	// Stages overrides the spec's blocks per stage ("" keeps them).
+	// Stages overrides the spec's blocks per stage, its stages or depth
+	// line ("" keeps it).
 	Stages string
 	Train  train.Config
 	// Init names the row whose checkpoint starts this one.
@@ -48,7 +49,7 @@ type Grid struct {
 }
 
 // spec returns the row's spec: the grid's base with the row's norm and
-// stages lines.
+// stages (in place of its stages or depth line).
 func (g *Grid) spec(r Row) (*spec.Spec, []byte, error) {
 	src, err := specs.FS.ReadFile(g.SpecFile)
 	if err != nil {
@@ -60,7 +61,7 @@ func (g *Grid) spec(r Row) (*spec.Spec, []byte, error) {
 		switch {
 		case len(f) > 0 && f[0] == "norm" && r.Norm != "":
 			lines[i] = "norm " + r.Norm
-		case len(f) > 0 && f[0] == "stages" && r.Stages != "":
+		case len(f) > 0 && (f[0] == "stages" || f[0] == "depth") && r.Stages != "":
 			lines[i] = "stages " + r.Stages
 		}
 	}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -22,6 +23,9 @@ func TestGridsAreSound(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s/%s: %v", g.Name, r.Name, err)
 				continue
+			}
+			if r.Stages != "" && fmt.Sprint(s.Stages) != "["+r.Stages+"]" {
+				t.Errorf("%s/%s: stages %v, want %s", g.Name, r.Name, s.Stages, r.Stages)
 			}
 			if r.Train.Epochs > 0 {
 				if err := r.Train.Validate(); err != nil {
