@@ -53,7 +53,7 @@ func (d *Dataset) Batch(idx []int, x []float32, y []int) {
 //
 // An ImageFolder tree's images come with the classes interleaved (the
 // first image of every class, then the second, ...), so that its first N
-// images, which --limit takes, hold every class in proportion.
+// images, which --limit takes, hold every class evenly.
 func Load(source, split string) (*Dataset, error) {
 	kind, path, hasPath := strings.Cut(source, ":")
 	if split == "" || strings.ContainsAny(split, `/\`) || split == "." || split == ".." {

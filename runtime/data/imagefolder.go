@@ -91,7 +91,8 @@ func loadImageFolder(kind, path, split string, wantClasses int) (*Dataset, error
 
 // interleave orders entries, sorted by name and so class by class, as the
 // first image of each class, then the second of each, and so on, so that
-// the first N images (what --limit takes) hold every class in proportion.
+// the first N images (what --limit takes) hold every class evenly, as far
+// as each has images.
 // It returns them with their labels, indices into classes.
 func interleave(entries []entry, classes []string) ([]entry, []uint8) {
 	byClass := make([][]entry, len(classes))
