@@ -51,15 +51,16 @@ type info struct {
 }
 
 // Save writes tensors and meta (marshalled with encoding/json) to path
-// atomically (with renameio): a temp file in the same directory, fsync,
-// rename over path, fsync the directory. A crash at any moment leaves either the old file or
-// the new one. A nil meta writes no netc metadata.
+// atomically (with renameio): a temp file in the same directory (named
+// "." + the file's name + digits), fsync, rename over path, fsync the
+// directory. A crash at any moment leaves either the old file or the new
+// one (and perhaps the temp file). A nil meta writes no netc metadata.
 func Save(path string, tensors []Tensor, meta any) error {
 	header, err := encodeHeader(tensors, meta)
 	if err != nil {
 		return fmt.Errorf("ckpt: saving %s: %v", path, err)
 	}
-	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return fmt.Errorf("ckpt: saving %s: %w", path, err)
 	}

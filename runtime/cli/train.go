@@ -19,7 +19,9 @@ import (
 	"github.com/netc/netc/spec"
 )
 
-// fraction is a flag value such as 0.3 or 16/255.
+// fraction is a float flag value such as 0.3 or 16/255: finite, >= 0
+// and within the float32 range (pgd.ParseFraction); each setting's own
+// range is train.Config.Validate's.
 type fraction struct{ v *float64 }
 
 func (f fraction) String() string {
@@ -91,19 +93,20 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.IntVar(&c.Batch, "batch", c.Batch, "adversarial (or clean) images per step")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "train on the first N images only (0: all)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of every random draw")
-	lr := fs.Float64("lr", 0, "peak learning rate (default 0.1*batch/256)")
-	fs.Float64Var(&c.Warmup, "warmup", c.Warmup, "epochs of linear learning-rate warmup")
+	var lr float64
+	fs.Var(fraction{&lr}, "lr", "peak learning rate (default 0.1*batch/256)")
+	fs.Var(fraction{&c.Warmup}, "warmup", "epochs of linear learning-rate warmup")
 	decay := fs.String("decay", "", "epochs at which the learning rate drops x0.1, e.g. 35,70,95")
-	fs.Float64Var(&c.Momentum, "momentum", c.Momentum, "SGD momentum (Nesterov)")
-	fs.Float64Var(&c.WeightDecay, "wd", c.WeightDecay, "weight decay on conv and linear weights")
-	fs.Float64Var(&c.Smoothing, "label-smoothing", c.Smoothing, "label smoothing")
+	fs.Var(fraction{&c.Momentum}, "momentum", "SGD momentum (Nesterov), 0 <= momentum < 1")
+	fs.Var(fraction{&c.WeightDecay}, "wd", "weight decay on conv and linear weights")
+	fs.Var(fraction{&c.Smoothing}, "label-smoothing", "label smoothing, 0 <= label-smoothing < 1")
 	fs.IntVar(&c.Attack.Steps, "attack-steps", c.Attack.Steps, "PGD iterations per training batch; 0 trains on clean images only")
-	fs.Float64Var(&c.CleanRatio, "clean-ratio", c.CleanRatio, "share of clean counterparts added to the adversarial images (100% adv + X clean)")
-	fs.Float64Var(&c.CleanWeight, "clean-weight", c.CleanWeight, "a in a*J(clean) + (1-a)*J(adv)")
-	fs.Float64Var(&c.ALP, "alp", c.ALP, "adversarial logit pairing weight: + L * mean squared distance of clean and adversarial logits (needs --clean-ratio > 0)")
-	fs.Float64Var(&c.Attack.CleanStart, "clean-start", c.Attack.CleanStart, "probability (per batch) that PGD starts at the clean image")
+	fs.Var(fraction{&c.CleanRatio}, "clean-ratio", "share of clean counterparts added to the adversarial images (100% adv + X clean), 0..1")
+	fs.Var(fraction{&c.CleanWeight}, "clean-weight", "a in a*J(clean) + (1-a)*J(adv), 0..1")
+	fs.Var(fraction{&c.ALP}, "alp", "adversarial logit pairing weight: + L * mean squared distance of clean and adversarial logits (needs --clean-ratio > 0)")
+	fs.Var(fraction{&c.Attack.CleanStart}, "clean-start", "probability (per batch) that PGD starts at the clean image, 0..1")
 	fs.IntVar(&c.RunningStatsEpochs, "running-stats-epochs", c.RunningStatsEpochs, "normalize with the frozen running statistics in the last K epochs")
-	fs.Float64Var(&c.EpsWarmup, "eps-warmup", c.EpsWarmup, "epochs over which the attack's eps (and step) ramp up from 0")
+	fs.Var(fraction{&c.EpsWarmup}, "eps-warmup", "epochs over which the attack's eps (and step) ramp up from 0")
 	fs.StringVar(&c.Init, "init", c.Init, "start from the weights of this checkpoint (or RUN folder)")
 	finishAttack := AttackFlags(fs, &c.Attack, nil)
 	return func() error {
@@ -113,24 +116,35 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 		if err := finishAttack(); err != nil {
 			return err
 		}
-		if *lr > 0 {
-			c.LR = *lr
+		if lr > 0 {
+			c.LR = lr
 		} else {
 			c.LR = 0.1 * float64(c.Batch) / 256
 		}
-		c.DecayEpochs = nil
-		if *decay != "" {
-			for _, f := range strings.Split(*decay, ",") {
-				v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-				if err != nil {
-					return Badf("--decay: bad epoch %q", f)
-				}
-				c.DecayEpochs = append(c.DecayEpochs, v)
-			}
+		var err error
+		if c.DecayEpochs, err = parseDecay(*decay); err != nil {
+			return Badf("--decay: %v", err)
 		}
 		c.Adversarial = c.Attack.Steps > 0
 		return Bad(c.Validate())
 	}
+}
+
+// parseDecay reads the --decay list: comma-separated epochs (fractions
+// such as 0.75 too), none if s is empty.
+func parseDecay(s string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var epochs []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := pgd.ParseFraction(f)
+		if err != nil {
+			return nil, fmt.Errorf("bad epoch %q in %q: %v", f, s, err)
+		}
+		epochs = append(epochs, v)
+	}
+	return epochs, nil
 }
 
 // Train is the train command: it trains a model of spec s built by f
@@ -184,7 +198,7 @@ func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
 		path := CheckpointPath(pos[0])
 		ck, err := train.OpenCheckpoint(path)
 		if err != nil {
-			return Bad(err)
+			return runError(err)
 		}
 		if s, err = spec.Parse(path+"[spec]", []byte(ck.Meta.Spec)); err != nil {
 			return Badf("%s: its spec does not parse: %v", path, err)
@@ -231,18 +245,29 @@ func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit in
 		r.TestLimit = testLimit
 	}
 	if err := r.Start(); err != nil {
-		return nil, Bad(err)
+		return nil, runError(err)
 	}
+	defer r.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := r.Train(ctx); err != nil {
 		if errors.Is(err, train.ErrNonFinite) {
 			return nil, fmt.Errorf("training stopped: %w", err)
 		}
-		return nil, err
+		return nil, runError(err)
 	}
 	fmt.Fprintf(os.Stderr, "checkpoint: %s\n", r.CheckpointPath())
 	return m, nil
+}
+
+// runError marks a training run's error about its input (train.InputError:
+// settings, checkpoint content, a folder in use) as bad input; others
+// (mkdir, write, fsync failures) stay runtime failures.
+func runError(err error) error {
+	if errors.As(err, new(*train.InputError)) {
+		return Bad(err)
+	}
+	return err
 }
 
 // Compatible checks that a data set fits a spec's input and classes.

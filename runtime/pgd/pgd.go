@@ -68,24 +68,29 @@ func (c Config) EffectiveStep() float64 {
 	return math.Max(c.Step, c.Eps/float64(c.Steps))
 }
 
-// ParseFraction reads a number such as "0.3", "16/255" or "1/255".
+// ParseFraction reads a number such as "0.3", "16/255" or "1/255": a
+// finite value >= 0 that fits a float32 (the attacker computes in
+// float32), whose numerator and denominator are finite too.
 func ParseFraction(s string) (float64, error) {
 	num, den, ok := strings.Cut(s, "/")
 	a, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad number %q", s)
+	if err != nil || math.IsNaN(a) || math.IsInf(a, 0) {
+		return 0, fmt.Errorf("bad number %q: want a finite value >= 0", s)
 	}
 	if ok {
 		b, err := strconv.ParseFloat(strings.TrimSpace(den), 64)
-		if err != nil || b == 0 {
+		if err != nil || b == 0 || math.IsNaN(b) || math.IsInf(b, 0) {
 			return 0, fmt.Errorf("bad fraction %q", s)
 		}
 		a /= b
 	}
-	if math.IsNaN(a) || math.IsInf(a, 0) || a < 0 {
+	switch {
+	case math.IsNaN(a) || math.IsInf(a, 0) || a < 0:
 		return 0, fmt.Errorf("bad number %q: want a finite value >= 0", s)
+	case a > math.MaxFloat32:
+		return 0, fmt.Errorf("bad number %q: over the float32 range (3.4e38)", s)
 	}
-	return a, nil
+	return a + 0, nil // -0 reads as 0
 }
 
 // Attacker runs attacks with one seeded random generator.

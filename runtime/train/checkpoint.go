@@ -1,7 +1,13 @@
 package train
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/netc/netc/runtime"
@@ -15,14 +21,27 @@ const Format = "netc-checkpoint/1"
 type Meta struct {
 	Format string `json:"format"`
 	Spec   string `json:"spec"` // the spec's canonical text
-	State  State  `json:"state"`
-	Config Config `json:"config"`
+	// SpecHash is SpecHash(Spec); checkpoints written before it existed
+	// lack it.
+	SpecHash string `json:"spec_sha256,omitempty"`
+	State    State  `json:"state"`
+	Config   Config `json:"config"`
+	// History holds the metrics of every finished epoch, in order: with
+	// them in the checkpoint, an epoch's metrics line and its checkpoint
+	// are one atomic fact, and metrics.jsonl is rebuilt from them.
+	History []Metrics `json:"metrics,omitempty"`
 }
 
-// SaveCheckpoint writes the model's parameters and running statistics,
-// the optimizer's momentum (if opt is not nil) and the metadata to path,
-// atomically.
-func SaveCheckpoint(path string, m runtime.Model, opt *SGD, st State, c Config) error {
+// SpecHash is the hex SHA-256 of a spec's canonical text.
+func SpecHash(canonical string) string {
+	h := sha256.Sum256([]byte(canonical))
+	return hex.EncodeToString(h[:])
+}
+
+// tensors lists what a checkpoint of m holds: its parameters, running
+// statistics and, if opt is not nil, the optimizer's momentum, each named
+// as in the file and shaped as the model needs it.
+func tensors(m runtime.Model, opt *SGD) []ckpt.Tensor {
 	var ts []ckpt.Tensor
 	for _, p := range m.Params() {
 		ts = append(ts, ckpt.Tensor{Name: p.Name, Shape: p.Value.Shape, Data: p.Value.Data})
@@ -37,8 +56,42 @@ func SaveCheckpoint(path string, m runtime.Model, opt *SGD, st State, c Config) 
 			ts = append(ts, ckpt.Tensor{Name: "optimizer." + p.Name + ".momentum_buffer", Shape: p.Value.Shape, Data: opt.Velocity[i]})
 		}
 	}
-	meta := Meta{Format: Format, Spec: m.Spec().String(), State: st, Config: c}
-	return ckpt.Save(path, ts, meta)
+	return ts
+}
+
+// CheckFinite returns an error wrapping ErrNonFinite that names the first
+// tensor of m (parameters, running statistics and, if opt is not nil, the
+// optimizer's momentum) holding NaN or Inf, and how many of its values
+// do; nil if all are finite.
+func CheckFinite(m runtime.Model, opt *SGD) error {
+	for _, t := range tensors(m, opt) {
+		bad, first := 0, -1
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				if bad++; first < 0 {
+					first = i
+				}
+			}
+		}
+		if bad > 0 {
+			return fmt.Errorf("%w: %s has %d non-finite values of %d (the first, at %d, is %v)", ErrNonFinite, t.Name, bad, len(t.Data), first, t.Data[first])
+		}
+	}
+	return nil
+}
+
+// SaveCheckpoint writes the model's parameters and running statistics,
+// the optimizer's momentum (if opt is not nil) and the metadata (its
+// Format, Spec and SpecHash filled in from m) to path, atomically. It
+// refuses, with an error wrapping ErrNonFinite, to write NaN or Inf: the
+// file at path, if any, stays as it was.
+func SaveCheckpoint(path string, m runtime.Model, opt *SGD, meta Meta) error {
+	if err := CheckFinite(m, opt); err != nil {
+		return fmt.Errorf("not saving %s: %w", path, err)
+	}
+	meta.Format, meta.Spec = Format, m.Spec().String()
+	meta.SpecHash = SpecHash(meta.Spec)
+	return ckpt.Save(path, tensors(m, opt), meta)
 }
 
 // Checkpoint is a checkpoint read into memory.
@@ -49,12 +102,17 @@ type Checkpoint struct {
 	order   []string // tensor names in file order
 }
 
-// OpenCheckpoint reads a checkpoint file.
+// OpenCheckpoint reads a checkpoint file. A file that is missing or is
+// not a netc checkpoint gives an InputError; one that cannot be read, the
+// error of the operating system.
 func OpenCheckpoint(path string) (*Checkpoint, error) {
 	c := &Checkpoint{Path: path}
 	ts, err := ckpt.Load(path, &c.Meta)
 	if err != nil {
-		return nil, err
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, &InputError{err}
 	}
 	return c.index(ts)
 }
@@ -65,7 +123,7 @@ func ReadCheckpoint(name string, b []byte) (*Checkpoint, error) {
 	c := &Checkpoint{Path: name}
 	ts, err := ckpt.Decode(name, b, &c.Meta)
 	if err != nil {
-		return nil, err
+		return nil, &InputError{err}
 	}
 	return c.index(ts)
 }
@@ -73,7 +131,7 @@ func ReadCheckpoint(name string, b []byte) (*Checkpoint, error) {
 func (c *Checkpoint) index(ts []ckpt.Tensor) (*Checkpoint, error) {
 	path := c.Path
 	if c.Meta.Format != Format {
-		return nil, fmt.Errorf("%s: not a netc checkpoint (format %q, want %q)", path, c.Meta.Format, Format)
+		return nil, &InputError{fmt.Errorf("%s: not a netc checkpoint (format %q, want %q)", path, c.Meta.Format, Format)}
 	}
 	c.tensors = make(map[string]ckpt.Tensor, len(ts))
 	for _, t := range ts {
@@ -85,38 +143,32 @@ func (c *Checkpoint) index(ts []ckpt.Tensor) (*Checkpoint, error) {
 
 // Restore fills the model's parameters and running statistics (and the
 // optimizer's momentum, if opt is not nil) from the checkpoint. Every one
-// of them must be present with its size.
+// of them must be present with its exact shape, and the checkpoint must
+// hold no other tensor (but the optimizer's, when opt is nil). Its errors
+// are InputErrors.
 func (c *Checkpoint) Restore(m runtime.Model, opt *SGD) error {
-	fill := func(name string, dst []float32) error {
-		t, ok := c.tensors[name]
-		if !ok {
-			return fmt.Errorf("%s: no tensor %s (was it saved from a different spec?)", c.Path, name)
-		}
-		if len(t.Data) != len(dst) {
-			return fmt.Errorf("%s: tensor %s has %d values, the model needs %d", c.Path, name, len(t.Data), len(dst))
-		}
-		copy(dst, t.Data)
-		return nil
-	}
-	for _, p := range m.Params() {
-		if err := fill(p.Name, p.Value.Data); err != nil {
-			return err
+	want := tensors(m, opt)
+	needed := make(map[string]bool, len(want))
+	for _, w := range want {
+		needed[w.Name] = true
+		t, ok := c.tensors[w.Name]
+		switch {
+		case !ok:
+			return &InputError{fmt.Errorf("%s: no tensor %s (was it saved from a different spec?)", c.Path, w.Name)}
+		case !slices.Equal(t.Shape, w.Shape):
+			return &InputError{fmt.Errorf("%s: tensor %s has shape %v, the model needs %v (was it saved from a different spec?)", c.Path, w.Name, t.Shape, w.Shape)}
 		}
 	}
-	for _, s := range m.NormState() {
-		if err := fill(s.Name+".running_mean", s.Mean); err != nil {
-			return err
+	for _, name := range c.order {
+		if opt == nil && strings.HasPrefix(name, "optimizer.") {
+			continue
 		}
-		if err := fill(s.Name+".running_var", s.Var); err != nil {
-			return err
+		if !needed[name] {
+			return &InputError{fmt.Errorf("%s: tensor %s is not in the model (was it saved from a different spec?)", c.Path, name)}
 		}
 	}
-	if opt != nil {
-		for i, p := range m.Params() {
-			if err := fill("optimizer."+p.Name+".momentum_buffer", opt.Velocity[i]); err != nil {
-				return err
-			}
-		}
+	for _, w := range want {
+		copy(w.Data, c.tensors[w.Name].Data)
 	}
 	return nil
 }

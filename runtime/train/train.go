@@ -5,16 +5,15 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/pgd"
@@ -79,33 +78,100 @@ func Defaults(batch int) Config {
 	}
 }
 
-// Validate reports the first nonsensical setting.
+// Validate reports the first nonsensical setting, naming the flag that
+// sets it.
 func (c *Config) Validate() error {
 	switch {
 	case c.Epochs < 1:
-		return fmt.Errorf("epochs %d: want >= 1", c.Epochs)
+		return fmt.Errorf("--epochs %d: want >= 1", c.Epochs)
 	case c.Batch < 1:
-		return fmt.Errorf("batch %d: want >= 1", c.Batch)
-	case c.LR <= 0 || math.IsNaN(c.LR) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("lr %g: want > 0", c.LR)
-	case c.CleanRatio < 0 || c.CleanRatio > 1:
-		return fmt.Errorf("clean ratio %g: want 0..1", c.CleanRatio)
-	case c.CleanWeight < 0 || c.CleanWeight > 1:
-		return fmt.Errorf("clean weight %g: want 0..1", c.CleanWeight)
-	case c.Smoothing < 0 || c.Smoothing >= 1:
-		return fmt.Errorf("label smoothing %g: want 0..1", c.Smoothing)
-	case c.ALP < 0 || math.IsNaN(c.ALP):
-		return fmt.Errorf("alp %g: want >= 0", c.ALP)
+		return fmt.Errorf("--batch %d: want >= 1", c.Batch)
+	case c.Limit < 0:
+		return fmt.Errorf("--limit %d: want >= 0 (0: all images)", c.Limit)
+	case c.Attack.Steps < 0:
+		return fmt.Errorf("--attack-steps %d: want >= 0 (0: clean training)", c.Attack.Steps)
+	}
+	bounds := []bound{
+		{"lr", c.LR, 0, maxFloat32, true, false},
+		{"warmup", c.Warmup, 0, maxFloat32, false, false},
+		{"momentum", c.Momentum, 0, 1, false, true},
+		{"wd", c.WeightDecay, 0, maxFloat32, false, false},
+		{"label-smoothing", c.Smoothing, 0, 1, false, true},
+		{"clean-ratio", c.CleanRatio, 0, 1, false, false},
+		{"clean-weight", c.CleanWeight, 0, 1, false, false},
+		{"alp", c.ALP, 0, maxFloat32, false, false},
+		{"eps-warmup", c.EpsWarmup, 0, float64(c.Epochs), false, false},
+		{"eps", c.Attack.Eps, 0, maxFloat32, false, false},
+		{"step", c.Attack.Step, 0, maxFloat32, false, false},
+		{"clean-start", c.Attack.CleanStart, 0, 1, false, false},
+	}
+	for _, d := range c.DecayEpochs {
+		bounds = append(bounds, bound{"decay", d, 0, maxFloat32, false, false})
+	}
+	for _, b := range bounds {
+		if err := b.check(); err != nil {
+			return err
+		}
+	}
+	switch {
 	case c.ALP > 0 && (!c.Adversarial || int(math.Round(c.CleanRatio*float64(c.Batch))) == 0):
-		return fmt.Errorf("alp pairs each clean image with its adversarial one: it needs adversarial training and a clean ratio that puts clean images in the batch")
+		return fmt.Errorf("--alp pairs each clean image with its adversarial one: it needs adversarial training and a --clean-ratio that puts clean images in the batch")
 	case c.Adversarial && (c.Attack.Steps < 1 || c.Attack.Eps <= 0):
-		return fmt.Errorf("adversarial training needs attack steps >= 1 and eps > 0")
-	case c.EpsWarmup < 0 || c.EpsWarmup > float64(c.Epochs):
-		return fmt.Errorf("eps warmup %g epochs: want 0..%d", c.EpsWarmup, c.Epochs)
+		return fmt.Errorf("adversarial training needs --attack-steps >= 1 and --eps > 0")
 	case c.RunningStatsEpochs < 0 || c.RunningStatsEpochs > c.Epochs:
-		return fmt.Errorf("running-stats epochs %d: want 0..%d", c.RunningStatsEpochs, c.Epochs)
+		return fmt.Errorf("--running-stats-epochs %d: want 0..%d", c.RunningStatsEpochs, c.Epochs)
 	}
 	return nil
+}
+
+// maxFloat32 is the largest finite float32: the trainer computes in
+// float32, so a setting beyond it is Inf.
+const maxFloat32 = math.MaxFloat32
+
+// bound is the accepted range of a float setting: lo <= v <= hi, with lo
+// or hi itself excluded if open.
+type bound struct {
+	flag           string
+	v, lo, hi      float64
+	openLo, openHi bool
+}
+
+// check reports a value out of the range (NaN included), naming the
+// flag.
+func (b bound) check() error {
+	if b.v >= b.lo && b.v <= b.hi && !(b.openLo && b.v == b.lo) && !(b.openHi && b.v == b.hi) {
+		return nil
+	}
+	lo, hi := " <= ", " <= "
+	if b.openLo {
+		lo = " < "
+	}
+	if b.openHi {
+		hi = " < "
+	}
+	limit := fmt.Sprint(b.hi)
+	if b.hi == maxFloat32 {
+		limit = "3.4e38 (the float32 range)"
+	}
+	return fmt.Errorf("--%s %v: want %v%s%s%s%s", b.flag, b.v, b.lo, lo, b.flag, hi, limit)
+}
+
+// images is how many images of the data set an epoch trains on.
+func (c *Config) images(d *data.Dataset) int {
+	n := d.Len()
+	if c.Limit > 0 && c.Limit < n {
+		n = c.Limit
+	}
+	return n
+}
+
+// perStep is how many clean and how many adversarial images a step
+// trains on (and tallies).
+func (c *Config) perStep() (clean, adv int) {
+	if !c.Adversarial {
+		return c.Batch, 0
+	}
+	return int(math.Round(c.CleanRatio * float64(c.Batch))), c.Batch
 }
 
 // Run is a training run in a folder: config.json, metrics.jsonl and
@@ -124,10 +190,12 @@ type Run struct {
 	// has passed since the last checkpoint (0: at the end of epochs only).
 	CheckpointEvery time.Duration
 
-	opt   *SGD
-	rng   *rand.Rand // attack draws
-	pcg   *rand.PCG
-	state State
+	opt     *SGD
+	rng     *rand.Rand // attack draws
+	pcg     *rand.PCG
+	state   State
+	history []Metrics // of the finished epochs
+	lock    *os.File  // holds the run folder's lock (see lockFolder)
 }
 
 // State is where a run stands; it is stored in each checkpoint.
@@ -149,36 +217,63 @@ type sums struct {
 // ErrNonFinite is wrapped by the error of a run that met NaN or Inf.
 var ErrNonFinite = errors.New("non-finite value")
 
+// InputError is an error of what the run was given: its settings, its
+// checkpoint's content, a run folder another trainer holds. Errors
+// without it (a folder that cannot be created, a write or fsync that
+// fails, a full disk) are the environment's.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // Start prepares a new run, or resumes the one in Dir if it has a
-// checkpoint.
+// checkpoint: it takes the run folder's lock (held until Close), removes
+// temp files a killed run left, checks the checkpoint (settings, spec,
+// state, tensors) and repairs metrics.jsonl from it. Errors about the
+// run's input are InputErrors.
 func (r *Run) Start() error {
 	if err := r.Config.Validate(); err != nil {
+		return &InputError{err}
+	}
+	if _, err := r.stepsPerEpoch(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(r.Dir, "checkpoints"), 0o755); err != nil {
+		return fmt.Errorf("creating the run folder: %w", err)
+	}
+	lock, err := lockFolder(r.Dir)
+	if err != nil {
 		return err
 	}
-	r.opt = NewSGD(r.Model.Params(), float32(r.Config.Momentum), float32(r.Config.WeightDecay), r.Config.Nesterov)
-	r.pcg = rand.NewPCG(r.Config.Seed, 0x61747461636b)
-	r.rng = rand.New(r.pcg)
+	r.lock = lock
+	if err := r.start(); err != nil {
+		r.Close()
+		return err
+	}
+	return nil
+}
+
+// Close releases the run folder's lock.
+func (r *Run) Close() error {
+	if r.lock == nil {
+		return nil
+	}
+	err := r.lock.Close()
+	r.lock = nil
+	return err
+}
+
+// start is Start once the folder is locked.
+func (r *Run) start() error {
+	if err := removeStale(r.Dir); err != nil {
+		return err
+	}
+	r.init()
 	ck := r.CheckpointPath()
 	if _, err := os.Stat(ck); err == nil {
-		c, err := OpenCheckpoint(ck)
-		if err != nil {
-			return err
-		}
-		if !sameRun(c.Meta.Config, r.Config) {
-			return fmt.Errorf("%s holds a run with other settings (see its config.json); resume it with the same flags (only --epochs may change) or use another folder", r.Dir)
-		}
-		if err := c.Restore(r.Model, r.opt); err != nil {
-			return err
-		}
-		r.state = c.Meta.State
-		if err := r.pcg.UnmarshalBinary(r.state.RNG); err != nil {
-			return fmt.Errorf("%s: attack generator state: %v", ck, err)
-		}
-		r.logf("resuming %s after %d epochs and %d steps", r.Dir, r.state.Epoch, r.state.Step)
-		return nil
+		return r.resumeFolder(ck)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	if r.Config.Init != "" {
 		c, err := OpenCheckpoint(r.Config.Init)
@@ -188,13 +283,59 @@ func (r *Run) Start() error {
 		if err := c.Restore(r.Model, nil); err != nil {
 			return err
 		}
+		if err := CheckFinite(r.Model, nil); err != nil {
+			return &InputError{fmt.Errorf("--init %s: %v", r.Config.Init, err)}
+		}
 		r.logf("starting from the weights of %s", r.Config.Init)
 	}
-	cfg, err := json.MarshalIndent(r.Config, "", "  ")
+	if err := writeConfig(r.Dir, r.Config); err != nil {
+		return err
+	}
+	// Lines of an earlier attempt that never checkpointed are not this
+	// run's.
+	return writeMetrics(r.Dir, nil)
+}
+
+// init gives the run a fresh optimizer and attack generator.
+func (r *Run) init() {
+	r.opt = NewSGD(r.Model.Params(), float32(r.Config.Momentum), float32(r.Config.WeightDecay), r.Config.Nesterov)
+	r.pcg = rand.NewPCG(r.Config.Seed, 0x61747461636b)
+	r.rng = rand.New(r.pcg)
+	r.state, r.history = State{}, nil
+}
+
+// resumeFolder resumes the run from its checkpoint ck.
+func (r *Run) resumeFolder(ck string) error {
+	if err := checkConfigFile(r.Dir, r.Config); err != nil {
+		return err
+	}
+	c, err := OpenCheckpoint(ck)
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(filepath.Join(r.Dir, "config.json"), append(cfg, '\n'), 0o644)
+	if err := r.resume(c); err != nil {
+		return err
+	}
+	if err := r.repairMetrics(); err != nil {
+		return err
+	}
+	// config.json follows the run's --epochs.
+	if err := writeConfig(r.Dir, r.Config); err != nil {
+		return err
+	}
+	r.logf("resuming %s after %d epochs and %d steps", r.Dir, r.state.Epoch, r.state.Step)
+	return nil
+}
+
+// stepsPerEpoch is the optimizer steps of an epoch: its images in whole
+// batches.
+func (r *Run) stepsPerEpoch() (int, error) {
+	n := r.Config.images(r.Data)
+	steps := n / r.Config.Batch
+	if steps == 0 {
+		return 0, &InputError{fmt.Errorf("%d training images are fewer than one batch of %d", n, r.Config.Batch)}
+	}
+	return steps, nil
 }
 
 // CheckpointPath is the run's latest checkpoint.
@@ -241,13 +382,10 @@ func (m Metrics) String() string {
 // where it stands and returns ctx's error: Start and Train resume exactly.
 func (r *Run) Train(ctx context.Context) error {
 	c := r.Config
-	n := r.Data.Len()
-	if c.Limit > 0 && c.Limit < n {
-		n = c.Limit
-	}
-	steps := n / c.Batch
-	if steps == 0 {
-		return fmt.Errorf("%d training images are fewer than one batch of %d", n, c.Batch)
+	n := c.images(r.Data)
+	steps, err := r.stepsPerEpoch()
+	if err != nil {
+		return err
 	}
 	sched := Schedule{Peak: c.LR, Warmup: c.Warmup, Decay: c.DecayEpochs, Factor: 0.1}
 	d := r.Data
@@ -255,7 +393,7 @@ func (r *Run) Train(ctx context.Context) error {
 	k := d.Classes
 	nClean := 0
 	if c.Adversarial {
-		nClean = int(math.Round(c.CleanRatio * float64(c.Batch)))
+		nClean, _ = c.perStep()
 	}
 	attacker := pgd.New(c.Attack, r.rng)
 	if hasMBN(r.Model.Spec()) {
@@ -364,6 +502,9 @@ func (r *Run) Train(ctx context.Context) error {
 				only = func(p *runtime.Param) bool { return p.Norm }
 			}
 			r.opt.Step(params, float32(lr), only)
+			if p := firstNonFinite(params, false); p != "" {
+				return fmt.Errorf("%w: step %d of epoch %d (lr %.4g, loss %.4g) made parameter %s non-finite; not saving it, %s; try a lower --lr or a longer --warmup", ErrNonFinite, s+1, epoch+1, lr, loss, p, r.kept())
+			}
 			r.state.Step++
 			t.Loss += loss
 			if bar != nil {
@@ -391,24 +532,18 @@ func (r *Run) Train(ctx context.Context) error {
 		if r.Test != nil {
 			m.TestAcc = Accuracy(r.Model, r.Test, r.TestLimit, c.Batch, runtime.Mode{Norm: runtime.RunningStats, Branch: attacker.Branch, InputOnly: true})
 		}
+		// The epoch's metrics enter the checkpoint; metrics.jsonl follows
+		// (Start repairs it if a kill came between the two).
+		r.history = append(r.history, m)
 		if err := r.Save(); err != nil {
 			return err
 		}
-		if err := appendJSONL(filepath.Join(r.Dir, "metrics.jsonl"), m); err != nil {
+		if err := appendJSONL(r.metricsPath(), m); err != nil {
 			return err
 		}
 		r.logf("%s", m)
 	}
 	return nil
-}
-
-// sameRun reports whether two configs describe the same run, up to the
-// number of epochs (a run may be extended).
-func sameRun(a, b Config) bool {
-	a.Epochs, b.Epochs = 0, 0
-	ja, errA := json.Marshal(a)
-	jb, errB := json.Marshal(b)
-	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
 func hasMBN(s *spec.Spec) bool {
@@ -435,7 +570,9 @@ func LogitPairing(n, k int, zc, za []float32, weight float64, dzc, dza []float32
 	return weight * sum / float64(n)
 }
 
-// Save writes the run's checkpoint atomically.
+// Save writes the run's checkpoint atomically. It refuses to write NaN
+// or Inf (an error wrapping ErrNonFinite): the last good checkpoint is
+// kept.
 func (r *Run) Save() error {
 	st := r.state
 	rng, err := r.pcg.MarshalBinary()
@@ -443,7 +580,19 @@ func (r *Run) Save() error {
 		return err
 	}
 	st.RNG = rng
-	return SaveCheckpoint(r.CheckpointPath(), r.Model, r.opt, st, r.Config)
+	err = SaveCheckpoint(r.CheckpointPath(), r.Model, r.opt, Meta{State: st, Config: r.Config, History: r.history})
+	if errors.Is(err, ErrNonFinite) {
+		return fmt.Errorf("%w after step %d; %s; try a lower --lr or a longer --warmup", err, st.Step, r.kept())
+	}
+	return err
+}
+
+// kept says what checkpoint a run that stops on non-finite values leaves.
+func (r *Run) kept() string {
+	if _, err := os.Stat(r.CheckpointPath()); err != nil {
+		return "no checkpoint was written"
+	}
+	return r.CheckpointPath() + " keeps the last good state"
 }
 
 func scale(v []float32, a float32) {
@@ -498,20 +647,4 @@ func diagnose(params []*runtime.Param) string {
 		return "parameter " + p + " is already non-finite; try a lower --lr or a longer --warmup"
 	}
 	return "parameters are finite, so the logits overflowed; try a lower --lr"
-}
-
-func appendJSONL(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -28,7 +28,7 @@ width 4
 
 func quadrants(n int, seed uint64) *data.Dataset { return data.Synthetic(n, 1, 8, 8, 3, seed) }
 
-func newRun(t *testing.T, dir string, c Config) *Run {
+func newRun(t testing.TB, dir string, c Config) *Run {
 	t.Helper()
 	s, err := spec.Parse("tiny.spec", []byte(tinySpec))
 	if err != nil {
@@ -42,6 +42,7 @@ func newRun(t *testing.T, dir string, c Config) *Run {
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
@@ -66,6 +67,7 @@ func TestResumeIsExact(t *testing.T) {
 	if err := first.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	first.Close()
 	resumed := newRun(t, dir, advConfig(2))
 	if resumed.state.Epoch != 1 {
 		t.Fatalf("resumed at epoch %d, want 1", resumed.state.Epoch)
@@ -123,6 +125,7 @@ func TestStopMidEpochResumesExactly(t *testing.T) {
 		if err := r.Train(&stopAfter{context.Background(), stop}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("stopped run: %v, want context.Canceled", err)
 		}
+		r.Close()
 	}
 	resumed := newRun(t, dir, advConfig(2))
 	if resumed.state.Epoch != 1 || resumed.state.InEpoch != 1 {
@@ -154,9 +157,11 @@ func strip(b []byte) string {
 
 func TestResumeRefusesOtherSettings(t *testing.T) {
 	dir := t.TempDir()
-	if err := newRun(t, dir, advConfig(1)).Train(context.Background()); err != nil {
+	first := newRun(t, dir, advConfig(1))
+	if err := first.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	first.Close()
 	c := advConfig(1)
 	c.LR *= 2
 	s, _ := spec.Parse("tiny.spec", []byte(tinySpec))

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/train"
+)
+
+// trainFlags parses args with the train command's flags and finishes the
+// config, as the train command does.
+func trainFlags(args ...string) (train.Config, error) {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	c := train.Defaults(128)
+	c.Attack = PaperAttack()
+	finish := TrainFlags(fs, &c)
+	if _, err := Parse(fs, args); err != nil {
+		return c, err
+	}
+	return c, finish()
+}
+
+// TestFloatFlagsValidated: every float flag of train (and eval's and
+// attack's --eps and --step) refuses NaN, Inf, negative values and values
+// beyond float32, and values outside its own range, as bad input naming
+// the flag. --lr NaN used to train at the default rate, --lr 1e39 to
+// train at Inf.
+func TestFloatFlagsValidated(t *testing.T) {
+	flags := []string{"lr", "warmup", "momentum", "wd", "label-smoothing", "clean-ratio", "clean-weight",
+		"alp", "clean-start", "eps-warmup", "eps", "step", "decay"}
+	for _, name := range flags {
+		for _, v := range []string{"NaN", "Inf", "-Inf", "-1", "1e39", "1/0", "x"} {
+			_, err := trainFlags("--"+name, v)
+			if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), name) {
+				t.Errorf("--%s %s: %v, want bad input naming the flag", name, v, err)
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"--momentum", "1"}, {"--label-smoothing", "1"}, {"--clean-ratio", "1.5"}, {"--clean-weight", "2"},
+		{"--clean-start", "1.01"}, {"--eps-warmup", "2"}, {"--decay", "1,-2"}, {"--decay", "1,NaN"},
+	} {
+		if _, err := trainFlags(args...); !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v, want bad input naming the flag", args, err)
+		}
+	}
+	c, err := trainFlags("--lr", "0.1", "--eps", "16/255", "--decay", "1, 2.5", "--momentum", "0", "--clean-ratio", "1")
+	if err != nil || c.LR != 0.1 || c.Attack.Eps != 16.0/255 || len(c.DecayEpochs) != 2 || c.DecayEpochs[1] != 2.5 {
+		t.Errorf("good flags: %+v, %v", c, err)
+	}
+	for _, cmd := range []func([]string) error{
+		func(a []string) error { return Eval(interpreted, a) },
+		func(a []string) error { return Attack(interpreted, a) },
+	} {
+		for _, name := range []string{"eps", "step"} {
+			for _, v := range []string{"NaN", "-1", "1e39"} {
+				err := cmd([]string{"../../generated/mnistresnet/weights.ckpt", "--" + name, v})
+				if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), name) {
+					t.Errorf("--%s %s: %v, want bad input naming the flag", name, v, err)
+				}
+			}
+		}
+	}
+}
+
+// TestTrainErrorStatus: a run folder that cannot be made is a runtime
+// failure (exit 1), not bad input; a folder another trainer holds is bad
+// input naming its PID (exit 2).
+func TestTrainErrorStatus(t *testing.T) {
+	s := defaultSpec(t)
+	if _, err := data.Load("mnist", "train"); err != nil {
+		t.Skip(err)
+	}
+	c := train.Defaults(32)
+	c.Data, c.Limit = "mnist", 64
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{"/dev/null/x", file} {
+		_, err := TrainSpec(interpreted, s, c, out, 0)
+		if err == nil || errors.As(err, new(BadInput)) {
+			t.Errorf("--out %s: %v, want a runtime failure (exit 1)", out, err)
+		}
+	}
+
+	dir := t.TempDir()
+	m, err := interp.NewModel(s, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := &train.Run{Dir: dir, Config: c, Model: m, Data: data.Synthetic(64, 1, 28, 28, 10, 1), Quiet: true}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	_, err = TrainSpec(interpreted, s, c, dir, 0)
+	if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), "process "+strconv.Itoa(os.Getpid())) {
+		t.Errorf("a held run folder: %v, want bad input naming PID %d", err, os.Getpid())
+	}
+}
