@@ -202,13 +202,28 @@ func viaBinary(name string, args []string, run func(cli.Factory, []string) error
 			pass = append(pass, a)
 		}
 	}
-	cmd := exec.Command(bin, append([]string{name}, pass...)...)
+	return runChild(bin, append([]string{name}, pass...))
+}
+
+// runChild runs the model binary bin with args, on netc's standard
+// streams, and waits for it. The child dies with netc: it gets SIGTERM,
+// on which a trainer checkpoints and stops, when netc ends however it
+// ends, SIGKILL included (on Linux: a parent-death signal; see
+// childAttr), and Ctrl-C and SIGTERM sent to netc are passed on to it. It
+// runs in a process group of its own. Its exit status becomes netc's; a
+// child killed by a signal is an error saying so.
+func runChild(bin string, args []string) error {
+	cmd := exec.Command(bin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = childAttr()
+	// The parent-death signal fires when the thread that started the
+	// child exits, not the process: keep this goroutine on its thread
+	// until the child is gone.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	// Ctrl-C and SIGTERM go to the model binary, which checkpoints and
-	// stops.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -217,14 +232,15 @@ func viaBinary(name string, args []string, run func(cli.Factory, []string) error
 			cmd.Process.Signal(s)
 		}
 	}()
-	if err := cmd.Wait(); err != nil {
-		var xe *exec.ExitError
-		if errors.As(err, &xe) {
-			return exitStatus(xe.ExitCode())
-		}
+	err := cmd.Wait()
+	var xe *exec.ExitError
+	if !errors.As(err, &xe) {
 		return err
 	}
-	return nil
+	if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return fmt.Errorf("model binary %s killed by signal %d (%v)", bin, int(ws.Signal()), ws.Signal())
+	}
+	return exitStatus(xe.ExitCode())
 }
 
 // exitStatus is a model binary's exit status, passed on as netc's.
