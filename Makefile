@@ -42,6 +42,13 @@ fuzz:
 	go test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./runtime/ckpt
 	go test -run='^$$' -fuzz=FuzzIDX -fuzztime=$(FUZZTIME) ./runtime/data
 
+# SIGKILL a short training run at 40 random moments (many while a
+# checkpoint is written), resume it each time, and compare its final
+# weights and metrics.jsonl with an uninterrupted run's (internal/killtest).
+.PHONY: killtest
+killtest:
+	go run ./internal/killtest
+
 # Debian's PyTorch (CPU), for the interpreter's cross-check test
 # (runtime/interp TestMatchesPyTorch skips without it).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -25,8 +25,8 @@ import (
 type fraction struct{ v *float64 }
 
 func (f fraction) String() string {
-	if f.v == nil {
-		return ""
+	if f.v == nil { // the zero Value, which flag's help compares defaults with
+		return "0"
 	}
 	return strconv.FormatFloat(*f.v, 'g', -1, 64)
 }
