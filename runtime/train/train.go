@@ -223,7 +223,10 @@ var ErrNonFinite = errors.New("non-finite value")
 // fails, a full disk) are the environment's.
 type InputError struct{ Err error }
 
+// Error is the wrapped error's message.
 func (e *InputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *InputError) Unwrap() error { return e.Err }
 
 // Start prepares a new run, or resumes the one in Dir if it has a
@@ -377,9 +380,11 @@ func (m Metrics) String() string {
 }
 
 // Train runs the remaining epochs. It checkpoints after every epoch (and
-// every CheckpointEvery), stops with an error wrapping ErrNonFinite if the
-// loss or a gradient turns NaN or Inf, and when ctx is done checkpoints
-// where it stands and returns ctx's error: Start and Train resume exactly.
+// every CheckpointEvery; an epoch's metrics go into its checkpoint, then
+// to metrics.jsonl), stops with an error wrapping ErrNonFinite if the
+// loss, a gradient or a weight turns NaN or Inf (never saving it), and
+// when ctx is done checkpoints where it stands and returns ctx's error:
+// Start and Train resume exactly.
 func (r *Run) Train(ctx context.Context) error {
 	c := r.Config
 	n := c.images(r.Data)
