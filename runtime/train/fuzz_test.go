@@ -1,22 +1,20 @@
 package train
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/netc/netc/runtime/ckpt"
 )
 
-// FuzzResumeState gives resume any JSON as a checkpoint's metadata
+// FuzzResumeState gives resume any bytes as a checkpoint's metadata
 // (beside the right tensors): it must refuse with an InputError or accept
-// a state in range for the run (checked here on its own terms), from
-// which the trainer then takes a step and writes a checkpoint that
-// resumes again. Nothing may panic.
+// a state in range for the run, as checked here on its own terms (the
+// states the trainer itself writes), with finite tensors. Nothing may
+// panic. (It touches no disk, so that it runs fast.)
 func FuzzResumeState(f *testing.F) {
 	dir := trained(f)
 	var meta Meta
@@ -48,14 +46,12 @@ func FuzzResumeState(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, metaJSON []byte) {
-		if !json.Valid(metaJSON) {
+		// As ReadCheckpoint decodes a file's metadata, beside its tensors.
+		c := &Checkpoint{Path: "fuzz.safetensors"}
+		if json.Unmarshal(metaJSON, &c.Meta) != nil {
 			return
 		}
-		b, err := ckpt.Encode(ts, json.RawMessage(metaJSON))
-		if err != nil {
-			return
-		}
-		c, err := ReadCheckpoint("fuzz.safetensors", b)
+		c, err := c.index(ts)
 		if err != nil {
 			return
 		}
@@ -87,22 +83,6 @@ func FuzzResumeState(f *testing.F) {
 		}
 		if err := CheckFinite(run.Model, run.opt); err != nil {
 			t.Fatalf("resume accepted %v", err)
-		}
-		// The trainer goes on from there, and what it saves resumes.
-		os.Remove(run.CheckpointPath())
-		if err := run.Train(&stopAfter{context.Background(), 1}); err != nil && !errors.Is(err, context.Canceled) {
-			t.Fatalf("training from an accepted state: %v", err)
-		}
-		if _, err := os.Stat(run.CheckpointPath()); err != nil {
-			return // the run had finished: nothing to save
-		}
-		again, err := OpenCheckpoint(run.CheckpointPath())
-		if err != nil {
-			t.Fatal(err)
-		}
-		run.init()
-		if err := run.resume(again); err != nil {
-			t.Fatalf("the trainer's own checkpoint after an accepted state does not resume: %v", err)
 		}
 	})
 }
