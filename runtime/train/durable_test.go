@@ -262,11 +262,13 @@ func TestResumeRefusesBadCheckpoints(t *testing.T) {
 		{"huge in_epoch", state(func(s *State) { s.InEpoch = 1 << 40 }), "", "in_epoch 1099511627776"},
 		{"negative epoch", state(func(s *State) { s.Epoch = -3 }), "", "epoch -3"},
 		{"epoch beyond --epochs", state(func(s *State) { s.Epoch, s.Step = 5, 32 }), "", "more than --epochs 3"},
+		{"within an epoch past --epochs", state(func(s *State) { s.Epoch, s.Step = 3, 20 }), "", "beyond --epochs 3"},
 		{"step mismatch", state(func(s *State) { s.Step = 3 }), "", "step 3"},
 		{"huge epoch", state(func(s *State) { s.Epoch = math.MaxInt / 2 }), "", "more than --epochs 3"},
 		{"image counts", state(func(s *State) { s.Sums.AdvN = -16 }), "", "sums"},
 		{"right beyond seen", state(func(s *State) { s.Sums.CleanOK = s.Sums.CleanN + 1 }), "", "right"},
 		{"negative loss", state(func(s *State) { s.Sums.Loss = -1 }), "", "loss -1"},
+		{"negative seconds", state(func(s *State) { s.Sums.Seconds = -2 }), "", "-2 seconds"},
 		{"bad rng", state(func(s *State) { s.RNG = []byte("pcg:short") }), "", "attack generator state"},
 		{"history beyond epoch", func(m *Meta, ts []ckpt.Tensor) []ckpt.Tensor {
 			m.History = append(m.History, m.History[0])
@@ -341,9 +343,10 @@ func TestResumeChecksConfigFile(t *testing.T) {
 	}
 }
 
-// TestStartErrorsAreClassified: a run folder that cannot be created is
-// the environment's error, not an InputError; so are settings and
-// checkpoints that are: bad settings and a corrupt checkpoint are
+// TestStartErrorsAreClassified: a run folder that cannot be created (a
+// path under /dev/null, a regular file in its place: real OS errors even
+// as root) is the environment's error, not an InputError; bad settings,
+// a corrupt checkpoint and an --init checkpoint with NaN weights are
 // InputErrors.
 func TestStartErrorsAreClassified(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
@@ -368,5 +371,17 @@ func TestStartErrorsAreClassified(t *testing.T) {
 	}
 	if _, err := tryRun(t, dir, tinySpec, advConfig(3)); !errors.As(err, &ie) {
 		t.Errorf("corrupt checkpoint: %v, want an InputError", err)
+	}
+
+	// --init from a checkpoint with NaN weights.
+	dir = trained(t)
+	rewrite(t, dir, func(m *Meta, ts []ckpt.Tensor) []ckpt.Tensor {
+		ts[0].Data[0] = float32(math.NaN())
+		return ts
+	})
+	c = advConfig(1)
+	c.Init = filepath.Join(dir, "checkpoints", "last.safetensors")
+	if _, err := tryRun(t, t.TempDir(), tinySpec, c); !errors.As(err, &ie) || !strings.Contains(err.Error(), "--init") {
+		t.Errorf("--init with NaN weights: %v, want an InputError naming --init", err)
 	}
 }
