@@ -33,6 +33,11 @@ func Eval(f Factory, args []string) error {
 	c := eval.Config{Attack: PaperAttack(), Batch: 100, Seed: 1}
 	var more []pgd.Loss
 	finishAttack := AttackFlags(fs, &c.Attack, &more)
+	for name, paper := range map[string]string{"eps": "16/255", "attack": "targeted"} {
+		fl := fs.Lookup(name)
+		fl.Usage += fmt.Sprintf(" (default: the run's training attack's; %s, the paper's, if it trained on clean images)", paper)
+		fl.DefValue = ""
+	}
 	fs.IntVar(&c.Restarts, "restarts", 1, "random starts per image: robust only if it survives all")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")

@@ -39,6 +39,21 @@ func Attack(f Factory, args []string) error {
 	limit := fs.Int("limit", 100, "attack the first N test images")
 	batch := fs.Int("batch", 100, "images per batch")
 	seed := fs.Uint64("seed", 1, "seed of the attack's random draws")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: attack RUN|CKPT [flags]
+
+PGD against test images, one JSON line per image on stdout: label,
+clean and adversarial class, robust (right clean and at every iterate),
+confidence, the largest pixel change. The attack is the training one:
+each batch starts at the clean images with probability --clean-start
+(0.2, the paper's), else at a random point of the eps-cube; eval always
+starts at random. The summary on stderr counts an image as robust only
+if it is classified right clean and at every iterate.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err

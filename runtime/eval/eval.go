@@ -94,8 +94,8 @@ type Point struct {
 type AttackResult struct {
 	Attack   string  `json:"attack"` // the loss: targeted, untargeted or cw
 	Eps      float64 `json:"eps"`
-	Step     float64 `json:"step_setting"` // the step asked for; each point has its effective one
-	Norm     string  `json:"attack_norm"`  // BN statistics while attacking: running or batch
+	Step     float64 `json:"step"`        // the step asked for; each point has its effective one
+	Norm     string  `json:"attack_norm"` // BN statistics while attacking: running or batch
 	Seed     uint64  `json:"seed"`
 	Restarts int     `json:"restarts"`
 	Curve    []Point `json:"pgd"`
