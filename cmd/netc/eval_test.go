@@ -205,7 +205,7 @@ func TestInfiniteLogitsStopEval(t *testing.T) {
 		}
 	})
 	code, _, stderr := runCapture(t, "eval", path, "--interp", "--pgd", "1", "--limit", "4")
-	for _, want := range []string{"the logits of test image 0 (batch of images 0-3) in the clean pass are not finite", "with finite weights",
+	for _, want := range []string{"test image 0 (batch of images 0-3): its logits in the clean pass hold a NaN or an infinity, though the weights are finite",
 		"the first layer whose output is not finite is fc (linear, 10x1x1), image 0 of the input, channel 0: +Inf"} {
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("exit %d, %q; want 1 and %q", code, stderr, want)

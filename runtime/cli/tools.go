@@ -94,8 +94,12 @@ flags:
 		y := make([]int, len(idx))
 		test.Batch(idx, x.Data, y)
 		nonFinite := func(what, pass string, i int) error {
-			return &eval.NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, hi - 1}, Pass: pass, What: what,
+			e := &eval.NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, hi - 1}, Pass: pass, What: what,
 				Layer: "netc eval --interp names the first layer whose output is not finite"}
+			if what != "logits" {
+				e.Layer = "the forward pass was finite: the backward pass made it"
+			}
+			return e
 		}
 		logits := m.Forward(x, a.Inference())
 		if j := runtime.FirstNonFinite(logits.Data); j >= 0 {

@@ -129,8 +129,8 @@ type NonFiniteError struct {
 }
 
 func (e *NonFiniteError) Error() string {
-	msg := fmt.Sprintf("eval: %s: the %s of test image %d (batch of images %d-%d) in %s are not finite (NaN or infinite), with finite weights",
-		e.Model, e.What, e.Image, e.Batch[0], e.Batch[1], e.Pass)
+	msg := fmt.Sprintf("eval: %s: test image %d (batch of images %d-%d): its %s in %s hold a NaN or an infinity, though the weights are finite",
+		e.Model, e.Image, e.Batch[0], e.Batch[1], e.What, e.Pass)
 	if e.Layer != "" {
 		msg += "; " + e.Layer
 	}
@@ -195,33 +195,39 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	if !c.Quiet {
 		bar = progress.New("eval", n, "img")
 	}
-	x0 := runtime.NewTensor(c.Batch, d.C, d.H, d.W)
-	y := make([]int, c.Batch)
-	idx := make([]int, c.Batch)
+	batch := min(c.Batch, n) // no buffer larger than the images
+	x0 := runtime.NewTensor(batch, d.C, d.H, d.W)
+	y := make([]int, batch)
+	idx := make([]int, batch)
 	inference := runtime.Mode{Norm: runtime.RunningStats, Branch: c.Branch, InputOnly: true}
 	const never = math.MaxInt
 	// Per image of a batch: still counted by Accuracy (Top5) after the
 	// groups so far, hit in them; the first iterate of the group's
 	// restarts that is wrong (out of the top 5, on target); at each K of
 	// the group, correct (top 5) in every restart, on target in one.
-	alive, alive5, hitSoFar := make([]bool, c.Batch), make([]bool, c.Batch), make([]bool, c.Batch)
-	wrong, out5, onTarget := make([]int, c.Batch), make([]int, c.Batch), make([]int, c.Batch)
+	alive, alive5, hitSoFar := make([]bool, batch), make([]bool, batch), make([]bool, batch)
+	wrong, out5, onTarget := make([]int, batch), make([]int, batch), make([]int, batch)
 	atK, atK5, atKHit := map[int][]bool{}, map[int][]bool{}, map[int][]bool{}
 	for _, k := range iters {
-		atK[k], atK5[k], atKHit[k] = make([]bool, c.Batch), make([]bool, c.Batch), make([]bool, c.Batch)
+		atK[k], atK5[k], atKHit[k] = make([]bool, batch), make([]bool, batch), make([]bool, batch)
 	}
-	for lo := 0; lo < n; lo += c.Batch {
-		b := min(c.Batch, n-lo)
+	for lo := 0; lo < n; lo += batch {
+		b := min(batch, n-lo)
 		for i := range b {
 			idx[i] = lo + i
 		}
 		x := &runtime.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x0.Data[:b*d.C*d.H*d.W]}
 		d.Batch(idx[:b], x.Data, y[:b])
 		// nonFinite is the error for a NaN or an infinity in what of
-		// image i of the batch at input xi.
+		// image i of the batch at input xi (nil: a backward pass, no
+		// layer output to look at).
 		nonFinite := func(what, pass string, i int, xi *runtime.Tensor) error {
 			e := &NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, lo + b - 1}, Pass: pass, What: what}
-			if c.Locate == nil {
+			switch {
+			case xi == nil:
+				e.Layer = "the forward pass was finite: the backward pass made it"
+				return e
+			case c.Locate == nil:
 				e.Layer = "netc eval --interp names the first layer whose output is not finite"
 				return e
 			}
@@ -306,7 +312,7 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 				})
 				var ge *pgd.GradientError
 				if errors.As(err, &ge) {
-					return nil, nonFinite("input gradient", iterate(att.Loss, ge.Iterate, g.step, r, restarts), ge.Image, xa)
+					return nil, nonFinite("input gradient", iterate(att.Loss, ge.Iterate, g.step, r, restarts), ge.Image, nil)
 				}
 				if err != nil {
 					return nil, err
