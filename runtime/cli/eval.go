@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -114,8 +115,11 @@ flags:
 	for _, loss := range losses {
 		c.Attack.Loss = loss
 		res, err := eval.Run(m, test, c)
+		if errors.As(err, new(*eval.NonFiniteError)) || errors.As(err, new(*runtime.NonFiniteError)) {
+			return err // a model that is not finite: a runtime failure
+		}
 		if err != nil {
-			return err // a non-finite model or pass: a runtime failure
+			return Bad(err) // the data does not fit the evaluation
 		}
 		results = append(results, res)
 		byLoss[loss] = res
