@@ -77,7 +77,9 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 	title := func(s string) plot.Options { return plot.Options{Title: g.Name + ": " + s} }
 
 	if pts := points([]string{"adv100-clean0", "adv100-clean20", "adv100-clean60", "adv100-clean100"}, []float64{0, 0.2, 0.6, 1}); len(pts) > 1 {
-		if err := write("fig1-clean-ratio", func(b *bytes.Buffer) error { return plot.Ratio(b, pts, title("BN, 100% adv + X clean")) }); err != nil {
+		if err := write("fig1-clean-ratio", func(b *bytes.Buffer) error {
+			return plot.Ratio(b, pts, title("BN, 100% adv + X clean; PGD: correct at all iterates"))
+		}); err != nil {
 			return paths, err
 		}
 	}
@@ -89,7 +91,9 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 		}
 	}
 	if len(series) > 1 {
-		if err := write("fig2-pgd-curves", func(b *bytes.Buffer) error { return plot.Curve(b, series, title("accuracy vs PGD iterations")) }); err != nil {
+		if err := write("fig2-pgd-curves", func(b *bytes.Buffer) error {
+			return plot.Curve(b, series, title("accuracy at all iterates vs PGD iterations"))
+		}); err != nil {
 			return paths, err
 		}
 	}
@@ -133,7 +137,9 @@ func (r *Runner) Figures(dir, rel string, res map[string]*Result) ([]string, err
 		}
 	}
 	if pts := points([]string{"adv-depth8", "adv-depth14", "adv-depth20"}, []float64{8, 14, 20}); len(pts) > 1 {
-		if err := write("fig7-depth", func(b *bytes.Buffer) error { return plot.Depth(b, pts, title("adversarial-only training vs depth")) }); err != nil {
+		if err := write("fig7-depth", func(b *bytes.Buffer) error {
+			return plot.Depth(b, pts, title("adversarial-only training vs depth; PGD: correct at all iterates"))
+		}); err != nil {
 			return paths, err
 		}
 	}

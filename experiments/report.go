@@ -15,8 +15,14 @@ func (g *Grid) Command(row string) string {
 	return fmt.Sprintf("netc reproduce %s --row %s", g.Name, row)
 }
 
-// robust is a result's accuracy at the grid's largest PGD count.
+// robust is a result's accuracy at the grid's largest PGD count: correct
+// clean and at every iterate (eval.Point.Accuracy).
 func robust(r *Result) float64 { return r.Eval.Curve[len(r.Eval.Curve)-1].Accuracy }
+
+// protocolNote says how the report's robust accuracies count.
+const protocolNote = "Robust accuracy (PGD-K) counts an image only if it is classified correctly clean and at every iterate up to K " +
+	"(each attack starts at a random point of the ε-cube); in parentheses, the paper's protocol: correct at the K-th iterate. " +
+	"The findings compare the first."
 
 // Report writes the grid's section of docs/REPRODUCTION.md: the budget,
 // a table per group of rows (rows without results say so), the figures
@@ -24,6 +30,7 @@ func robust(r *Result) float64 { return r.Eval.Curve[len(r.Eval.Curve)-1].Accura
 func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 	fmt.Fprintf(w, "## %s\n\n", g.Title)
 	fmt.Fprintf(w, "Budget and protocol, fixed before any run: %s\n\n", g.Budget)
+	fmt.Fprintf(w, "%s\n\n", protocolNote)
 	iters := g.Eval.Iters
 	head := "| strategy | clean |"
 	rule := "| --- | --- |"
@@ -51,7 +58,7 @@ func (g *Grid) Report(w io.Writer, res map[string]*Result, figures []string) {
 		}
 		fmt.Fprintf(w, "| %s | %.1f |", row.Label, 100*r.Eval.Clean)
 		for _, p := range r.Eval.Curve {
-			fmt.Fprintf(w, " %.1f |", 100*p.Accuracy)
+			fmt.Fprintf(w, " %.1f (%.1f) |", 100*p.Accuracy, 100*p.FinalAccuracy)
 		}
 		fmt.Fprintf(w, " `%s` |\n", g.Command(row.Name))
 	}

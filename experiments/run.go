@@ -14,6 +14,7 @@ import (
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/diag"
 	"github.com/netc/netc/runtime/eval"
 	"github.com/netc/netc/runtime/train"
 )
@@ -126,7 +127,7 @@ func (r *Runner) Run(ctx context.Context, only ...string) (map[string]*Result, e
 			}
 		}
 		ec := r.Grid.Eval
-		ec.Branch = row.Branch
+		ec.Branch, ec.Locate = row.Branch, diag.FirstNonFinite
 		res, err := eval.Run(m, test, ec)
 		if err != nil {
 			return results, err
@@ -192,6 +193,11 @@ func (r *Runner) load(name string) (*Result, error) {
 	var res Result
 	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(r.rowDir(name), "eval.json"), err)
+	}
+	if res.Eval != nil && res.Eval.Protocol != eval.Protocol {
+		// Counted as an older netc did (the K-th iterate only): the row
+		// is evaluated again.
+		return nil, fmt.Errorf("%s: evaluated with another protocol (%q)", filepath.Join(r.rowDir(name), "eval.json"), res.Eval.Protocol)
 	}
 	return &res, nil
 }

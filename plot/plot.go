@@ -44,78 +44,30 @@ func (e *Eval) Robust() (acc float64, iters int) {
 	return acc, iters
 }
 
-// ReadEval reads a `netc eval --json` output: one evaluation, or an
-// array of them (one per attack, `--attack targeted,untargeted`). Its
-// errors name the file.
+// ReadEval reads a `netc eval --json` output: one evaluation per attack
+// in it. Its errors name the file.
 func ReadEval(path string) ([]*Eval, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err // *PathError names the file
 	}
-	var raw []json.RawMessage
-	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
-		if _, err := readJSON(path, b, &raw); err != nil {
-			return nil, err
-		}
-		if len(raw) == 0 {
-			return nil, fmt.Errorf("%s: an empty array, want evaluations", path)
-		}
-	} else {
-		var one json.RawMessage
-		if _, err := readJSON(path, b, &one); err != nil {
-			return nil, err
-		}
-		raw = []json.RawMessage{one}
+	var raw json.RawMessage
+	if _, err := readJSON(path, b, &raw); err != nil {
+		return nil, err
+	}
+	r, err := eval.DecodeReport(path, raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Attacks) == 0 {
+		return nil, fmt.Errorf("%s: a clean-only evaluation (--pgd 0): no PGD curve to draw", path)
 	}
 	var out []*Eval
-	for i, r := range raw {
-		where := path
-		if len(raw) > 1 {
-			where = fmt.Sprintf("%s: evaluation %d", path, i+1)
-		}
-		e, err := decodeEval(where, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	for _, res := range r.Results() {
+		out = append(out, &Eval{Checkpoint: r.Checkpoint, Data: r.Data, Result: *res})
 	}
 	return out, nil
 }
-
-func decodeEval(where string, b []byte) (*Eval, error) {
-	var probe struct {
-		Clean *float64        `json:"clean_accuracy"`
-		Curve []eval.Point    `json:"pgd"`
-		Stats json.RawMessage `json:"layers"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("%s: %v", where, err)
-	}
-	switch {
-	case probe.Stats != nil:
-		return nil, fmt.Errorf("%s: a `netc stats` output, not a `netc eval --json` one", where)
-	case probe.Clean == nil || len(probe.Curve) == 0:
-		return nil, fmt.Errorf("%s: not a `netc eval --json` output (want clean_accuracy and a pgd curve)", where)
-	}
-	var e Eval
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("%s: %v", where, err)
-	}
-	for _, p := range e.Curve {
-		if p.Iters < 1 {
-			return nil, fmt.Errorf("%s: PGD iteration count %d: want >= 1", where, p.Iters)
-		}
-		if bad(p.Accuracy) {
-			return nil, fmt.Errorf("%s: PGD-%d accuracy %g: want a value in [0, 1]", where, p.Iters, p.Accuracy)
-		}
-	}
-	if bad(e.Clean) {
-		return nil, fmt.Errorf("%s: clean accuracy %g: want a value in [0, 1]", where, e.Clean)
-	}
-	return &e, nil
-}
-
-func bad(acc float64) bool { return !(acc >= 0 && acc <= 1) }
 
 // ReadStats reads a `netc stats --json` output; its errors name the file.
 func ReadStats(path string) (*diag.Report, error) {
@@ -127,12 +79,13 @@ func ReadStats(path string) (*diag.Report, error) {
 		return nil, fmt.Errorf("%s: an array, not a `netc stats --json` output", path)
 	}
 	var probe struct {
-		Curve json.RawMessage `json:"pgd"`
+		Curve   json.RawMessage `json:"pgd"`
+		Attacks json.RawMessage `json:"attacks"`
 	}
 	if _, err := readJSON(path, b, &probe); err != nil {
 		return nil, err
 	}
-	if probe.Curve != nil {
+	if probe.Curve != nil || probe.Attacks != nil {
 		return nil, fmt.Errorf("%s: a `netc eval` output, not a `netc stats --json` one", path)
 	}
 	var r diag.Report
@@ -183,6 +136,7 @@ func position(b []byte, off int64) (line, col int) {
 type Options struct {
 	Title  string
 	XLabel string    // default: the figure's
+	YLabel string    // default: the figure's
 	Width  vg.Length // default 16 cm
 	Height vg.Length // default 10 cm (per panel for Stats)
 }
@@ -416,6 +370,9 @@ func newPlot(o Options, xlabel, ylabel string) *gplot.Plot {
 		p.X.Label.Text = o.XLabel
 	}
 	p.Y.Label.Text = ylabel
+	if o.YLabel != "" {
+		p.Y.Label.Text = o.YLabel
+	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true

@@ -15,12 +15,25 @@ import (
 
 func evalOf(clean float64, acc ...float64) *Eval {
 	e := &Eval{Checkpoint: "x.safetensors", Data: "mnist"}
-	e.Clean, e.Images, e.Attack, e.Eps = clean, 100, "targeted", 0.3
+	e.Clean, e.Images, e.Attack, e.Eps, e.Protocol = clean, 100, "targeted", 0.3, eval.Protocol
 	for i, a := range acc {
 		k := []int{10, 20, 100, 500, 2000}[i]
-		e.Curve = append(e.Curve, eval.Point{Iters: k, Step: 0.01, Accuracy: a, TargetSuccess: 1 - a})
+		e.Curve = append(e.Curve, eval.Point{Iters: k, Step: 0.01, Accuracy: a, FinalAccuracy: a, TargetSuccess: 1 - a})
 	}
 	return e
+}
+
+// reportOf is the `netc eval --json` output of evaluations of one model.
+func reportOf(t *testing.T, es ...*Eval) *eval.Report {
+	var rs []*eval.Result
+	for _, e := range es {
+		rs = append(rs, &e.Result)
+	}
+	r, err := eval.NewReport(es[0].Checkpoint, "tiny", es[0].Data, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func report(batch bool) *diag.Report {
@@ -113,14 +126,14 @@ func TestReadErrorsNameTheFile(t *testing.T) {
 		}
 		return path
 	}
-	good := write("good.json", evalOf(0.9, 0.5, 0.4))
+	good := write("good.json", reportOf(t, evalOf(0.9, 0.5, 0.4)))
 	stats := write("stats.json", report(true))
 	if e, err := ReadEval(good); err != nil || len(e) != 1 || e[0].Clean != 0.9 || len(e[0].Curve) != 2 {
 		t.Fatalf("ReadEval(good): %+v, %v", e, err)
 	}
 	u := evalOf(0.9, 0.3, 0.2)
 	u.Attack = "untargeted"
-	two := write("two-attacks.json", []*Eval{evalOf(0.9, 0.5, 0.4), u})
+	two := write("two-attacks.json", reportOf(t, evalOf(0.9, 0.5, 0.4), u))
 	if e, err := ReadEval(two); err != nil || len(e) != 2 || e[1].Attack != "untargeted" || e[1].Curve[1].Accuracy != 0.2 {
 		t.Fatalf("ReadEval(two attacks): %+v, %v", e, err)
 	}
@@ -139,14 +152,17 @@ func TestReadErrorsNameTheFile(t *testing.T) {
 		{evalErr, write("syntax.json", "{\n  \"clean_accuracy\": 0.5,\n  oops\n}"), "syntax.json:3:"},
 		{evalErr, write("empty.json", ""), "empty"},
 		{evalErr, write("other.json", `{"images": 3}`), "not a `netc eval --json` output"},
-		{evalErr, write("two.json", `{"clean_accuracy": 1, "pgd": [{"iters": 10, "accuracy": 1}]} {}`), "more than one"},
-		{evalErr, write("badacc.json", `{"clean_accuracy": 7, "pgd": [{"iters": 10, "accuracy": 1}]}`), "clean accuracy 7"},
-		{evalErr, write("zero.json", `{"clean_accuracy": 1, "pgd": [{"iters": 0, "accuracy": 1}]}`), "iteration count 0"},
-		{evalErr, write("type.json", `{"clean_accuracy": "high", "pgd": []}`), "type.json"},
+		{evalErr, write("two.json", `{"clean_accuracy": 1, "attacks": []} {}`), "more than one"},
+		{evalErr, write("badacc.json", `{"protocol": "`+eval.Protocol+`", "images": 1, "clean_accuracy": 7, "attacks": []}`), "clean accuracy 7"},
+		{evalErr, write("zero.json", `{"protocol": "`+eval.Protocol+`", "images": 1, "clean_accuracy": 1, "attacks": [{"attack": "cw", "pgd": [{"iters": 0, "accuracy": 1, "final_accuracy": 1}]}]}`), "iteration count 0"},
+		{evalErr, write("over.json", `{"protocol": "`+eval.Protocol+`", "images": 1, "clean_accuracy": 0.5, "attacks": [{"attack": "cw", "pgd": [{"iters": 1, "accuracy": 0.6, "final_accuracy": 1}]}]}`), "exceeds the clean accuracy"},
+		{evalErr, write("protocol.json", `{"images": 1, "clean_accuracy": 1, "attacks": []}`), "protocol"},
+		{evalErr, write("cleanonly.json", `{"protocol": "`+eval.Protocol+`", "images": 1, "clean_accuracy": 1, "attacks": []}`), "clean-only"},
+		{evalErr, write("type.json", `{"clean_accuracy": "high", "attacks": []}`), "type.json"},
 		{evalErr, stats, "a `netc stats` output"},
-		{evalErr, write("emptyarray.json", `[]`), "empty array"},
-		{evalErr, write("badsecond.json", `[{"clean_accuracy": 1, "pgd": [{"iters": 10, "accuracy": 1}]}, {"images": 3}]`), "evaluation 2: not a"},
-		{statsErr, two, "an array"},
+		{evalErr, write("emptyarray.json", `[]`), "an older `netc eval --json` output"},
+		{evalErr, write("old.json", `{"clean_accuracy": 1, "pgd": [{"iters": 10, "accuracy": 1}]}`), "an older `netc eval --json` output"},
+		{statsErr, write("array.json", `[{}]`), "an array"},
 		{statsErr, good, "a `netc eval` output"},
 		{statsErr, write("nolayers.json", `{"model": "x"}`), "no layers"},
 		{statsErr, filepath.Join(dir, "missing.json"), "no such file"},

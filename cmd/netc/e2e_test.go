@@ -27,16 +27,27 @@ func TestAttackBreaksStandardModel(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("netc eval: exit %d: %s", code, stderr)
 	}
-	var res struct {
-		Clean float64 `json:"clean_accuracy"`
+	var all struct {
+		Clean   float64 `json:"clean_accuracy"`
+		Attacks []struct {
+			PGD []struct {
+				Iters    int     `json:"iters"`
+				Accuracy float64 `json:"accuracy"`
+				Final    float64 `json:"final_accuracy"`
+			} `json:"pgd"`
+		} `json:"attacks"`
+	}
+	if err := json.Unmarshal([]byte(out), &all); err != nil || len(all.Attacks) != 1 {
+		t.Fatalf("eval --json printed %q: %v", out, err)
+	}
+	res := struct {
+		Clean float64
 		PGD   []struct {
 			Iters    int     `json:"iters"`
 			Accuracy float64 `json:"accuracy"`
-		} `json:"pgd"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("eval --json printed %q: %v", out, err)
-	}
+			Final    float64 `json:"final_accuracy"`
+		}
+	}{all.Clean, all.Attacks[0].PGD}
 	t.Logf("clean %.3f, PGD %+v", res.Clean, res.PGD)
 	if res.Clean < 0.7 {
 		t.Errorf("clean accuracy %.3f after 12800 images, want >= 0.7", res.Clean)
@@ -48,7 +59,7 @@ func TestAttackBreaksStandardModel(t *testing.T) {
 		t.Errorf("PGD-40 accuracy %.3f, want < 0.05 on a model trained without adversarial images", acc)
 	}
 	for i := 1; i < len(res.PGD); i++ {
-		if res.PGD[i].Accuracy > res.PGD[i-1].Accuracy {
+		if res.PGD[i].Final > res.PGD[i-1].Final {
 			t.Errorf("accuracy rises from PGD-%d to PGD-%d: %+v", res.PGD[i-1].Iters, res.PGD[i].Iters, res.PGD)
 		}
 	}

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/renameio/v2"
 	"github.com/netc/netc/plot"
+	"github.com/netc/netc/runtime/eval"
 )
 
 // `netc plot KIND INPUT... -o FILE.png` draws one of the paper's figures
@@ -19,6 +21,10 @@ const plotKinds = `kinds:
   ratio  EVAL.json... --x ...  clean and robust accuracy vs the ratio of clean images (Fig. 1)
   depth  EVAL.json... --x ...  clean and robust accuracy vs depth or multiply-adds (Fig. 7)
   stats  STATS.json [--layer]  per-channel running (and batch) mean and variance of a BN layer (Fig. 5/6)
+
+Robust accuracy is the eval JSON's accuracy (correct clean and at every
+iterate up to K) unless --final draws final_accuracy (the K-th iterate
+only, the paper's protocol); the y axis says which.
 `
 
 func runPlot(args []string) error {
@@ -30,6 +36,7 @@ func runPlot(args []string) error {
 	layer := fs.String("layer", "", "stats: the BN layer, e.g. layer2.0.bn1 (default: the only one)")
 	title := fs.String("title", "", "the figure's title")
 	attack := fs.String("attack", "", "curve, ratio, depth: the attack to draw from inputs with several (default: curve all, ratio and depth the first)")
+	final := fs.Bool("final", false, "curve, ratio, depth: draw final_accuracy (correct at the K-th iterate, the paper's protocol) instead of accuracy (correct clean and at every iterate up to K)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: netc plot KIND [flags] INPUT... -o FILE.png\n\n%s\nflags:\n", plotKinds)
 		fs.PrintDefaults()
@@ -61,12 +68,23 @@ func runPlot(args []string) error {
 		return badf("plot %s: --layer is for stats only", kind)
 	case *attack != "" && kind == "stats":
 		return badf("plot stats: --attack is for curve, ratio and depth")
+	case *final && kind == "stats":
+		return badf("plot stats: --final is for curve, ratio and depth")
 	}
-	// evals reads an eval JSON file: every attack in it, or --attack's.
+	// evals reads an eval JSON file: every attack in it, or --attack's,
+	// with the accuracy that --final selects.
 	evals := func(path string) ([]*plot.Eval, error) {
 		es, err := plot.ReadEval(path)
-		if err != nil || *attack == "" {
-			return es, bad(err)
+		if err != nil {
+			return nil, bad(err)
+		}
+		if *final {
+			for _, e := range es {
+				e.Curve = finalAccuracy(e.Curve)
+			}
+		}
+		if *attack == "" {
+			return es, nil
 		}
 		var have []string
 		for _, e := range es {
@@ -77,7 +95,7 @@ func runPlot(args []string) error {
 		}
 		return nil, badf("%s: no %s attack (it has %s)", path, *attack, strings.Join(have, ", "))
 	}
-	o := plot.Options{Title: *title, XLabel: *xlabel}
+	o := plot.Options{Title: *title, XLabel: *xlabel, YLabel: yLabel(kind, *final)}
 	var buf bytes.Buffer
 	switch kind {
 	case "curve":
@@ -147,4 +165,28 @@ func runPlot(args []string) error {
 		return bad(err)
 	}
 	return nil
+}
+
+// finalAccuracy is a curve whose Accuracy is each point's FinalAccuracy
+// (and TargetSuccess its FinalTargetSuccess).
+func finalAccuracy(curve []eval.Point) []eval.Point {
+	out := slices.Clone(curve)
+	for i := range out {
+		out[i].Accuracy, out[i].TargetSuccess, out[i].Top5 = out[i].FinalAccuracy, out[i].FinalTargetSuccess, out[i].FinalTop5
+	}
+	return out
+}
+
+// yLabel names what a figure's y axis shows: which robust accuracy
+// (the flag's help says it in full).
+func yLabel(kind string, final bool) string {
+	switch {
+	case kind == "curve" && final:
+		return "accuracy at the K-th iterate (%)"
+	case kind == "curve":
+		return "accuracy at all iterates (%)"
+	case final:
+		return "accuracy (%); PGD: K-th iterate"
+	}
+	return "accuracy (%); PGD: all iterates"
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netc/netc/runtime/eval"
 )
 
 func TestPlot(t *testing.T) {
@@ -17,10 +19,13 @@ func TestPlot(t *testing.T) {
 		}
 		return path
 	}
-	a := write("adv.json", `{"checkpoint": "a", "data": "mnist", "images": 10, "clean_accuracy": 0.98, "attack": "targeted",
-		"pgd": [{"iters": 10, "step": 0.1, "accuracy": 0.9}, {"iters": 100, "step": 0.01, "accuracy": 0.8}]}`)
-	b := write("std.json", `[{"clean_accuracy": 0.99, "attack": "targeted", "pgd": [{"iters": 10, "accuracy": 0.1}, {"iters": 100, "accuracy": 0}]},
-		{"clean_accuracy": 0.99, "attack": "untargeted", "pgd": [{"iters": 10, "accuracy": 0.05}, {"iters": 100, "accuracy": 0}]}]`)
+	protocol := `"protocol": "` + eval.Protocol + `", `
+	a := write("adv.json", `{"checkpoint": "a", "data": "mnist", "images": 10, "clean_accuracy": 0.98, `+protocol+`"attacks": [{"attack": "targeted",
+		"pgd": [{"iters": 10, "step": 0.1, "accuracy": 0.9, "final_accuracy": 0.9}, {"iters": 100, "step": 0.01, "accuracy": 0.8, "final_accuracy": 0.85}]}]}`)
+	b := write("std.json", `{"images": 10, "clean_accuracy": 0.99, `+protocol+`"attacks": [
+		{"attack": "targeted", "pgd": [{"iters": 10, "accuracy": 0.1, "final_accuracy": 0.1}, {"iters": 100, "accuracy": 0, "final_accuracy": 0}]},
+		{"attack": "untargeted", "pgd": [{"iters": 10, "accuracy": 0.05, "final_accuracy": 0.1}, {"iters": 100, "accuracy": 0, "final_accuracy": 0}]}]}`)
+	old := write("old.json", `{"clean_accuracy": 0.99, "attack": "targeted", "pgd": [{"iters": 10, "accuracy": 0.1}]}`)
 	code, statsJSON, stderr := runCapture(t, "stats", mnistCkpt, "--block", "layer1", "--json")
 	if code != 0 {
 		t.Fatal(stderr)
@@ -30,6 +35,8 @@ func TestPlot(t *testing.T) {
 	for _, args := range [][]string{
 		{"plot", "curve", a, b, "-o", png1},
 		{"plot", "curve", a, b, "--label", "adversarial,standard", "--attack", "targeted", "-o", png1, "--title", "PGD"},
+		{"plot", "curve", a, b, "--final", "-o", png1},
+		{"plot", "ratio", "--x", "0,1", a, b, "--final", "-o", png1},
 		{"plot", "ratio", "--x", "0,1", a, b, "-o", png1},
 		{"plot", "depth", "--x", "20,56", "--xlabel", "layers", a, b, "-o", png1},
 		{"plot", "stats", stats, "--layer", "layer1.0.bn2", "-o", png1},
@@ -67,6 +74,8 @@ func TestPlot(t *testing.T) {
 		{[]string{"plot", "ratio", "--x", "0,x", a, b, "-o", png1}, `bad number "x"`},
 		{[]string{"plot", "depth", "--x", "1", a, b, "-o", png1}, "1 values for 2 inputs"},
 		{[]string{"plot", "stats", a, "-o", png1}, a + ": a `netc eval` output"},
+		{[]string{"plot", "curve", old, "-o", png1}, old + ": an older `netc eval --json` output"},
+		{[]string{"plot", "stats", stats, "--final", "-o", png1}, "--final is for curve, ratio and depth"},
 		{[]string{"plot", "stats", stats, "-o", png1}, stats + ": statistics of 2 layers"},
 		{[]string{"plot", "stats", stats, "--layer", "bn1", "-o", png1}, `no layer "bn1"`},
 		{[]string{"plot", "stats", stats, a, "-o", png1}, "want one"},

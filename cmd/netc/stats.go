@@ -21,9 +21,8 @@ func runStats(args []string) error {
 	src := fs.String("data", "", "test data of the batch statistics (default: the one the run trained on)")
 	batches := fs.Int("batches", 0, "also measure batch statistics on the first `N` test batches")
 	batch := fs.Int("batch", 100, "images per batch")
-	adversarial := fs.Bool("adversarial", false, "batch statistics of PGD adversarial images (the paper's attack unless the attack flags say otherwise)")
-	att := cli.PaperAttack()
-	att.CleanStart = 0 // as in evaluation: a random start in the ε-cube
+	adversarial := fs.Bool("adversarial", false, "batch statistics of PGD adversarial images (the paper's attack unless the attack flags say otherwise; a random start, as in eval)")
+	att := cli.PaperAttack() // diag.Collect starts it at random, as evaluation does
 	finishAttack := cli.AttackFlags(fs, &att, nil)
 	fs.IntVar(&att.Steps, "attack-steps", att.Steps, "PGD iterations of --adversarial")
 	seed := fs.Uint64("seed", 1, "seed of the attack's random draws")

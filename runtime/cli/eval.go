@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,21 +18,47 @@ import (
 	"github.com/netc/netc/spec"
 )
 
+// Locate, if set (netc sets it; a model binary cannot), names the first
+// layer whose output is not finite when an evaluation meets a NaN or an
+// infinity.
+var Locate eval.Locator
+
 // Eval is the eval command: clean and PGD accuracy of a checkpoint's
-// weights in a model built by f.
+// weights in a model built by f. The attack is the run's training
+// attack (its eps and loss) unless flags say otherwise; the table goes
+// to stdout, progress and the settings' origins to stderr.
 func Eval(f Factory, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	src := fs.String("data", "", "data set (default: the one the run trained on)")
-	pgdList := fs.String("pgd", "10,100", "PGD iteration counts, e.g. 10,20,100,500,1000,2000")
+	pgdList := fs.String("pgd", "10,100", "PGD iteration counts, e.g. 10,20,100,500,1000,2000; 0: clean accuracy only")
 	c := eval.Config{Attack: PaperAttack(), Batch: 100, Seed: 1}
 	var more []pgd.Loss
 	finishAttack := AttackFlags(fs, &c.Attack, &more)
+	for name, paper := range map[string]string{"eps": "16/255", "attack": "targeted"} {
+		fl := fs.Lookup(name)
+		fl.Usage += fmt.Sprintf(" (default: the run's training attack's; %s, the paper's, if it trained on clean images)", paper)
+		fl.DefValue = ""
+	}
 	fs.IntVar(&c.Restarts, "restarts", 1, "random starts per image: robust only if it survives all")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the attack's random draws")
 	branch := fs.String("branch", "adv", "MBN branch to evaluate: clean or adv")
-	asJSON := fs.Bool("json", false, "print one JSON object on stdout (an array of them for several attacks)")
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout: clean_accuracy and one entry per attack in attacks")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: eval RUN|CKPT [flags]
+
+Clean accuracy and, per PGD iteration count K, robust accuracy: an image
+counts if it is classified correctly clean and at every iterate up to K
+(of every restart); beside it the paper's protocol, the K-th iterate
+only. Every attack starts at a random point of the eps-cube. Without
+--eps and --attack the attack is the run's own training attack (its eps
+and loss); the settings used and their origins are printed.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -38,10 +66,12 @@ func Eval(f Factory, args []string) error {
 	if len(pos) != 1 {
 		return Badf("eval: want one RUN folder or checkpoint file, got %d arguments", len(pos))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if err := finishAttack(); err != nil {
 		return err
 	}
-	if c.Iters, err = Ints(*pgdList); err != nil {
+	if c.Iters, err = PGDCounts(*pgdList); err != nil {
 		return Badf("--pgd: %v", err)
 	}
 	switch *branch {
@@ -52,75 +82,187 @@ func Eval(f Factory, args []string) error {
 	default:
 		return Badf("--branch %q: want clean or adv", *branch)
 	}
-	m, path, test, err := loadForTest(f, pos[0], src)
+	if err := c.Validate(); err != nil {
+		return Badf("%v", err)
+	}
+	m, meta, path, err := LoadModel(f, pos[0])
 	if err != nil {
 		return err
 	}
-	if c.Batch < 1 {
-		return Badf("--batch %d: want >= 1", c.Batch)
+	settings, err := runAttack(&c.Attack, &more, meta, set)
+	if err != nil {
+		return Badf("%s: %v", path, err)
 	}
+	if *src == "" {
+		*src = meta.Config.Data
+	}
+	test, err := loadTest(m, *src)
+	if err != nil {
+		return err
+	}
+	if len(c.Iters) > 0 {
+		fmt.Fprintf(os.Stderr, "eval: %s\n", describeSettings(c.Attack, more, settings, path))
+	} else {
+		settings = nil
+	}
+	c.Locate = Locate
 	var results []*eval.Result
 	byLoss := map[pgd.Loss]*eval.Result{}
-	for _, loss := range append([]pgd.Loss{c.Attack.Loss}, more...) {
+	losses := append([]pgd.Loss{c.Attack.Loss}, more...)
+	if len(c.Iters) == 0 {
+		losses = losses[:1] // the clean pass only
+	}
+	for _, loss := range losses {
 		c.Attack.Loss = loss
 		res, err := eval.Run(m, test, c)
+		if errors.As(err, new(*eval.NonFiniteError)) || errors.As(err, new(*runtime.NonFiniteError)) {
+			return err // a model that is not finite: a runtime failure
+		}
 		if err != nil {
-			return Bad(err)
+			return Bad(err) // the data does not fit the evaluation
 		}
 		results = append(results, res)
 		byLoss[loss] = res
 	}
+	r, err := eval.NewReport(path, m.Spec().Model, *src, results)
+	if err != nil {
+		return err
+	}
+	r.Settings = settings
 	if u, t := byLoss[pgd.Untargeted], byLoss[pgd.Targeted]; u != nil && t != nil {
 		if w := eval.Masking(u, t); w != "" {
-			u.Warnings, t.Warnings = append(u.Warnings, w), append(t.Warnings, w)
+			r.Warnings = append(r.Warnings, w)
 		}
 	}
 	if *asJSON {
-		type output struct {
-			Checkpoint string `json:"checkpoint"`
-			Data       string `json:"data"`
-			*eval.Result
-		}
-		var out []output
-		for _, r := range results {
-			out = append(out, output{path, *src, r})
-		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		if len(out) == 1 {
-			return enc.Encode(out[0])
-		}
-		return enc.Encode(out)
+		return enc.Encode(r)
 	}
-	for _, r := range results {
-		printResult(os.Stderr, m.Spec().Model, path, r)
-	}
-	return nil
+	return PrintReport(os.Stdout, r)
 }
 
-func printResult(w io.Writer, model, path string, r *eval.Result) {
-	restarts := ""
-	if r.Restarts > 1 {
-		restarts = fmt.Sprintf(", %d restarts", r.Restarts)
+// PGDCounts parses eval's --pgd list: PGD iteration counts >= 1, or "0"
+// alone for clean accuracy only (no counts, nil).
+func PGDCounts(list string) ([]int, error) {
+	counts, err := Ints(list)
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(w, "%s (%s): %d test images, %s PGD, eps %.4g, seed %d%s\n", model, path, r.Images, r.Attack, r.Eps, r.Seed, restarts)
-	top5 := func(v float64) string {
-		if r.CleanTop5 == 0 {
-			return ""
+	for _, k := range counts {
+		switch {
+		case k == 0 && len(counts) > 1:
+			return nil, fmt.Errorf("%q: 0 means clean accuracy only, alone", list)
+		case k < 0:
+			return nil, fmt.Errorf("%q: PGD iterations %d: want >= 1 (or 0 alone: clean accuracy only)", list, k)
 		}
-		return fmt.Sprintf("   top-5 %6.2f%%", 100*v)
 	}
-	fmt.Fprintf(w, "  clean        accuracy %6.2f%%%s\n", 100*r.Clean, top5(r.CleanTop5))
-	for _, p := range r.Curve {
-		fmt.Fprintf(w, "  PGD-%-5d    accuracy %6.2f%%%s", p.Iters, 100*p.Accuracy, top5(p.Top5))
-		if r.Attack == pgd.Targeted.String() {
-			fmt.Fprintf(w, "   target success %6.2f%%", 100*p.TargetSuccess)
+	if len(counts) == 1 && counts[0] == 0 {
+		return nil, nil
+	}
+	return counts, nil
+}
+
+// runAttack sets the attack settings that no flag set (set holds the
+// flags given) from the run's training attack in meta: its eps and
+// loss, if it trained adversarially. It returns where each setting came
+// from: "flag", "run" or "default".
+func runAttack(c *pgd.Config, more *[]pgd.Loss, meta *train.Meta, set map[string]bool) (map[string]string, error) {
+	from := map[string]string{}
+	for _, name := range []string{"eps", "step", "attack", "attack-norm"} {
+		from[name] = "default"
+		if set[name] {
+			from[name] = "flag"
 		}
-		fmt.Fprintf(w, "   (step %.4g)\n", p.Step)
+	}
+	run := meta.Config.Attack
+	if !meta.Config.Adversarial || run.Steps == 0 {
+		return from, nil // trained on clean images: no attack of its own
+	}
+	if !set["eps"] {
+		if !(run.Eps > 0 && run.Eps <= 1) {
+			return nil, fmt.Errorf("its training attack has eps %g: want a value in (0, 1]; give --eps", run.Eps)
+		}
+		c.Eps, from["eps"] = run.Eps, "run"
+	}
+	if !set["attack"] {
+		if !run.Loss.Valid() {
+			return nil, fmt.Errorf("its training attack has loss %d: not one netc knows; give --attack", int(run.Loss))
+		}
+		c.Loss, *more, from["attack"] = run.Loss, nil, "run"
+	}
+	return from, nil
+}
+
+// describeSettings says which attack an evaluation runs and where its
+// settings came from.
+func describeSettings(c pgd.Config, more []pgd.Loss, from map[string]string, path string) string {
+	origin := map[string]string{"flag": "the flag", "run": "the run's training attack in " + path, "default": "netc's default"}
+	losses := c.Loss.String()
+	for _, l := range more {
+		losses += "," + l.String()
+	}
+	return fmt.Sprintf("attack %s (%s), eps %.4g (%s), step %.4g (%s), attack BN statistics %s (%s); a random start per image and restart",
+		losses, origin[from["attack"]], c.Eps, origin[from["eps"]], c.Step, origin[from["step"]], normName(c.Norm), origin[from["attack-norm"]])
+}
+
+// normName is the --attack-norm value of a norm mode.
+func normName(n runtime.NormMode) string {
+	if n == runtime.BatchStats {
+		return "train"
+	}
+	return "inference"
+}
+
+// PrintReport writes an evaluation report as a table for people: the
+// model and images, then per attack its settings and one row per PGD
+// count, then the warnings.
+func PrintReport(w io.Writer, r *eval.Report) error {
+	bw := bufio.NewWriter(w)
+	top5 := r.CleanTop5 > 0
+	fmt.Fprintf(bw, "%s (%s): %d test images of %s, branch %s\n", r.Model, r.Checkpoint, r.Images, r.Data, r.Branch)
+	fmt.Fprintf(bw, "  clean            accuracy %6.2f%%", 100*r.Clean)
+	if top5 {
+		fmt.Fprintf(bw, "   top-5 %6.2f%%", 100*r.CleanTop5)
+	}
+	fmt.Fprintln(bw)
+	if len(r.Attacks) == 0 {
+		fmt.Fprintln(bw, "  no attack (--pgd 0)")
+	}
+	for _, a := range r.Attacks {
+		restarts := "1 random start per image"
+		if a.Restarts > 1 {
+			restarts = fmt.Sprintf("%d random starts per image", a.Restarts)
+		}
+		fmt.Fprintf(bw, "\n%s PGD, eps %.4g, step %.4g, attack BN statistics %s, %s, seed %d\n", a.Attack, a.Eps, a.Step, a.Norm, restarts, a.Seed)
+		fmt.Fprintln(bw, "  accuracy: correct clean and at every iterate up to K, in every start; at K-th: correct at the K-th iterate (the paper's protocol)")
+		targeted := a.Attack == pgd.Targeted.String()
+		fmt.Fprintf(bw, "  %-11s %9s %9s", "", "accuracy", "at K-th")
+		if top5 {
+			fmt.Fprintf(bw, " %9s %9s", "top-5", "at K-th")
+		}
+		if targeted {
+			fmt.Fprintf(bw, " %15s %9s", "target success", "at K-th")
+		}
+		fmt.Fprintf(bw, "   %s\n", "effective step")
+		for _, p := range a.Curve {
+			fmt.Fprintf(bw, "  %-11s %8.2f%% %8.2f%%", fmt.Sprintf("PGD-%d", p.Iters), 100*p.Accuracy, 100*p.FinalAccuracy)
+			if top5 {
+				fmt.Fprintf(bw, " %8.2f%% %8.2f%%", 100*p.Top5, 100*p.FinalTop5)
+			}
+			if targeted {
+				fmt.Fprintf(bw, " %14.2f%% %8.2f%%", 100*p.TargetSuccess, 100*p.FinalTargetSuccess)
+			}
+			fmt.Fprintf(bw, "   %.4g\n", p.Step)
+		}
+		for _, warning := range a.Warnings {
+			fmt.Fprintf(bw, "  warning: %s\n", warning)
+		}
 	}
 	for _, warning := range r.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", warning)
+		fmt.Fprintf(bw, "warning: %s\n", warning)
 	}
+	return bw.Flush()
 }
 
 // LoadModel opens a run folder (its last checkpoint) or a checkpoint
@@ -142,6 +284,11 @@ func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error
 	if err := c.Restore(m, nil); err != nil {
 		return nil, nil, "", Bad(err)
 	}
+	// A model that is not finite has no accuracy: refuse it (a runtime
+	// failure of the training that wrote it, exit status 1).
+	if err := runtime.CheckFinite(m); err != nil {
+		return nil, nil, "", fmt.Errorf("%s: %w: the model cannot be used", path, err)
+	}
 	meta := &c.Meta
 	return m, meta, path, nil
 }
@@ -156,14 +303,23 @@ func loadForTest(f Factory, arg string, src *string) (runtime.Model, string, *da
 	if *src == "" {
 		*src = meta.Config.Data
 	}
-	test, err := data.Load(*src, "test")
+	test, err := loadTest(m, *src)
 	if err != nil {
-		return nil, "", nil, Bad(err)
-	}
-	if err := Compatible(m.Spec(), test); err != nil {
 		return nil, "", nil, err
 	}
 	return m, path, test, nil
+}
+
+// loadTest loads the test split of data set src for model m.
+func loadTest(m runtime.Model, src string) (*data.Dataset, error) {
+	test, err := data.Load(src, "test")
+	if err != nil {
+		return nil, Bad(err)
+	}
+	if err := Compatible(m.Spec(), test); err != nil {
+		return nil, err
+	}
+	return test, nil
 }
 
 // CheckpointPath is the checkpoint a RUN folder or file argument names.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/eval"
 	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/ref"
@@ -23,16 +25,35 @@ import (
 
 // Attack is the attack command: PGD against a checkpoint's weights on
 // test images, one JSON line per image on stdout (label, clean and
-// adversarial prediction, the largest pixel change).
+// adversarial prediction, whether it stayed robust, the largest pixel
+// change). It attacks as training does: each batch starts at the clean
+// images with probability --clean-start (PaperAttack's 0.2), else at a
+// random point of the ε-cube; eval always starts at random.
 func Attack(f Factory, args []string) error {
 	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
 	src := fs.String("data", "", "data set (default: the one the run trained on)")
 	c := PaperAttack()
 	finish := AttackFlags(fs, &c, nil)
 	fs.IntVar(&c.Steps, "steps", 10, "PGD iterations")
+	fs.Float64Var(&c.CleanStart, "clean-start", c.CleanStart, "probability per batch that PGD starts at the clean images, as in training (eval always starts at random)")
 	limit := fs.Int("limit", 100, "attack the first N test images")
 	batch := fs.Int("batch", 100, "images per batch")
 	seed := fs.Uint64("seed", 1, "seed of the attack's random draws")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: attack RUN|CKPT [flags]
+
+PGD against test images, one JSON line per image on stdout: label,
+clean and adversarial class, robust (right clean and at every iterate),
+confidence, the largest pixel change. The attack is the training one:
+each batch starts at the clean images with probability --clean-start
+(0.2, the paper's), else at a random point of the eps-cube; eval always
+starts at random. The summary on stderr counts an image as robust only
+if it is classified right clean and at every iterate.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -46,6 +67,9 @@ func Attack(f Factory, args []string) error {
 	if *batch < 1 || *limit < 1 || c.Steps < 1 {
 		return Badf("attack: --batch, --limit and --steps must be >= 1")
 	}
+	if !(c.CleanStart >= 0 && c.CleanStart <= 1) {
+		return Badf("attack: --clean-start %g: want a probability in [0, 1]", c.CleanStart)
+	}
 	m, _, test, err := loadForTest(f, pos[0], src)
 	if err != nil {
 		return err
@@ -53,8 +77,13 @@ func Attack(f Factory, args []string) error {
 	c.Branch = runtime.Adv
 	a := pgd.New(c, rand.New(rand.NewPCG(*seed, 1)))
 	k, size := m.Spec().Classes, test.C*test.H*test.W
+	if c.Loss == pgd.Targeted && k < 2 {
+		return Badf("attack: a targeted attack needs 2 classes or more, %s has %d", m.Spec().File, k)
+	}
 	enc := json.NewEncoder(os.Stdout)
-	robust, n := 0, min(*limit, test.Len())
+	n := min(*limit, test.Len())
+	// Images classified right clean, at every iterate, and at the last.
+	cleanRight, robust, lastRight := 0, 0, 0
 	for lo := 0; lo < n; lo += *batch {
 		hi := min(n, lo+*batch)
 		idx := make([]int, hi-lo)
@@ -64,27 +93,78 @@ func Attack(f Factory, args []string) error {
 		x := runtime.NewTensor(len(idx), test.C, test.H, test.W)
 		y := make([]int, len(idx))
 		test.Batch(idx, x.Data, y)
-		mode := runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}
-		clean := append([]float32(nil), m.Forward(x, mode).Data...)
-		xa, _ := a.Attack(m, x, y, k)
-		adv := m.Forward(xa, mode).Data
+		nonFinite := func(what, pass string, i int) error {
+			e := &eval.NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, hi - 1}, Pass: pass, What: what,
+				Layer: "netc eval --interp names the first layer whose output is not finite"}
+			if what != "logits" {
+				e.Layer = "the forward pass was finite: the backward pass made it"
+			}
+			return e
+		}
+		logits := m.Forward(x, a.Inference())
+		if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+			return nonFinite("logits", "the clean pass", j/k)
+		}
+		clean := make([]int, len(y))
+		ok := make([]bool, len(y))
 		for i, lab := range y {
-			cc, _ := runtime.Softmax(clean[i*k : (i+1)*k])
+			clean[i], _ = runtime.Softmax(logits.Data[i*k : (i+1)*k])
+			ok[i] = clean[i] == lab
+			cleanRight += b2i(ok[i])
+		}
+		// The attack as pgd.Attacker.Attack runs it, seeing every iterate.
+		follow := y
+		if c.Loss == pgd.Targeted {
+			follow = a.Targets(y, k)
+		}
+		xa := a.Start(x)
+		adv := make([]float32, len(y)*k)
+		err := a.Trajectory(m, xa, follow, a.EffectiveStep(), c.Steps, func(s int, logits *runtime.Tensor) error {
+			if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+				return nonFinite("logits", fmt.Sprintf("PGD iterate %d", s), j/k)
+			}
+			for i, lab := range y {
+				if runtime.CountTop1(logits.Data[i*k:(i+1)*k], k, []int{lab}) == 0 {
+					ok[i] = false
+				}
+			}
+			if s == c.Steps {
+				copy(adv, logits.Data)
+			}
+			return nil
+		})
+		var ge *pgd.GradientError
+		if errors.As(err, &ge) {
+			return nonFinite("input gradient", fmt.Sprintf("PGD iterate %d", ge.Iterate), ge.Image)
+		}
+		if err != nil {
+			return err
+		}
+		for i, lab := range y {
 			ac, probs := runtime.Softmax(adv[i*k : (i+1)*k])
 			dmax := 0.0
 			for j := range size {
 				dmax = max(dmax, float64(abs32(xa.Data[i*size+j]-x.Data[i*size+j])))
 			}
-			if ac == lab {
-				robust++
-			}
-			if err := enc.Encode(map[string]any{"index": lo + i, "label": lab, "clean": cc, "adversarial": ac, "confidence": probs[ac], "linf": dmax}); err != nil {
+			robust += b2i(ok[i])
+			lastRight += b2i(ac == lab)
+			line := map[string]any{"index": lo + i, "label": lab, "clean": clean[i], "adversarial": ac, "robust": ok[i], "confidence": probs[ac], "linf": dmax}
+			if err := enc.Encode(line); err != nil {
 				return err
 			}
 		}
 	}
-	fmt.Fprintf(os.Stderr, "%s PGD-%d, eps %.4g: %d of %d images still classified right (%.2f%%)\n", c.Loss, c.Steps, c.Eps, robust, n, 100*float64(robust)/float64(n))
+	pct := func(v int) float64 { return 100 * float64(v) / float64(n) }
+	fmt.Fprintf(os.Stderr, "%s PGD-%d, eps %.4g, clean start with p = %.2g: %d of %d images classified right clean and at every iterate (%.2f%%); clean %.2f%%, at the last iterate alone %.2f%%\n",
+		c.Loss, c.Steps, c.Eps, c.CleanStart, robust, n, pct(robust), pct(cleanRight), pct(lastRight))
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func abs32(v float32) float32 {

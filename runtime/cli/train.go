@@ -195,17 +195,15 @@ func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
 		return Badf("%s: --out RUN is required", name)
 	}
 	if finetune {
-		path := CheckpointPath(pos[0])
-		ck, err := train.OpenCheckpoint(path)
+		// LoadModel also refuses weights that are not finite.
+		m, meta, path, err := LoadModel(f, pos[0])
 		if err != nil {
-			return runError(err)
+			return err
 		}
-		if s, err = spec.Parse(path+"[spec]", []byte(ck.Meta.Spec)); err != nil {
-			return Badf("%s: its spec does not parse: %v", path, err)
-		}
+		s = m.Spec()
 		c.Init, c.NormOnly = path, true
 		if c.Data == "" {
-			c.Data = ck.Meta.Config.Data
+			c.Data = meta.Config.Data
 		}
 	}
 	if err := finish(); err != nil {

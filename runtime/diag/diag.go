@@ -1,8 +1,9 @@
-// Package diag reports what a model's BN layers hold and see: the
+// Package diag reports what a model's layers hold and see: the
 // per-channel running statistics of every BN (per branch of a Mixture
 // BN: the paper's Fig. 5) and, next to them, the batch statistics that
 // BN normalizes with on test batches of clean or adversarial images
-// (Fig. 6).
+// (Fig. 6); and, for a model whose output is not finite, the first
+// layer where a NaN or an infinity appears.
 package diag
 
 import (
@@ -93,7 +94,8 @@ type Config struct {
 	// Batches > 0 also measures batch statistics on the first Batches
 	// batches of Batch test images, clean or, with Adversarial, attacked
 	// with Attack (through the branch measured; Attack.Branch is ignored)
-	// from random draws of Seed.
+	// from random draws of Seed. The attack starts at a random point of
+	// the ε-cube, as in evaluation (Attack.CleanStart is ignored).
 	Batches, Batch int
 	Adversarial    bool
 	Attack         pgd.Config
@@ -236,11 +238,15 @@ func Collect(m runtime.Model, d *data.Dataset, c Config) (*Report, error) {
 			in := x
 			if c.Adversarial {
 				att := c.Attack
-				att.Branch = br
+				att.Branch, att.CleanStart = br, 0
 				a := pgd.New(att, rand.New(rand.NewPCG(c.Seed, uint64(lo)<<1|uint64(br))))
 				in, _ = a.Attack(m, x, y[:b], d.Classes)
 			}
-			m.Forward(in, runtime.Mode{Norm: runtime.BatchStats, Branch: br, UpdateStats: false})
+			logits := m.Forward(in, runtime.Mode{Norm: runtime.BatchStats, Branch: br, UpdateStats: false})
+			if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+				return nil, fmt.Errorf("diag: the logits of %s test image %d (batch %d, branch %s) are not finite: the statistics would be meaningless",
+					r.ImageKind(), lo+j/logits.Shape[1], k+1, br)
+			}
 			for _, st := range bs.BatchStats() {
 				i, ok := index[st.Name]
 				if !ok || st.Mean == nil {

@@ -4,6 +4,7 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,53 +16,135 @@ import (
 	"github.com/netc/netc/runtime/progress"
 )
 
+// Protocol says how a Point counts, for the readers of a result:
+// Accuracy and TargetSuccess count every iterate, FinalAccuracy and
+// FinalTargetSuccess the K-th only.
+const Protocol = "accuracy: correct clean and at every PGD iterate up to K, every restart; final_accuracy: correct at the K-th iterate, every restart (the paper's)"
+
 // Config is an evaluation.
 type Config struct {
-	Attack pgd.Config // Steps is ignored: Iters lists them
-	Iters  []int      // PGD iteration counts, e.g. 10, 100, 2000
+	// Attack is the attack; Steps is ignored (Iters lists them) and
+	// CleanStart too: an evaluation always starts at a random point of
+	// the ε-cube.
+	Attack pgd.Config
+	Iters  []int // PGD iteration counts, e.g. 10, 100, 2000 (none: clean accuracy only)
 	Batch  int
 	Limit  int // evaluate the first Limit images (0: all)
 	Seed   uint64
 	Branch runtime.Branch // MBN branch for the predictions and the attack
-	// Restarts is how many random starts each image gets (0 means 1): it
-	// counts as robust at K only if every restart leaves it classified
-	// correctly, and as hit if any restart reaches the target.
+	// Restarts is how many random starts each image gets (0 means 1).
 	Restarts int
 	Quiet    bool // no progress bar
+	// Locate, if not nil, names the first layer whose output is not
+	// finite when an evaluation pass meets a NaN or an infinity.
+	Locate Locator
+}
+
+// Locator runs the one image x (1×C×H×W) through m's weights layer by
+// layer in mode and describes the first layer whose output is not
+// finite.
+type Locator func(m runtime.Model, x *runtime.Tensor, mode runtime.Mode) (string, error)
+
+// Validate reports the first setting Run cannot work with.
+func (c *Config) Validate() error {
+	switch {
+	case c.Batch <= 0:
+		return fmt.Errorf("eval: batch %d must be positive", c.Batch)
+	case c.Restarts < 0:
+		return fmt.Errorf("eval: restarts %d must be >= 0", c.Restarts)
+	case c.Limit < 0:
+		return fmt.Errorf("eval: limit %d must be >= 0", c.Limit)
+	}
+	for _, k := range c.Iters {
+		if k < 1 {
+			return fmt.Errorf("eval: PGD iterations %d must be >= 1", k)
+		}
+	}
+	return nil
 }
 
 // Point is the result of PGD-K.
 type Point struct {
 	Iters int     `json:"iters"`
 	Step  float64 `json:"step"` // effective step size
-	// Accuracy is the share of images still classified correctly at the
-	// K-th iterate.
+	// Accuracy is the share of images classified correctly clean and at
+	// every iterate up to the K-th (the random start included) of every
+	// restart, and of every shorter attack of the same evaluation whose
+	// effective step differs: no attack of at most K iterations that the
+	// evaluation ran broke them. It never exceeds the clean accuracy and
+	// never rises with K.
 	Accuracy float64 `json:"accuracy"`
-	// TargetSuccess is the share classified as the attack's target
-	// (targeted attacks only).
-	TargetSuccess float64 `json:"target_success,omitempty"`
-	// Top5 is the share whose label is still among the 5 largest logits
-	// (models with more than 5 classes).
-	Top5 float64 `json:"top5_accuracy,omitempty"`
+	// FinalAccuracy is the paper's protocol: the share classified
+	// correctly at the K-th iterate of every restart.
+	FinalAccuracy float64 `json:"final_accuracy"`
+	// TargetSuccess (targeted attacks only) is the share classified as
+	// their target at some iterate that Accuracy looks at;
+	// FinalTargetSuccess the share classified so at the K-th iterate of
+	// some restart.
+	TargetSuccess      float64 `json:"target_success,omitempty"`
+	FinalTargetSuccess float64 `json:"final_target_success,omitempty"`
+	// Top5 and FinalTop5 (models with more than 5 classes) are Accuracy
+	// and FinalAccuracy with "correct" meaning "the label is among the 5
+	// largest logits".
+	Top5      float64 `json:"top5_accuracy,omitempty"`
+	FinalTop5 float64 `json:"final_top5_accuracy,omitempty"`
 }
 
-// Result is an evaluation's outcome.
+// AttackResult is one attack loss's part of an evaluation.
+type AttackResult struct {
+	Attack   string  `json:"attack"` // the loss: targeted, untargeted or cw
+	Eps      float64 `json:"eps"`
+	Step     float64 `json:"step"`        // the step asked for; each point has its effective one
+	Norm     string  `json:"attack_norm"` // BN statistics while attacking: running or batch
+	Seed     uint64  `json:"seed"`
+	Restarts int     `json:"restarts"`
+	Curve    []Point `json:"pgd"`
+	// Warnings are the self-checks that failed, on the paper-protocol
+	// column (FinalAccuracy): accuracy rising with K, a curve still
+	// falling at its largest K.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Result is an evaluation's outcome under one attack loss.
 type Result struct {
 	Images    int     `json:"images"`
 	Clean     float64 `json:"clean_accuracy"`
 	CleanTop5 float64 `json:"clean_top5_accuracy,omitempty"`
-	Attack    string  `json:"attack"`
-	Eps       float64 `json:"eps"`
-	Seed      uint64  `json:"seed"`
-	Restarts  int     `json:"restarts"`
-	Curve     []Point `json:"pgd"`
-	// Warnings are the self-checks that failed: accuracy rising with K,
-	// a curve still falling at its largest K.
-	Warnings []string `json:"warnings,omitempty"`
+	Branch    string  `json:"branch"`
+	Protocol  string  `json:"protocol"` // how the points count: the constant Protocol
+	AttackResult
 }
 
-// Run evaluates m on d.
+// NonFiniteError is a NaN or an infinity met by an evaluation pass, in
+// the logits of an image or in the input gradient of an attack step.
+type NonFiniteError struct {
+	Model string
+	Image int    // in the test set
+	Batch [2]int // the test images of its batch: [first, last]
+	Pass  string // "the clean pass", "PGD iterate 3 (untargeted, step 0.1, restart 1 of 1)"
+	What  string // "logits" or "input gradient"
+	// Layer says which layer's output is first not finite, when a
+	// Locator could tell.
+	Layer string
+}
+
+func (e *NonFiniteError) Error() string {
+	msg := fmt.Sprintf("eval: %s: test image %d (batch of images %d-%d): its %s in %s hold a NaN or an infinity, though the weights are finite",
+		e.Model, e.Image, e.Batch[0], e.Batch[1], e.What, e.Pass)
+	if e.Layer != "" {
+		msg += "; " + e.Layer
+	}
+	return msg
+}
+
+// Run evaluates m on d: its clean accuracy and, for each count of
+// c.Iters, its accuracy under PGD (Point). It refuses a model whose
+// weights are not finite, and stops at the first NaN or infinity in any
+// pass (a *NonFiniteError).
 func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	n := d.Len()
 	if c.Limit > 0 && c.Limit < n {
 		n = c.Limit
@@ -69,23 +152,19 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("eval: %s has no images", d.Name)
 	}
-	if c.Batch <= 0 {
-		return nil, fmt.Errorf("eval: batch %d must be positive", c.Batch)
-	}
-	if c.Restarts < 0 {
-		return nil, fmt.Errorf("eval: restarts %d must be >= 0", c.Restarts)
+	if err := runtime.CheckFinite(m); err != nil {
+		return nil, fmt.Errorf("eval: %s: %w", m.Spec().Model, err)
 	}
 	iters := slices.Clone(c.Iters)
 	slices.Sort(iters)
 	iters = slices.Compact(iters)
-	for _, k := range iters {
-		if k < 1 {
-			return nil, fmt.Errorf("eval: PGD iterations %d must be >= 1", k)
-		}
-	}
 	att := c.Attack
 	att.CleanStart = 0
 	att.Branch = c.Branch
+	targeted := att.Loss == pgd.Targeted
+	if targeted && len(iters) > 0 && d.Classes < 2 {
+		return nil, fmt.Errorf("eval: a targeted attack needs 2 classes or more, %s has %d", d.Name, d.Classes)
+	}
 	// Group iteration counts by effective step: one trajectory per group.
 	type group struct {
 		step  float64
@@ -103,90 +182,158 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	}
 
 	restarts := max(c.Restarts, 1)
-	res := &Result{Images: n, Attack: att.Loss.String(), Eps: att.Eps, Seed: c.Seed, Restarts: restarts}
+	res := &Result{Images: n, Branch: c.Branch.String(), Protocol: Protocol, AttackResult: AttackResult{
+		Attack: att.Loss.String(), Eps: att.Eps, Step: att.Step, Norm: att.Norm.String(), Seed: c.Seed, Restarts: restarts}}
 	top5 := d.Classes > 5
-	// Per count K: images still correct (in every restart so far), hit
-	// (in any), label in the top 5 (in every restart).
+	// Per count K, images that count: correct (Accuracy), hit
+	// (TargetSuccess), label in the top 5 (Top5), and the same at the
+	// K-th iterate only.
 	correct, hit, inTop5 := map[int]int{}, map[int]int{}, map[int]int{}
+	finalCorrect, finalHit, finalTop5 := map[int]int{}, map[int]int{}, map[int]int{}
 	clean, cleanTop5 := 0, 0
 	var bar *progress.Bar
 	if !c.Quiet {
 		bar = progress.New("eval", n, "img")
 	}
-	x0 := runtime.NewTensor(c.Batch, d.C, d.H, d.W)
-	y := make([]int, c.Batch)
-	idx := make([]int, c.Batch)
+	batch := min(c.Batch, n) // no buffer larger than the images
+	x0 := runtime.NewTensor(batch, d.C, d.H, d.W)
+	y := make([]int, batch)
+	idx := make([]int, batch)
 	inference := runtime.Mode{Norm: runtime.RunningStats, Branch: c.Branch, InputOnly: true}
-	// Per image of a batch and count: still correct, hit, in the top 5.
-	ok, hits, ok5 := map[int][]bool{}, map[int][]bool{}, map[int][]bool{}
+	const never = math.MaxInt
+	// Per image of a batch: still counted by Accuracy (Top5) after the
+	// groups so far, hit in them; the first iterate of the group's
+	// restarts that is wrong (out of the top 5, on target); at each K of
+	// the group, correct (top 5) in every restart, on target in one.
+	alive, alive5, hitSoFar := make([]bool, batch), make([]bool, batch), make([]bool, batch)
+	wrong, out5, onTarget := make([]int, batch), make([]int, batch), make([]int, batch)
+	atK, atK5, atKHit := map[int][]bool{}, map[int][]bool{}, map[int][]bool{}
 	for _, k := range iters {
-		ok[k], hits[k], ok5[k] = make([]bool, c.Batch), make([]bool, c.Batch), make([]bool, c.Batch)
+		atK[k], atK5[k], atKHit[k] = make([]bool, batch), make([]bool, batch), make([]bool, batch)
 	}
-	for lo := 0; lo < n; lo += c.Batch {
-		b := min(c.Batch, n-lo)
+	for lo := 0; lo < n; lo += batch {
+		b := min(batch, n-lo)
 		for i := range b {
 			idx[i] = lo + i
 		}
 		x := &runtime.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x0.Data[:b*d.C*d.H*d.W]}
 		d.Batch(idx[:b], x.Data, y[:b])
-		logits := m.Forward(x, inference)
-		clean += countEqual(logits, y[:b])
-		cleanTop5 += countTop5(logits, y[:b])
-		for _, k := range iters {
-			for i := range b {
-				ok[k][i], hits[k][i], ok5[k][i] = true, false, true
+		// nonFinite is the error for a NaN or an infinity in what of
+		// image i of the batch at input xi (nil: a backward pass, no
+		// layer output to look at).
+		nonFinite := func(what, pass string, i int, xi *runtime.Tensor) error {
+			e := &NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, lo + b - 1}, Pass: pass, What: what}
+			switch {
+			case xi == nil:
+				e.Layer = "the forward pass was finite: the backward pass made it"
+				return e
+			case c.Locate == nil:
+				e.Layer = "netc eval --interp names the first layer whose output is not finite"
+				return e
 			}
+			size := d.C * d.H * d.W
+			one := &runtime.Tensor{Shape: []int{1, d.C, d.H, d.W}, Data: slices.Clone(xi.Data[i*size : (i+1)*size])}
+			layer, err := c.Locate(m, one, inference)
+			if err != nil {
+				layer = fmt.Sprintf("the first layer whose output is not finite is unknown: %v", err)
+			}
+			e.Layer = layer
+			return e
+		}
+		logits := m.Forward(x, inference)
+		nc := logits.Shape[1]
+		if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+			return nil, nonFinite("logits", "the clean pass", j/nc, x)
+		}
+		for i := range b {
+			row := logits.Data[i*nc : (i+1)*nc]
+			alive[i] = argmax(row) == y[i]
+			alive5[i] = rank(row, y[i]) < 5
+			hitSoFar[i] = false
+			clean += b2i(alive[i])
+			cleanTop5 += b2i(alive5[i])
+		}
+		var targets []int
+		if targeted && len(groups) > 0 {
+			// One target per image for every trajectory, drawn from the
+			// seed and the batch only.
+			targets = pgd.New(att, rand.New(rand.NewPCG(c.Seed, uint64(lo)|1<<63))).Targets(y[:b], d.Classes)
+		}
+		follow := y[:b]
+		if targets != nil {
+			follow = targets
 		}
 		for _, g := range groups {
-			var targets []int
+			for i := range b {
+				wrong[i], out5[i], onTarget[i] = never, never, never
+			}
+			for _, k := range g.iters {
+				for i := range b {
+					atK[k][i], atK5[k][i], atKHit[k][i] = true, true, false
+				}
+			}
+			last := g.iters[len(g.iters)-1]
 			for r := range restarts {
 				// Draws depend on the seed, the batch, the step and the
-				// restart only, so a point of the curve does not change
-				// with the others asked for.
+				// restart only, so a trajectory does not change with the
+				// other counts asked for.
 				attacker := pgd.New(att, rand.New(rand.NewPCG(c.Seed^math.Float64bits(g.step), uint64(lo)+uint64(r)<<40)))
-				if att.Loss == pgd.Targeted && r == 0 {
-					targets = attacker.Targets(y[:b], d.Classes)
-				}
-				follow := y[:b]
-				if targets != nil {
-					follow = targets
-				}
 				xa := attacker.Start(x)
-				next, last := 0, g.iters[len(g.iters)-1]
-				record := func(logits *runtime.Tensor) {
-					k := g.iters[next]
-					z, nc := logits.Data, logits.Shape[1]
+				next := 0
+				err := attacker.Trajectory(m, xa, follow, g.step, last, func(s int, logits *runtime.Tensor) error {
+					if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+						return nonFinite("logits", iterate(att.Loss, s, g.step, r, restarts), j/nc, xa)
+					}
+					due := next < len(g.iters) && g.iters[next] == s
 					for i := range b {
-						row := z[i*nc : (i+1)*nc]
-						ok[k][i] = ok[k][i] && argmax(row) == y[i]
-						ok5[k][i] = ok5[k][i] && rank(row, y[i]) < 5
-						if targets != nil {
-							hits[k][i] = hits[k][i] || argmax(row) == targets[i]
+						row := logits.Data[i*nc : (i+1)*nc]
+						pred := argmax(row)
+						if pred != y[i] {
+							wrong[i] = min(wrong[i], s)
+						}
+						in5 := !top5 || rank(row, y[i]) < 5
+						if !in5 {
+							out5[i] = min(out5[i], s)
+						}
+						if targets != nil && pred == targets[i] {
+							onTarget[i] = min(onTarget[i], s)
+						}
+						if due {
+							k := g.iters[next]
+							atK[k][i] = atK[k][i] && pred == y[i]
+							atK5[k][i] = atK5[k][i] && in5
+							atKHit[k][i] = atKHit[k][i] || targets != nil && pred == targets[i]
 						}
 					}
-					next++
-				}
-				// The attack's forward pass gives the predictions at each
-				// iterate for free when it normalizes as inference does.
-				shared := att.Norm == runtime.RunningStats
-				for s := 0; s < last; s++ {
-					due := s == g.iters[next]
-					if due && !shared {
-						record(m.Forward(xa, inference))
+					if due {
+						next++
 					}
-					logits := attacker.Step(m, xa, follow, g.step)
-					if due && shared {
-						record(logits)
-					}
+					return nil
+				})
+				var ge *pgd.GradientError
+				if errors.As(err, &ge) {
+					return nil, nonFinite("input gradient", iterate(att.Loss, ge.Iterate, g.step, r, restarts), ge.Image, nil)
 				}
-				record(m.Forward(xa, inference))
+				if err != nil {
+					return nil, err
+				}
 			}
-		}
-		for _, k := range iters {
+			for _, k := range g.iters {
+				for i := range b {
+					correct[k] += b2i(alive[i] && wrong[i] > k)
+					inTop5[k] += b2i(alive5[i] && out5[i] > k)
+					hit[k] += b2i(hitSoFar[i] || onTarget[i] <= k)
+					finalCorrect[k] += b2i(atK[k][i])
+					finalTop5[k] += b2i(atK5[k][i])
+					finalHit[k] += b2i(atKHit[k][i])
+				}
+			}
+			// The larger counts of the next groups also count every
+			// iterate of this group's trajectories.
 			for i := range b {
-				correct[k] += b2i(ok[k][i])
-				hit[k] += b2i(hits[k][i])
-				inTop5[k] += b2i(ok5[k][i])
+				alive[i] = alive[i] && wrong[i] > last
+				alive5[i] = alive5[i] && out5[i] > last
+				hitSoFar[i] = hitSoFar[i] || onTarget[i] <= last
 			}
 		}
 		if bar != nil {
@@ -196,18 +343,19 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	if bar != nil {
 		bar.Done("")
 	}
-	res.Clean = float64(clean) / float64(n)
+	share := func(count int) float64 { return float64(count) / float64(n) }
+	res.Clean = share(clean)
 	if top5 {
-		res.CleanTop5 = float64(cleanTop5) / float64(n)
+		res.CleanTop5 = share(cleanTop5)
 	}
 	for _, g := range groups {
 		for _, k := range g.iters {
-			p := Point{Iters: k, Step: g.step, Accuracy: float64(correct[k]) / float64(n)}
-			if att.Loss == pgd.Targeted {
-				p.TargetSuccess = float64(hit[k]) / float64(n)
+			p := Point{Iters: k, Step: g.step, Accuracy: share(correct[k]), FinalAccuracy: share(finalCorrect[k])}
+			if targeted {
+				p.TargetSuccess, p.FinalTargetSuccess = share(hit[k]), share(finalHit[k])
 			}
 			if top5 {
-				p.Top5 = float64(inTop5[k]) / float64(n)
+				p.Top5, p.FinalTop5 = share(inTop5[k]), share(finalTop5[k])
 			}
 			res.Curve = append(res.Curve, p)
 		}
@@ -216,7 +364,13 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	return res, nil
 }
 
-// selfCheck lists what is wrong with a curve over n images: accuracy
+// iterate names PGD iterate s of an attack for a diagnosis.
+func iterate(loss pgd.Loss, s int, step float64, r, restarts int) string {
+	return fmt.Sprintf("PGD iterate %d (%s, step %.4g, restart %d of %d)", s, loss, step, r+1, restarts)
+}
+
+// selfCheck lists what is wrong with a curve over n images, on the
+// paper-protocol column (Accuracy never rises by construction): accuracy
 // that rises with more iterations (a weak or unstable attack), and a
 // curve still falling at its largest count by more than one image and
 // 0.5 points (not yet asymptotic).
@@ -224,16 +378,16 @@ func selfCheck(curve []Point, n int) []string {
 	var w []string
 	for i := 1; i < len(curve); i++ {
 		a, b := curve[i-1], curve[i]
-		if b.Accuracy > a.Accuracy {
-			w = append(w, fmt.Sprintf("accuracy rises from %.2f%% at PGD-%d to %.2f%% at PGD-%d: the attack does not converge (step size?)",
-				100*a.Accuracy, a.Iters, 100*b.Accuracy, b.Iters))
+		if b.FinalAccuracy > a.FinalAccuracy {
+			w = append(w, fmt.Sprintf("accuracy at the K-th iterate rises from %.2f%% at PGD-%d to %.2f%% at PGD-%d: the attack does not converge (step size?)",
+				100*a.FinalAccuracy, a.Iters, 100*b.FinalAccuracy, b.Iters))
 		}
 	}
 	if l := len(curve); l >= 2 {
 		a, b := curve[l-2], curve[l-1]
-		if drop := a.Accuracy - b.Accuracy; drop > 0.005 && drop*float64(n) > 1 {
-			w = append(w, fmt.Sprintf("accuracy still falls from %.2f%% at PGD-%d to %.2f%% at PGD-%d: not asymptotic, evaluate more iterations",
-				100*a.Accuracy, a.Iters, 100*b.Accuracy, b.Iters))
+		if drop := a.FinalAccuracy - b.FinalAccuracy; drop > 0.005 && drop*float64(n) > 1 {
+			w = append(w, fmt.Sprintf("accuracy at the K-th iterate still falls from %.2f%% at PGD-%d to %.2f%% at PGD-%d: not asymptotic, evaluate more iterations",
+				100*a.FinalAccuracy, a.Iters, 100*b.FinalAccuracy, b.Iters))
 		}
 	}
 	return w
@@ -241,14 +395,21 @@ func selfCheck(curve []Point, n int) []string {
 
 // Masking compares an untargeted and a targeted evaluation of the same
 // model: untargeted PGD is the stronger attack on accuracy, so a higher
-// untargeted accuracy at a count both have hints at gradient masking.
-// It returns the warning, or "".
+// untargeted accuracy (either column) at a count both have hints at
+// gradient masking. It returns the warning, or "".
 func Masking(untargeted, targeted *Result) string {
 	for _, u := range untargeted.Curve {
 		for _, t := range targeted.Curve {
-			if u.Iters == t.Iters && u.Accuracy > t.Accuracy {
+			if u.Iters != t.Iters {
+				continue
+			}
+			switch {
+			case u.Accuracy > t.Accuracy:
 				return fmt.Sprintf("untargeted accuracy %.2f%% exceeds targeted %.2f%% at PGD-%d: a sign of gradient masking",
 					100*u.Accuracy, 100*t.Accuracy, u.Iters)
+			case u.FinalAccuracy > t.FinalAccuracy:
+				return fmt.Sprintf("untargeted accuracy at the K-th iterate %.2f%% exceeds targeted %.2f%% at PGD-%d: a sign of gradient masking",
+					100*u.FinalAccuracy, 100*t.FinalAccuracy, u.Iters)
 			}
 		}
 	}

@@ -30,7 +30,16 @@ const (
 
 var lossNames = [...]string{"targeted", "untargeted", "cw"}
 
-func (l Loss) String() string { return lossNames[l] }
+func (l Loss) String() string {
+	if !l.Valid() {
+		return fmt.Sprintf("loss(%d)", int(l))
+	}
+	return lossNames[l]
+}
+
+// Valid reports whether l is one of the losses (a checkpoint's metadata
+// may hold any number).
+func (l Loss) Valid() bool { return l >= 0 && int(l) < len(lossNames) }
 
 // ParseLoss reads "targeted", "untargeted" or "cw".
 func ParseLoss(s string) (Loss, error) {
@@ -145,8 +154,22 @@ func (a *Attacker) Start(x0 *runtime.Tensor) *runtime.Tensor {
 // batch given to Start. y holds the true labels (untargeted, CW) or the
 // targets (targeted). It returns the logits at x before the step.
 func (a *Attacker) Step(m runtime.Model, x *runtime.Tensor, y []int, alpha float64) *runtime.Tensor {
+	logits := a.forward(m, x)
+	a.descend(m, logits, x, y, alpha)
+	return logits
+}
+
+// forward is an attack step's forward pass.
+func (a *Attacker) forward(m runtime.Model, x *runtime.Tensor) *runtime.Tensor {
 	logits := m.Forward(x, runtime.Mode{Norm: a.Norm, Branch: a.Branch, InputOnly: true, SameWeights: a.started})
 	a.started = true
+	return logits
+}
+
+// descend is the rest of an attack step from the logits of x that
+// forward returned: the loss's gradient, the backward pass and the sign
+// step with its projection.
+func (a *Attacker) descend(m runtime.Model, logits, x *runtime.Tensor, y []int, alpha float64) {
 	n, k := logits.Shape[0], logits.Shape[1]
 	a.dlogits.Shape = logits.Shape
 	a.dlogits.Data = grow(a.dlogits.Data, n*k)
@@ -172,7 +195,68 @@ func (a *Attacker) Step(m runtime.Model, x *runtime.Tensor, y []int, alpha float
 		}
 		x.Data[i] = min(max(v, a.lo[i]), a.hi[i])
 	}
-	return logits
+}
+
+// Inference is the mode in which an attack's iterates are classified:
+// the frozen running statistics, through the attack's branch.
+func (a *Attacker) Inference() runtime.Mode {
+	return runtime.Mode{Norm: runtime.RunningStats, Branch: a.Branch, InputOnly: true}
+}
+
+// GradientError is a NaN in the input gradient of an attack step: the
+// sign step cannot follow it, so the attack would stand still there and
+// the image would look robust.
+type GradientError struct {
+	Iterate int // the iterate whose gradient it is (0: the start point)
+	Image   int // in the batch
+}
+
+func (e *GradientError) Error() string {
+	return fmt.Sprintf("the input gradient of image %d of the batch at PGD iterate %d is NaN: the attack cannot follow it", e.Image, e.Iterate)
+}
+
+// Trajectory runs steps attack steps of size alpha from x, the point
+// Start returned, toward follow (as Step does), and calls visit with the
+// logits, in Inference mode, of every iterate: the start point (s = 0)
+// and the result of each step (s = 1..steps). visit must not keep the
+// logits nor run the model, and x holds the iterate while it runs. An
+// error from visit stops the attack and is returned, as is a
+// *GradientError.
+func (a *Attacker) Trajectory(m runtime.Model, x *runtime.Tensor, follow []int, alpha float64, steps int, visit func(s int, logits *runtime.Tensor) error) error {
+	// Under running statistics the step's own forward pass is the
+	// inference one: its logits classify the iterate for free.
+	shared := a.Norm == runtime.RunningStats
+	size := x.Len() / max(x.Shape[0], 1)
+	for s := 0; s < steps; s++ {
+		if !shared {
+			// The attack normalizes with batch statistics: classifying
+			// the iterate as inference does takes a forward pass of its
+			// own, one more per iterate.
+			if err := visit(s, m.Forward(x, a.Inference())); err != nil {
+				return err
+			}
+		}
+		logits := a.forward(m, x)
+		if shared {
+			if err := visit(s, logits); err != nil {
+				return err
+			}
+		}
+		a.descend(m, logits, x, follow, alpha)
+		if i := firstNaN(m.InputGrad().Data); i >= 0 {
+			return &GradientError{Iterate: s, Image: i / size}
+		}
+	}
+	return visit(steps, m.Forward(x, a.Inference()))
+}
+
+func firstNaN(v []float32) int {
+	for i, x := range v {
+		if x != x {
+			return i
+		}
+	}
+	return -1
 }
 
 // cwMarginGrad writes the gradient of max_{j≠y} z_j − z_y.

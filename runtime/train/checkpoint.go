@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"slices"
 	"strings"
 
@@ -59,23 +58,22 @@ func tensors(m runtime.Model, opt *SGD) []ckpt.Tensor {
 	return ts
 }
 
-// CheckFinite returns an error wrapping ErrNonFinite that names the first
-// tensor of m (parameters, running statistics and, if opt is not nil, the
-// optimizer's momentum) holding NaN or Inf, and how many of its values
-// do; nil if all are finite.
+// CheckFinite returns an error wrapping ErrNonFinite (and a
+// *runtime.NonFiniteError) that names the first tensor of m (parameters,
+// running statistics and, if opt is not nil, the optimizer's momentum)
+// holding NaN or Inf, and how many of its values do; nil if all are
+// finite.
 func CheckFinite(m runtime.Model, opt *SGD) error {
-	for _, t := range tensors(m, opt) {
-		bad, first := 0, -1
-		for i, v := range t.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				if bad++; first < 0 {
-					first = i
-				}
+	err := runtime.CheckFinite(m)
+	if err == nil && opt != nil {
+		for i, p := range m.Params() {
+			if err = runtime.CheckTensor("optimizer."+p.Name+".momentum_buffer", opt.Velocity[i]); err != nil {
+				break
 			}
 		}
-		if bad > 0 {
-			return fmt.Errorf("%w: %s has %d non-finite values of %d (the first, at %d, is %v)", ErrNonFinite, t.Name, bad, len(t.Data), first, t.Data[first])
-		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNonFinite, err)
 	}
 	return nil
 }
