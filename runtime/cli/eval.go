@@ -25,6 +25,7 @@ func Eval(f Factory, args []string) error {
 	c := eval.Config{Attack: PaperAttack(), Batch: 100, Seed: 1}
 	var more []pgd.Loss
 	finishAttack := AttackFlags(fs, &c.Attack, &more)
+	MemoryFlag(fs)
 	fs.IntVar(&c.Restarts, "restarts", 1, "random starts per image: robust only if it survives all")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")
@@ -58,6 +59,9 @@ func Eval(f Factory, args []string) error {
 	}
 	if c.Batch < 1 {
 		return Badf("--batch %d: want >= 1", c.Batch)
+	}
+	if err := CheckMemory(m.Spec(), c.Batch); err != nil {
+		return err
 	}
 	var results []*eval.Result
 	byLoss := map[pgd.Loss]*eval.Result{}
@@ -135,6 +139,9 @@ func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error
 	if err != nil {
 		return nil, nil, "", Badf("%s: its spec does not parse: %v", path, err)
 	}
+	if err := CheckMemory(s, 1); err != nil {
+		return nil, nil, "", err
+	}
 	m, err := f(s, 0)
 	if err != nil {
 		return nil, nil, "", Bad(err)
@@ -162,6 +169,9 @@ func loadForTest(f Factory, arg string, src *string) (runtime.Model, string, *da
 	}
 	if err := Compatible(m.Spec(), test); err != nil {
 		return nil, "", nil, err
+	}
+	if err := test.MatchSplit(*src, "train"); err != nil {
+		return nil, "", nil, Bad(err)
 	}
 	return m, path, test, nil
 }
