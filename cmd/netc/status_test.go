@@ -12,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netc/netc/runtime/ckpt"
 	"github.com/netc/netc/runtime/kernels"
+	rtrain "github.com/netc/netc/runtime/train"
 )
 
 // writeImageFolder writes an ImageFolder tree of 8x8 PNGs under dir, two
@@ -91,6 +93,19 @@ func TestExitStatuses(t *testing.T) {
 	if code, _, stderr := runCapture(t, "train", spec4, "--interp", "--data", "imagefolder:"+tree, "--out", run, "--batch", "4", "--attack-steps", "0"); code != 0 {
 		t.Fatalf("netc train: exit %d: %s", code, stderr)
 	}
+	// Checkpoints whose metadata hold the issue's spec (width 1048576) and
+	// one within the limits but far too large for any machine: eval, stats
+	// and finetune-norm built their models and died out of memory.
+	hugeCkpt := func(name, spec string) string {
+		p := filepath.Join(dir, name)
+		if err := ckpt.Save(p, nil, rtrain.Meta{Format: rtrain.Format, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	wideSpec := "model wide\ninput 3 32 32\nclasses 10\nstem cifar\nblock basic\nstages 1 1 1\nwidth 1048576\n"
+	wideCkpt := hugeCkpt("wide.safetensors", wideSpec)
+	bigCkpt := hugeCkpt("big.safetensors", "model big\ninput 3 224 224\nclasses 1000\nstem imagenet\nblock bottleneck\nstages 3 82 124 3\nwidth 4096\n")
 	eval := func(data string, more ...string) []string {
 		return append([]string{"eval", run, "--interp", "--data", "imagefolder:" + data, "--pgd", "1"}, more...)
 	}
@@ -115,6 +130,16 @@ func TestExitStatuses(t *testing.T) {
 		{name: "eval on a test split that lacks a class", args: eval(lacking), code: 2, msg: `imagefolder/test \(.*lacking\): 3 classes but .*last.safetensors\[spec\] has classes 4`},
 		{name: "eval on a test split that renames a class", args: eval(renamed), code: 2, msg: `class "d" is in imagefolder/train \(.*renamed\) but not in imagefolder/test`},
 		{name: "eval memory limit", args: eval(tree, "--memory", "1KiB"), code: 2, msg: `last.safetensors\[spec\]: a step of 1 image needs about`},
+		{name: "eval of a checkpoint with a huge width", args: []string{"eval", wideCkpt, "--interp", "--data", "imagefolder:" + tree},
+			code: 2, msg: `wide.safetensors: its spec does not parse: .*width must be between 1 and 4096, got 1048576`},
+		{name: "stats of a checkpoint with a huge width", args: []string{"stats", wideCkpt}, code: 2, msg: `wide.safetensors: its spec does not parse`},
+		{name: "finetune-norm of a checkpoint with a huge width", args: []string{"finetune-norm", wideCkpt, "--interp", "--out", t.TempDir()},
+			code: 2, msg: `wide.safetensors: its spec does not parse`},
+		{name: "eval of a checkpoint too large for memory", args: []string{"eval", bigCkpt, "--interp", "--data", "imagefolder:" + tree},
+			code: 2, msg: `big.safetensors\[spec\]: a step of 1 image needs about .* TiB .* more than the`},
+		{name: "stats of a checkpoint too large for memory", args: []string{"stats", bigCkpt}, code: 2, msg: `big.safetensors\[spec\]: a step of 1 image`},
+		{name: "finetune-norm of a checkpoint too large for memory", args: []string{"finetune-norm", bigCkpt, "--interp", "--out", t.TempDir(), "--data", "imagefolder:" + tree},
+			code: 2, msg: `big.safetensors\[spec\]: a step of 128 images`},
 		{name: "memory limit", args: train(spec4, tree, "--memory", "64KiB"), code: 2, msg: `tiny-4-16.spec: a step of 4 images needs about .* more than the 64.0 KiB of memory --memory allows`},
 		{name: "bad memory flag", args: train(spec4, tree, "--memory", "lots"), code: 2, msg: `invalid value "lots" for flag -memory`},
 		{name: "panic", args: []string{"test-panic"}, code: 3,
