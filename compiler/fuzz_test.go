@@ -54,11 +54,11 @@ func FuzzLower(f *testing.F) {
 		if sum.Convs != convs || sum.Norms != norms || sum.Nodes != len(g.Nodes) || sum.Params <= 0 || sum.MACs <= 0 {
 			t.Fatalf("summary %+v of %d nodes, %d convs, %d norms", sum, len(g.Nodes), convs, norms)
 		}
-		if batch >= 1 && (sum.ActivationBytes <= 0 || sum.TrainBytes < sum.ActivationBytes) {
+		if batch >= 1 && (sum.BackwardBytes <= 0 || sum.MinTrainBytes < sum.BackwardBytes || sum.TrainBytes < sum.ActivationBytes) {
 			t.Fatalf("summary %+v: no memory for a batch of %d", sum, batch)
 		}
 		if batch < math.MaxInt {
-			if more := g.Summarize(batch + 1); more.ActivationBytes < sum.ActivationBytes || more.TrainBytes < sum.TrainBytes {
+			if more := g.Summarize(batch + 1); more.ActivationBytes < sum.ActivationBytes || more.TrainBytes < sum.TrainBytes || more.MinTrainBytes < sum.MinTrainBytes {
 				t.Fatalf("memory shrinks from batch %d to %d: %+v, then %+v", batch, batch+1, sum, more)
 			}
 		}
@@ -75,7 +75,7 @@ func FuzzLower(f *testing.F) {
 		}
 		w := checkSummary(t, gw, batch)
 		grows := func(a, b int64) bool { return b > a || b == math.MaxInt64 }
-		if !grows(sum.Params, w.Params) || !grows(sum.MACs, w.MACs) || w.ActivationBytes < sum.ActivationBytes || w.TrainBytes < sum.TrainBytes {
+		if !grows(sum.Params, w.Params) || !grows(sum.MACs, w.MACs) || w.ActivationBytes < sum.ActivationBytes || w.TrainBytes < sum.TrainBytes || w.MinTrainBytes < sum.MinTrainBytes {
 			t.Fatalf("width %d -> %d: %+v, then %+v", s.Width, wide.Width, sum, w)
 		}
 	})

@@ -27,7 +27,8 @@ func exactSummary(g *Graph, batch int) Summary {
 		}
 		return p
 	}
-	params, macs, act := new(big.Int), new(big.Int), new(big.Int)
+	params, macs, act, saved := new(big.Int), new(big.Int), new(big.Int), new(big.Int)
+	kept := map[*Node]bool{}
 	for _, p := range g.Params {
 		n := big.NewInt(1)
 		for _, d := range p.Shape {
@@ -38,6 +39,10 @@ func exactSummary(g *Graph, batch int) Summary {
 	s := Summary{Model: g.Spec.Model, Nodes: len(g.Nodes), Batch: batch}
 	for _, n := range g.Nodes {
 		act.Add(act, mul(num(n.C), num(n.H), num(n.W)))
+		if in := n.In; (n.Op == Conv || n.Op == Linear || n.Op == Norm) && !kept[in[0]] {
+			kept[in[0]] = true
+			saved.Add(saved, mul(num(in[0].C), num(in[0].H), num(in[0].W)))
+		}
 		switch n.Op {
 		case Conv:
 			s.Convs++
@@ -49,8 +54,11 @@ func exactSummary(g *Graph, batch int) Summary {
 		}
 	}
 	actBytes := mul(big.NewInt(4), act, num(max(batch, 0)))
+	savedBytes := mul(big.NewInt(4), saved, num(max(batch, 0)))
 	train := new(big.Int).Add(mul(big.NewInt(12), params), mul(big.NewInt(2), actBytes))
-	s.Params, s.MACs, s.ActivationBytes, s.TrainBytes = sat(params), sat(macs), sat(actBytes), sat(train)
+	minTrain := new(big.Int).Add(mul(big.NewInt(12), params), savedBytes)
+	s.Params, s.MACs, s.ActivationBytes, s.BackwardBytes = sat(params), sat(macs), sat(actBytes), sat(savedBytes)
+	s.TrainBytes, s.MinTrainBytes = sat(train), sat(minTrain)
 	return s
 }
 
@@ -61,10 +69,13 @@ func checkSummary(t *testing.T, g *Graph, batch int) Summary {
 	if got != want {
 		t.Fatalf("Summarize(%d) =\n%+v\nwant (exact, saturated)\n%+v", batch, got, want)
 	}
-	for _, v := range []int64{got.Params, got.MACs, got.ActivationBytes, got.TrainBytes} {
+	for _, v := range []int64{got.Params, got.MACs, got.ActivationBytes, got.BackwardBytes, got.TrainBytes, got.MinTrainBytes} {
 		if v < 0 {
 			t.Fatalf("negative count in %+v", got)
 		}
+	}
+	if got.BackwardBytes > got.ActivationBytes || got.MinTrainBytes > got.TrainBytes {
+		t.Fatalf("the least a step needs exceeds what the interpreter holds: %+v", got)
 	}
 	return got
 }

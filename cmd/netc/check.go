@@ -57,9 +57,9 @@ func runCheck(args []string) error {
 	fmt.Printf("  nodes          %d (%d convs, %d norms)\n", sum.Nodes, sum.Convs, sum.Norms)
 	fmt.Printf("  parameters     %s\n", commas(sum.Params))
 	fmt.Printf("  multiply-adds  %s per image (%.3g G)\n", commas(sum.MACs), float64(sum.MACs)/1e9)
-	fmt.Printf("  memory         batch %d: activations %s, training step about %s\n",
-		sum.Batch, cli.FormatBytes(sum.ActivationBytes), cli.FormatBytes(sum.TrainBytes))
-	if have, from := cli.MachineMemory("/"); have > 0 && sum.TrainBytes > have {
+	fmt.Printf("  memory         batch %d: activations %s; a training step at least %s (compiled), about %s on the interpreter\n",
+		sum.Batch, cli.FormatBytes(sum.ActivationBytes), cli.FormatBytes(sum.MinTrainBytes), cli.FormatBytes(sum.TrainBytes))
+	if have, from := cli.MachineMemory("/"); have > 0 && sum.MinTrainBytes > have {
 		fmt.Printf("  warning        that is more than the %s of memory %s: train and eval will refuse it\n", cli.FormatBytes(have), from)
 	}
 	return nil

@@ -28,7 +28,10 @@ func MemoryFlag(fs *flag.FlagSet) {
 
 // CheckMemory refuses, as bad input, to run the network of s on steps of
 // batch images when such a step needs more memory than MemoryLimit (or the
-// machine has): the estimate is compiler.Summary's TrainBytes. It says
+// machine has). The need is compiler.Summary's MinTrainBytes, the least a
+// training step takes (the parameters with their gradients and momentum,
+// the activations its backward pass keeps), so that it never refuses a
+// step a compiled model could run; the interpreter needs more. It says
 // nothing when the machine's memory is unknown.
 func CheckMemory(s *spec.Spec, batch int) error {
 	limit, from := MemoryLimit, "--memory allows"
@@ -43,15 +46,15 @@ func CheckMemory(s *spec.Spec, batch int) error {
 		return Bad(err)
 	}
 	sum := g.Summarize(batch)
-	if sum.TrainBytes <= limit {
+	if sum.MinTrainBytes <= limit {
 		return nil
 	}
 	images := "images"
 	if batch == 1 {
 		images = "image"
 	}
-	return Badf("%s: a step of %d %s needs about %s (%d parameters with their gradients and momentum; %s of activations, and as much for their gradients), more than the %s of memory %s; use a smaller --batch or network, or set --memory",
-		s.File, batch, images, FormatBytes(sum.TrainBytes), sum.Params, FormatBytes(sum.ActivationBytes), FormatBytes(limit), from)
+	return Badf("%s: a step of %d %s needs at least %s (%d parameters with their gradients and momentum, %s of activations kept for the backward pass), more than the %s of memory %s; use a smaller --batch or network, or set --memory",
+		s.File, batch, images, FormatBytes(sum.MinTrainBytes), sum.Params, FormatBytes(sum.BackwardBytes), FormatBytes(limit), from)
 }
 
 // stepImages is the images of a training step's forward and backward

@@ -113,7 +113,7 @@ func TestCheckMemory(t *testing.T) {
 	}
 	withMemoryLimit(t, 1<<20)
 	err := CheckMemory(s, 128)
-	if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), s.File+": a step of 128 images needs about") ||
+	if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), s.File+": a step of 128 images needs at least") ||
 		!strings.Contains(err.Error(), "more than the 1.0 MiB of memory --memory allows") {
 		t.Errorf("CheckMemory at 1 MiB: %v", err)
 	}
