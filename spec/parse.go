@@ -29,6 +29,9 @@ func (l ErrorList) Error() string {
 // maxErrors is the most problems reported for one spec.
 const maxErrors = 10
 
+// maxDepth bounds the depth directive, which must then be a standard depth.
+const maxDepth = 1 << 20
+
 // maxQuote is the most bytes of a field that an error message quotes.
 const maxQuote = 40
 
@@ -337,7 +340,7 @@ func (p *parser) block(_ field, args []field, _ []option) *Error {
 }
 
 func (p *parser) depth(_ field, args []field, _ []option) *Error {
-	n, err := intArg(args[0], "depth", 1, MaxBlocks)
+	n, err := intArg(args[0], "depth", 1, maxDepth)
 	p.spec.Depth, p.depthArg = n, args[0]
 	return err
 }

@@ -30,7 +30,6 @@ import (
 // huge allocation.
 const (
 	maxSide      = 8192    // an image's width or height, spec.MaxInputSize
-	maxPixels    = 1 << 26 // an image's width times height (8192x8192)
 	maxImageFile = 1 << 28 // bytes of one image file
 	maxDataBytes = 1 << 40 // bytes of a data set's pixels
 )
@@ -428,7 +427,7 @@ func imageSize(root string, e entry, b []byte) (image.Point, error) {
 	if err != nil {
 		return image.Point{}, fmt.Errorf("%s: entry %s: bad image: %v", root, e.name, err)
 	}
-	if w, h := cfg.Width, cfg.Height; w <= 0 || h <= 0 || w > maxSide || h > maxSide || w*h > maxPixels {
+	if w, h := cfg.Width, cfg.Height; w <= 0 || h <= 0 || w > maxSide || h > maxSide {
 		return image.Point{}, fmt.Errorf("%s: entry %s: image size %dx%d is outside 1x1 to %dx%d", root, e.name, w, h, maxSide, maxSide)
 	}
 	return image.Pt(cfg.Width, cfg.Height), nil
