@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -177,5 +179,38 @@ func TestExitStatuses(t *testing.T) {
 				t.Errorf("the stack trace file lacks the worker's stack:\n%s", b)
 			}
 		})
+	}
+}
+
+// TestCheckMemoryJSON: netc check --json gives the memory of a training
+// step in bytes, and counts too large for an int64 saturate instead of
+// wrapping negative.
+func TestCheckMemoryJSON(t *testing.T) {
+	wide := writeSpec(t, t.TempDir(), "wide", 10, 4096)
+	for _, tc := range []struct {
+		spec, batch string
+		saturated   bool
+	}{
+		{"../../specs/resnet50.spec", "32", false},
+		{wide, "9223372036854775807", true},
+	} {
+		code, out, stderr := runCapture(t, "check", "--json", "--batch", tc.batch, tc.spec)
+		if code != 0 {
+			t.Fatalf("netc check %s: exit %d: %s", tc.spec, code, stderr)
+		}
+		var sum struct {
+			Params, MACs                          int64
+			Activation, Backward, Train, MinTrain int64
+		}
+		var raw map[string]int64
+		json.Unmarshal([]byte(out), &raw)
+		sum.Params, sum.MACs = raw["params"], raw["macs"]
+		sum.Activation, sum.Backward, sum.Train, sum.MinTrain = raw["activation_bytes"], raw["backward_bytes"], raw["train_bytes"], raw["min_train_bytes"]
+		if sum.Params <= 0 || sum.MACs <= 0 || sum.Backward <= 0 || sum.Backward > sum.Activation || sum.MinTrain < sum.Backward || sum.Train < sum.MinTrain {
+			t.Errorf("%s: %+v from %s", tc.spec, sum, out)
+		}
+		if got := sum.Train == math.MaxInt64; got != tc.saturated {
+			t.Errorf("%s at batch %s: train bytes %d, saturated %v, want %v", tc.spec, tc.batch, sum.Train, got, tc.saturated)
+		}
 	}
 }
