@@ -18,23 +18,29 @@
 //
 // The directives are:
 //
-//	model NAME                      lowercase Go package name
-//	input C H W [mean=M] [std=S]    M and S: one number or C, comma-separated
-//	classes K                       K >= 2
+//	model NAME                      lowercase Go package name, at most 64 bytes
+//	input C H W [mean=M] [std=S]    C <= 1024, H and W <= 8192; M and S: one number or C, comma-separated
+//	classes K                       2 <= K <= 100000
 //	stem imagenet|cifar             imagenet: 4 stages follow; cifar: 3
 //	block basic|bottleneck
 //	depth D                         a standard depth, see below
-//	stages N1 N2 N3 [N4]            blocks per stage, one count per stage
-//	width W
+//	stages N1 N2 N3 [N4]            blocks per stage (at most 1024), one count per stage
+//	width W                         W <= 4096
 //	norm KIND [groups=G] [stage=S | stages=S1,S2,...]
 //
 // model, input, classes, stem, block and exactly one of depth and stages are
 // required; each may appear once. width defaults to 64, mean and std to
 // 0.5 (which maps pixels in [0,1] to [-1,1]). A norm line without stage or
 // stages sets the default norm (bn when absent); one with them overrides the
-// norm of the stages it names, where S is stem or a stage number from 1, and
-// later overrides win. groups is for gn only and defaults to 32; it must
-// divide the channels of every norm layer it applies to.
+// norm of the stages it names, where S is stem or a stage number from 1.
+// Two overrides that name one stage must give it the same norm. groups is
+// for gn only and defaults to 32; it must divide the channels of every norm
+// layer it applies to.
+//
+// The model name is the generated Go package's name without its
+// underscores, so neither may be a Go keyword, main or init. The limits
+// (see [MaxWidth] and the others) are generous for real networks and keep
+// absurd ones from being built at all.
 //
 // The standard depths are 50, 101, 152, 200, 338, 518 and 638 for
 // bottleneck blocks after the imagenet stem, 18 and 34 for basic blocks

@@ -26,10 +26,31 @@ func (l ErrorList) Error() string {
 	return b.String()
 }
 
-const (
-	maxErrors = 10      // report no more problems than this
-	maxSize   = 1 << 20 // the largest size or count a spec may give
-)
+// maxErrors is the most problems reported for one spec.
+const maxErrors = 10
+
+// maxDepth bounds the depth directive, which must then be a standard depth.
+const maxDepth = 1 << 20
+
+// maxQuote is the most bytes of a field that an error message quotes.
+const maxQuote = 40
+
+// quote returns text quoted for an error message, cut to maxQuote bytes.
+func quote(text string) string {
+	if len(text) > maxQuote {
+		return strconv.Quote(text[:maxQuote]) + fmt.Sprintf("... (%d bytes)", len(text))
+	}
+	return strconv.Quote(text)
+}
+
+// clip returns text as is for an error message, or quoted and cut when
+// longer than maxQuote bytes.
+func clip(text string) string {
+	if len(text) > maxQuote {
+		return quote(text)
+	}
+	return text
+}
 
 // ParseFile reads and parses the spec at path.
 func ParseFile(path string) (*Spec, error) {
@@ -160,7 +181,7 @@ func (p *parser) line(l line) *Error {
 	kw := l.fields[0]
 	d, ok := directives[kw.text]
 	if !ok {
-		return errorf(kw.pos, "unknown directive %q", kw.text)
+		return errorf(kw.pos, "unknown directive %s", quote(kw.text))
 	}
 	if d.key >= 0 {
 		if first, dup := p.seen[d.key]; dup {
@@ -181,7 +202,7 @@ func (p *parser) line(l line) *Error {
 			continue
 		}
 		if !slices.Contains(d.opts, key) {
-			return errorf(f.pos, "unknown option %q for %s", key, kw.text)
+			return errorf(f.pos, "unknown option %s for %s", quote(key), kw.text)
 		}
 		for _, o := range opts {
 			if o.key.text == key {
@@ -208,25 +229,35 @@ func (p *parser) line(l line) *Error {
 func intArg(f field, what string, min, max int) (int, *Error) {
 	n, err := strconv.Atoi(f.text)
 	if err != nil && err.(*strconv.NumError).Err != strconv.ErrRange {
-		return 0, errorf(f.pos, "%s %q is not an integer", what, f.text)
+		return 0, errorf(f.pos, "%s %s is not an integer", what, quote(f.text))
 	}
 	if err != nil || n < min || n > max {
-		return 0, errorf(f.pos, "%s must be between %d and %d, got %s", what, min, max, f.text)
+		return 0, errorf(f.pos, "%s must be between %d and %d, got %s", what, min, max, clip(f.text))
 	}
 	return n, nil
 }
 
 func (p *parser) model(_ field, args []field, _ []option) *Error {
-	name := args[0].text
+	name, at := args[0].text, args[0].pos
+	if len(name) > MaxNameLen {
+		return errorf(at, "model name %s is too long: at most %d bytes (it names the Go package and its files)", quote(name), MaxNameLen)
+	}
 	ok := name[0] >= 'a' && name[0] <= 'z'
 	for _, c := range []byte(name) {
 		ok = ok && (c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')
 	}
 	if !ok {
-		return errorf(args[0].pos, "model name %q is not a lowercase Go package name ([a-z][a-z0-9_]*)", name)
+		return errorf(at, "model name %s is not a lowercase Go package name ([a-z][a-z0-9_]*)", quote(name))
 	}
 	if token.IsKeyword(name) {
-		return errorf(args[0].pos, "model name %q is a Go keyword", name)
+		return errorf(at, "model name %q is a Go keyword", name)
+	}
+	// The generated package is named without the underscores.
+	switch pkg := strings.ReplaceAll(name, "_", ""); {
+	case token.IsKeyword(pkg):
+		return errorf(at, "model name %q makes the Go package name %q (without underscores), a Go keyword", name, pkg)
+	case pkg == "main" || pkg == "init":
+		return errorf(at, "model name %q makes the Go package name %q, which the model binary cannot import", name, pkg)
 	}
 	p.spec.Model = name
 	return nil
@@ -234,7 +265,7 @@ func (p *parser) model(_ field, args []field, _ []option) *Error {
 
 func (p *parser) input(_ field, args []field, opts []option) *Error {
 	for i, what := range [3]string{"input channels", "input height", "input width"} {
-		n, err := intArg(args[i], what, 1, maxSize)
+		n, err := intArg(args[i], what, 1, [3]int{MaxInputChannels, MaxInputSize, MaxInputSize}[i])
 		if err != nil {
 			return err
 		}
@@ -267,11 +298,11 @@ func floats(o option, c int) ([]float64, *Error) {
 		x, err := strconv.ParseFloat(f.text, 64)
 		switch {
 		case err != nil && err.(*strconv.NumError).Err != strconv.ErrRange:
-			return nil, errorf(f.pos, "%s value %q is not a number", what, f.text)
+			return nil, errorf(f.pos, "%s value %s is not a number", what, quote(f.text))
 		case err != nil || math.IsInf(x, 0) || math.IsNaN(x):
-			return nil, errorf(f.pos, "%s value %q is not finite", what, f.text)
+			return nil, errorf(f.pos, "%s value %s is not finite", what, quote(f.text))
 		case what == "std" && x <= 0:
-			return nil, errorf(f.pos, "std value %s is not positive", f.text)
+			return nil, errorf(f.pos, "std value %s is not positive", clip(f.text))
 		}
 		v[i] = x
 	}
@@ -279,7 +310,7 @@ func floats(o option, c int) ([]float64, *Error) {
 }
 
 func (p *parser) classes(_ field, args []field, _ []option) *Error {
-	n, err := intArg(args[0], "classes", 2, maxSize)
+	n, err := intArg(args[0], "classes", 2, MaxClasses)
 	p.spec.Classes = n
 	return err
 }
@@ -291,7 +322,7 @@ func (p *parser) stem(_ field, args []field, _ []option) *Error {
 	case "cifar":
 		p.spec.Stem = StemCIFAR
 	default:
-		return errorf(args[0].pos, "unknown stem %q; want imagenet or cifar", args[0].text)
+		return errorf(args[0].pos, "unknown stem %s; want imagenet or cifar", quote(args[0].text))
 	}
 	return nil
 }
@@ -303,13 +334,13 @@ func (p *parser) block(_ field, args []field, _ []option) *Error {
 	case "bottleneck":
 		p.spec.Block = Bottleneck
 	default:
-		return errorf(args[0].pos, "unknown block %q; want basic or bottleneck", args[0].text)
+		return errorf(args[0].pos, "unknown block %s; want basic or bottleneck", quote(args[0].text))
 	}
 	return nil
 }
 
 func (p *parser) depth(_ field, args []field, _ []option) *Error {
-	n, err := intArg(args[0], "depth", 1, maxSize)
+	n, err := intArg(args[0], "depth", 1, maxDepth)
 	p.spec.Depth, p.depthArg = n, args[0]
 	return err
 }
@@ -317,7 +348,7 @@ func (p *parser) depth(_ field, args []field, _ []option) *Error {
 func (p *parser) stages(kw field, args []field, _ []option) *Error {
 	p.stagesKw = kw
 	for _, a := range args {
-		n, err := intArg(a, "blocks per stage", 1, maxSize)
+		n, err := intArg(a, "blocks per stage", 1, MaxBlocks)
 		if err != nil {
 			return err
 		}
@@ -327,7 +358,7 @@ func (p *parser) stages(kw field, args []field, _ []option) *Error {
 }
 
 func (p *parser) width(_ field, args []field, _ []option) *Error {
-	n, err := intArg(args[0], "width", 1, maxSize)
+	n, err := intArg(args[0], "width", 1, MaxWidth)
 	p.spec.Width = n
 	return err
 }
@@ -345,7 +376,7 @@ func (p *parser) norm(kw field, args []field, opts []option) *Error {
 	case "gn":
 		n.Kind, n.Groups = GN, 32
 	default:
-		return errorf(args[0].pos, "unknown norm %q; want bn, mbn, gn or none", args[0].text)
+		return errorf(args[0].pos, "unknown norm %s; want bn, mbn, gn or none", quote(args[0].text))
 	}
 	var stages *option
 	for _, o := range opts {
@@ -354,7 +385,7 @@ func (p *parser) norm(kw field, args []field, opts []option) *Error {
 			if n.Kind != GN {
 				return errorf(o.key.pos, "groups= is only for gn")
 			}
-			g, err := intArg(o.val, "groups", 1, maxSize)
+			g, err := intArg(o.val, "groups", 1, MaxGroups)
 			if err != nil {
 				return err
 			}
@@ -369,7 +400,7 @@ func (p *parser) norm(kw field, args []field, opts []option) *Error {
 			case "affine":
 				n.Share = ShareAffine
 			default:
-				return errorf(o.val.pos, "unknown share=%q; want stats or affine", o.val.text)
+				return errorf(o.val.pos, "unknown share=%s; want stats or affine", quote(o.val.text))
 			}
 		case "stage", "stages":
 			if stages != nil {
@@ -397,11 +428,16 @@ func (p *parser) norm(kw field, args []field, opts []option) *Error {
 			var err error
 			st, err = strconv.Atoi(f.text)
 			if err != nil || st < 1 {
-				return errorf(f.pos, "bad stage %q; want stem or a stage number from 1", f.text)
+				return errorf(f.pos, "bad stage %s; want stem or a stage number from 1", quote(f.text))
 			}
 		}
 		if slices.Contains(o.Stages, st) {
-			return errorf(f.pos, "stage %s listed twice", f.text)
+			return errorf(f.pos, "stage %s listed twice", clip(f.text))
+		}
+		for _, prev := range p.spec.Overrides {
+			if slices.Contains(prev.Stages, st) && prev.Norm != n {
+				return errorf(f.pos, "stage %s already has norm %s (line %d); the overrides of a stage must agree", clip(f.text), prev.Norm.text(), prev.Pos.Line)
+			}
 		}
 		o.Stages = append(o.Stages, st)
 	}

@@ -46,13 +46,23 @@ var parseErrorTests = []struct {
 	{with(1, "model 9lives"), "1:7", "not a lowercase Go package name"},
 	{with(1, "model my-net"), "1:7", "not a lowercase Go package name"},
 	{with(1, "model func"), "1:7", "is a Go keyword"},
+	{with(1, "model main"), "1:7", `model name "main" makes the Go package name "main", which the model binary cannot import`},
+	{with(1, "model init"), "1:7", `"init", which the model binary cannot import`},
+	{with(1, "model ma_in"), "1:7", `model name "ma_in" makes the Go package name "main"`},
+	{with(1, "model fun_c"), "1:7", `model name "fun_c" makes the Go package name "func" (without underscores), a Go keyword`},
+	{with(1, "model "+strings.Repeat("a", 65)), "1:7", "is too long: at most 64 bytes"},
+	{with(1, "model "+strings.Repeat("a", 1<<20)), "1:7", `model name "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"... (1048576 bytes) is too long`},
+	{with(1, "model résnet"), "1:7", "not a lowercase Go package name"},
+	{with(1, "model 9x"), "1:7", "not a lowercase Go package name"},
 	{with(1, "model a b"), "1:9", "too many arguments (usage: model NAME)"},
 	{with(1, "model mean=1"), "1:7", `unknown option "mean" for model`},
 	{with(2, "input 3 32"), "2:1", "too few arguments (usage: input C H W"},
-	{with(2, "input 0 32 32"), "2:7", "input channels must be between 1 and 1048576, got 0"},
-	{with(2, "input 3 -32 32"), "2:9", "input height must be between 1 and 1048576, got -32"},
+	{with(2, "input 0 32 32"), "2:7", "input channels must be between 1 and 1024, got 0"},
+	{with(2, "input 3 -32 32"), "2:9", "input height must be between 1 and 8192, got -32"},
 	{with(2, "input 3 x 32"), "2:9", `input height "x" is not an integer`},
-	{with(2, "input 3 32 2000000"), "2:12", "input width must be between 1 and 1048576, got 2000000"},
+	{with(2, "input 3 32 2000000"), "2:12", "input width must be between 1 and 8192, got 2000000"},
+	{with(2, "input 3 32 8193"), "2:12", "input width must be between 1 and 8192, got 8193"},
+	{with(2, "input 1025 32 32"), "2:7", "input channels must be between 1 and 1024, got 1025"},
 	{with(2, "input 3 32 99999999999999999999"), "2:12", "input width must be between"},
 	{with(2, "input\t3\t32\t32\tstd=0"), "2:19", "std value 0 is not positive"},
 	{with(2, "input 3 32 32 mean=0.1,0.2"), "2:20", "mean has 2 values; want 1 or 3"},
@@ -63,7 +73,8 @@ var parseErrorTests = []struct {
 	{with(2, "input 3 32 32 mean=1,,2"), "2:22", `mean value "" is not a number`},
 	{with(2, "input 3 32 32 mean="), "2:20", "option mean= needs a value"},
 	{with(2, "input 3 32 32 mean=1 mean=2"), "2:22", "duplicate option mean="},
-	{with(3, "classes 1"), "3:9", "classes must be between 2 and 1048576, got 1"},
+	{with(3, "classes 1"), "3:9", "classes must be between 2 and 100000, got 1"},
+	{with(3, "classes 100001"), "3:9", "classes must be between 2 and 100000, got 100001"},
 	{with(3, "classes ten"), "3:9", `classes "ten" is not an integer`},
 	{with(4, "stem resnet"), "4:6", `unknown stem "resnet"; want imagenet or cifar`},
 	{with(5, "block wide"), "5:7", `unknown block "wide"`},
@@ -81,8 +92,12 @@ var parseErrorTests = []struct {
 	{with(6, "stages 3 3"), "6:1", "too few arguments (usage: stages N1 N2 N3 [N4])"},
 	{with(6, "stages 3 3 3 3 3"), "6:16", "too many arguments"},
 	{with(6, "stages 3 3 3 3"), "6:1", "the cifar stem needs 3 stages, got 4"},
-	{with(6, "stages 3 0 3"), "6:10", "blocks per stage must be between 1 and 1048576, got 0"},
+	{with(6, "stages 3 0 3"), "6:10", "blocks per stage must be between 1 and 1024, got 0"},
+	{with(6, "stages 3 1025 3"), "6:10", "blocks per stage must be between 1 and 1024, got 1025"},
 	{with(0, "width 0"), "7:7", "width must be between 1 and"},
+	{with(0, "width 1048576"), "7:7", "width must be between 1 and 4096, got 1048576"},
+	{with(0, "width "+strings.Repeat("9", 1<<20)), "7:7", `width must be between 1 and 4096, got "9999999999999999999999999999999999999999"... (1048576 bytes)`},
+	{with(0, "norm gn groups=32769"), "7:16", "groups must be between 1 and 32768, got 32769"},
 	{with(0, "norm ln"), "7:6", `unknown norm "ln"; want bn, mbn, gn or none`},
 	{with(0, "norm"), "7:1", "too few arguments (usage: norm"},
 	{with(0, "norm bn groups=4"), "7:9", "groups= is only for gn"},
@@ -94,6 +109,11 @@ var parseErrorTests = []struct {
 	{with(0, "norm gn stage=0"), "7:15", `bad stage "0"; want stem or a stage number from 1`},
 	{with(0, "norm gn stages=1,"), "7:18", `bad stage ""`},
 	{with(0, "norm bn stages=1,2,1"), "7:20", "stage 1 listed twice"},
+	{with(0, "norm gn stage=1\nnorm bn stage=1"), "8:15", "stage 1 already has norm gn groups=32 (line 7); the overrides of a stage must agree"},
+	{with(0, "norm mbn stages=stem,3\nnorm mbn share=stats stages=2,stem"), "8:31", "stage stem already has norm mbn (line 7)"},
+	{with(0, "norm gn groups=16 stage=2\nnorm gn stage=2"), "8:15", "stage 2 already has norm gn groups=16 (line 7)"},
+	{with(0, "norm gn stage="+strings.Repeat("0", 1<<20)+"4"), "7:15", `stage "0000000000000000000000000000000000000000"... (1048577 bytes) out of range`},
+	{with(0, strings.Repeat("x", 1<<20)), "7:1", `unknown directive "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"... (1048576 bytes)`},
 	{with(0, "norm bn stage=1 stages=2,3"), "7:17", "both stage= and stages= given"},
 	{with(0, "norm bn stage=1 stage=2"), "7:17", "duplicate option stage="},
 	{with(0, "norm bn\nnorm mbn"), "8:1", "duplicate default norm (first on line 7)"},
@@ -105,7 +125,11 @@ var parseErrorTests = []struct {
 
 func TestParseErrors(t *testing.T) {
 	for _, tt := range parseErrorTests {
-		t.Run(tt.src, func(t *testing.T) {
+		name := tt.src
+		if len(name) > 80 {
+			name = name[:80]
+		}
+		t.Run(name, func(t *testing.T) {
 			s, err := Parse("t.spec", []byte(tt.src))
 			if err == nil {
 				t.Fatalf("Parse succeeded: %+v", s)
@@ -246,6 +270,11 @@ func TestParse(t *testing.T) {
 		{with(0, "norm mbn stages=3,stem\r"), func(s *Spec) {
 			s.Overrides = []NormOverride{{Pos{"t.spec", 7, 1}, Norm{Kind: MBN}, []int{3, 0}}}
 		}},
+		// Overrides of one stage that agree.
+		{with(0, "norm gn stage=1\nnorm gn groups=32 stages=2,1"), func(s *Spec) {
+			gn := Norm{Kind: GN, Groups: 32}
+			s.Overrides = []NormOverride{{Pos{"t.spec", 7, 1}, gn, []int{1}}, {Pos{"t.spec", 8, 1}, gn, []int{2, 1}}}
+		}},
 		{"\t model\tm#c\n  input 3 32 32\nclasses 10\nstem cifar\nblock basic\ndepth 20", func(*Spec) {}},
 	}
 	for _, tt := range tests {
@@ -271,8 +300,9 @@ block bottleneck
 depth 50
 norm mbn
 norm gn groups=16 stage=1
-norm bn stages=stem,2,3
+norm bn stages=stem,2
 norm none stage=3
+norm gn groups=16 stage=1
 `
 	s, err := Parse("t.spec", []byte(src))
 	if err != nil {
@@ -286,11 +316,28 @@ norm none stage=3
 	}
 	wantOv := []NormOverride{
 		{Pos{"t.spec", 8, 1}, Norm{Kind: GN, Groups: 16}, []int{1}},
-		{Pos{"t.spec", 9, 1}, Norm{Kind: BN}, []int{0, 2, 3}},
+		{Pos{"t.spec", 9, 1}, Norm{Kind: BN}, []int{0, 2}},
 		{Pos{"t.spec", 10, 1}, Norm{Kind: NoNorm}, []int{3}},
+		{Pos{"t.spec", 11, 1}, Norm{Kind: GN, Groups: 16}, []int{1}},
 	}
 	if !reflect.DeepEqual(s.Overrides, wantOv) {
 		t.Errorf("Overrides = %+v, want %+v", s.Overrides, wantOv)
+	}
+}
+
+// TestLimits parses specs at every limit: the largest network a spec may
+// describe.
+func TestLimits(t *testing.T) {
+	for _, src := range []string{
+		fmt.Sprintf("model %s\ninput %d %d %d\nclasses %d\nstem imagenet\nblock bottleneck\nstages %d %d %d %d\nwidth %d\nnorm gn groups=%d stage=4\n",
+			strings.Repeat("m", MaxNameLen), MaxInputChannels, MaxInputSize, MaxInputSize, MaxClasses,
+			MaxBlocks, MaxBlocks, MaxBlocks, MaxBlocks, MaxWidth, MaxGroups),
+		fmt.Sprintf("model m\ninput 1 %d %d\nclasses 2\nstem cifar\nblock basic\nstages %d 1 %d\nwidth %d\n",
+			MaxInputSize, MaxInputSize, MaxBlocks, MaxBlocks, MaxWidth),
+	} {
+		if _, err := Parse("t.spec", []byte(src)); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
 	}
 }
 

@@ -18,6 +18,24 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 
+// Limits on what a spec may give. They are generous for real networks
+// (ResNet-638 has 124 blocks in a stage, ImageNet-21k has 21,841 classes,
+// inputs of 1024x1024 and more) and keep a spec from describing a network
+// so large that even lowering it, with a node per layer, would exhaust
+// memory. Whether a network within them fits a machine is for its memory
+// estimate to say.
+const (
+	MaxInputChannels = 1024   // input channels
+	MaxInputSize     = 8192   // input height and width
+	MaxClasses       = 100000 // classes
+	MaxWidth         = 4096   // the first stage's width
+	MaxBlocks        = 1024   // blocks per stage
+	// MaxGroups bounds gn groups=, which must divide the channels of every
+	// norm layer of its stages: the most is the width of a fourth stage.
+	MaxGroups  = MaxWidth << 3
+	MaxNameLen = 64 // bytes of the model name, which names files and a Go package
+)
+
 // Stem is the first layers of the network, before the residual stages.
 type Stem int
 
@@ -103,8 +121,8 @@ type Spec struct {
 	Overrides []NormOverride
 }
 
-// NormAt is the norm of a stage (0 = stem, 1.. = residual stages): the
-// last override that names it, else the default.
+// NormAt is the norm of a stage (0 = stem, 1.. = residual stages): that
+// of the overrides that name it (which agree), else the default.
 func (s *Spec) NormAt(stage int) Norm {
 	n := s.Norm
 	for _, o := range s.Overrides {

@@ -86,7 +86,7 @@ func (p *parser) validate() {
 		for j, st := range o.Stages {
 			if st > n {
 				f := p.overrides[i].stages[j]
-				p.errs = append(p.errs, errorf(f.pos, "stage %s out of range; the %s stem has stages 1..%d", f.text, s.Stem, n))
+				p.errs = append(p.errs, errorf(f.pos, "stage %s out of range; the %s stem has stages 1..%d", clip(f.text), s.Stem, n))
 			}
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
 	"github.com/google/renameio/v2"
 	"github.com/netc/netc/compiler"
+	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/spec"
 )
 
@@ -55,13 +57,20 @@ func runCheck(args []string) error {
 	fmt.Printf("  nodes          %d (%d convs, %d norms)\n", sum.Nodes, sum.Convs, sum.Norms)
 	fmt.Printf("  parameters     %s\n", commas(sum.Params))
 	fmt.Printf("  multiply-adds  %s per image (%.3g G)\n", commas(sum.MACs), float64(sum.MACs)/1e9)
-	fmt.Printf("  memory         batch %d: activations %s, training step about %s\n",
-		sum.Batch, bytesize(sum.ActivationBytes), bytesize(sum.TrainBytes))
+	fmt.Printf("  memory         batch %d: activations %s; a training step at least %s (compiled), about %s on the interpreter\n",
+		sum.Batch, cli.FormatBytes(sum.ActivationBytes), cli.FormatBytes(sum.MinTrainBytes), cli.FormatBytes(sum.TrainBytes))
+	if have, from := cli.MachineMemory("/"); have > 0 && sum.MinTrainBytes > have {
+		fmt.Printf("  warning        that is more than the %s of memory %s: train and eval will refuse it\n", cli.FormatBytes(have), from)
+	}
 	return nil
 }
 
-// commas writes n with thousands separators: 25,557,032.
+// commas writes n with thousands separators: 25,557,032; math.MaxInt64,
+// what a saturated count holds, is "more than 9,223,372,036,854,775,806".
 func commas(n int64) string {
+	if n == math.MaxInt64 {
+		return "more than " + commas(n-1)
+	}
 	s := fmt.Sprint(n)
 	var b strings.Builder
 	for i, r := range s {
@@ -71,17 +80,6 @@ func commas(n int64) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func bytesize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	default:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
 }
 
 func runFmt(args []string) error {

@@ -26,8 +26,16 @@
 //
 // NETC_CPUPROFILE=FILE writes a CPU profile of the command to FILE.
 //
-// Exit status: 0 ok, 1 runtime failure, 2 bad input (spec, flags, data,
-// checkpoint), with a message naming the file and place.
+// Exit status (a model binary's too, which netc passes on):
+//
+//	0  ok
+//	1  a runtime or environment failure (a file that cannot be written, a
+//	   training run that diverged)
+//	2  bad input: a spec, flag, data set or checkpoint, with a message
+//	   naming the file and place
+//	3  an internal error (a panic): "netc: internal error: VALUE; stack
+//	   trace written to FILE", a file in the temporary folder named with
+//	   the pid and the time
 package main
 
 import (
@@ -93,12 +101,19 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+// run runs the command line args and returns the exit status; a panic
+// becomes an internal error, status 3.
+func run(args []string) (status int) {
+	defer func() {
+		if v := recover(); v != nil {
+			status = cli.Internal("netc", v)
+		}
+	}()
 	if path := os.Getenv("NETC_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "netc: NETC_CPUPROFILE:", err)
-			return 2
+			return 1
 		}
 		pprof.StartCPUProfile(f)
 		defer func() {

@@ -1,19 +1,31 @@
 // Package cli is the command line that netc and every model binary it
 // compiles share: train, finetune-norm, eval, attack, bench and predict,
-// with the same flags, errors and exit statuses (0 ok, 1 runtime
-// failure, 2 bad input).
+// with the same flags, errors and exit statuses:
+//
+//	0  ok
+//	1  a runtime or environment failure (a file that cannot be written, a
+//	   training run that diverged)
+//	2  bad input: a spec, flag, data set or checkpoint, with a message
+//	   naming the file and place
+//	3  an internal error (a panic): a short message names the file in
+//	   os.TempDir() that holds the stack trace
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/spec"
 )
 
@@ -45,6 +57,43 @@ func Status(prog string, err error) int {
 	}
 	fmt.Fprintln(os.Stderr, prog+":", err)
 	return 1
+}
+
+// Internal reports an internal error, the value v of a panic recovered
+// at a command's boundary, and returns exit status 3: it writes the stack
+// trace (the worker's too, for a panic raised again from a worker
+// goroutine as a *ref.Panic) to a new file in os.TempDir(), named with the
+// pid and the time, and prints "PROG: internal error: V; stack trace
+// written to FILE". Call it from the deferred function that recovers, so
+// that the stack still holds the panic.
+func Internal(prog string, v any) int {
+	stack := debug.Stack()
+	var worker []byte
+	if wp, ok := v.(*ref.Panic); ok {
+		v, worker = wp.Value, wp.Stack
+	}
+	msg := fmt.Sprint(v)
+	if first, _, cut := strings.Cut(msg, "\n"); cut || len(first) > 200 {
+		msg = first[:min(len(first), 200)] + " ..."
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s: internal error: %v\n\ncommand: %q\n%s %s/%s\n\n%s", prog, v, os.Args, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, stack)
+	if worker != nil {
+		fmt.Fprintf(&b, "\nThe panic was raised on a worker goroutine, whose stack was:\n\n%s", worker)
+	}
+	f, err := os.CreateTemp("", fmt.Sprintf("%s-crash-%d-%s-*.txt", prog, os.Getpid(), time.Now().Format("20060102-150405")))
+	if err == nil {
+		_, err = f.Write(b.Bytes())
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: internal error: %s; could not write the stack trace (%v), so here it is:\n%s", prog, msg, err, b.Bytes())
+		return 3
+	}
+	fmt.Fprintf(os.Stderr, "%s: internal error: %s; stack trace written to %s\n", prog, msg, f.Name())
+	return 3
 }
 
 // Parse parses flags that may come before and after positional
@@ -120,12 +169,18 @@ func network(s *spec.Spec) string {
 // name) for the model that newModel builds, and returns the exit status.
 // A package with embedded weights passes its Load as trained: predict
 // then needs no checkpoint.
-func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string, trained ...func() (M, error)) int {
+func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string, trained ...func() (M, error)) (status int) {
+	prog := "model"
+	defer func() {
+		if v := recover(); v != nil {
+			status = Internal(prog, v)
+		}
+	}()
 	m, err := newModel(0)
 	if err != nil {
-		return Status("model", err)
+		return Status(prog, err)
 	}
-	prog := m.Spec().Model
+	prog = m.Spec().Model
 	f := Compiled(newModel)
 	var load func() (runtime.Model, error)
 	if len(trained) > 0 {

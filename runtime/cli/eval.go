@@ -39,6 +39,7 @@ func Eval(f Factory, args []string) error {
 		fl.Usage += fmt.Sprintf(" (default: the run's training attack's; %s, the paper's, if it trained on clean images)", paper)
 		fl.DefValue = ""
 	}
+	MemoryFlag(fs)
 	fs.IntVar(&c.Restarts, "restarts", 1, "random starts per image: robust only if it survives all")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")
@@ -106,6 +107,9 @@ flags:
 		settings = nil
 	}
 	c.Locate = Locate
+	if err := CheckMemory(m.Spec(), c.Batch); err != nil {
+		return err
+	}
 	var results []*eval.Result
 	byLoss := map[pgd.Loss]*eval.Result{}
 	losses := append([]pgd.Loss{c.Attack.Loss}, more...)
@@ -277,6 +281,9 @@ func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error
 	if err != nil {
 		return nil, nil, "", Badf("%s: its spec does not parse: %v", path, err)
 	}
+	if err := CheckMemory(s, 1); err != nil {
+		return nil, nil, "", err
+	}
 	m, err := f(s, 0)
 	if err != nil {
 		return nil, nil, "", Bad(err)
@@ -318,6 +325,9 @@ func loadTest(m runtime.Model, src string) (*data.Dataset, error) {
 	}
 	if err := Compatible(m.Spec(), test); err != nil {
 		return nil, err
+	}
+	if err := test.MatchSplit(src, "train"); err != nil {
+		return nil, Bad(err)
 	}
 	return test, nil
 }

@@ -217,6 +217,9 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	if *batch < 1 || *threads < 1 {
 		return Badf("bench: --batch and --threads must be >= 1")
 	}
+	if err := CheckMemory(s, *batch); err != nil {
+		return err
+	}
 	goruntime.GOMAXPROCS(*threads)
 	kernels.SetThreads(*threads)
 	m, err := f(s, 1)

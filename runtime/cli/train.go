@@ -109,6 +109,7 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.Var(fraction{&c.EpsWarmup}, "eps-warmup", "epochs over which the attack's eps (and step) ramp up from 0")
 	fs.StringVar(&c.Init, "init", c.Init, "start from the weights of this checkpoint (or RUN folder)")
 	finishAttack := AttackFlags(fs, &c.Attack, nil)
+	MemoryFlag(fs)
 	return func() error {
 		if c.Init != "" {
 			c.Init = CheckpointPath(c.Init)
@@ -224,6 +225,9 @@ var CheckpointEvery = 10 * time.Minute
 // TrainSpec trains (or resumes) a run of the spec and returns its model.
 // Ctrl-C (or SIGTERM) checkpoints where the run stands and stops it.
 func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit int) (runtime.Model, error) {
+	if err := CheckMemory(s, stepImages(c)); err != nil {
+		return nil, err
+	}
 	m, err := f(s, c.Seed)
 	if err != nil {
 		return nil, Bad(err)
@@ -239,6 +243,9 @@ func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit in
 	if testLimit > 0 {
 		if r.Test, err = data.Load(c.Data, "test"); err != nil {
 			return nil, Bad(err)
+		}
+		if err := Compatible(s, trainSet, r.Test); err != nil {
+			return nil, err
 		}
 		r.TestLimit = testLimit
 	}
@@ -268,13 +275,23 @@ func runError(err error) error {
 	return err
 }
 
-// Compatible checks that a data set fits a spec's input and classes.
-func Compatible(s *spec.Spec, d *data.Dataset) error {
-	if d.C != s.Input[0] || d.H != s.Input[1] || d.W != s.Input[2] {
-		return Badf("%s: images are %dx%dx%d but %s expects input %d %d %d", d.Name, d.C, d.H, d.W, s.File, s.Input[0], s.Input[1], s.Input[2])
-	}
-	if d.Classes > s.Classes {
-		return Badf("%s: %d classes but %s has classes %d", d.Name, d.Classes, s.File, s.Classes)
+// Compatible checks that data sets fit a spec: images of its input
+// shape, exactly its number of classes (the loss and the accuracy count
+// the spec's logits, one per class of the data), and, for the splits of
+// one data set, the same classes (see data.SameClasses).
+func Compatible(s *spec.Spec, sets ...*data.Dataset) error {
+	for i, d := range sets {
+		if d.C != s.Input[0] || d.H != s.Input[1] || d.W != s.Input[2] {
+			return Badf("%s: images are %dx%dx%d but %s expects input %d %d %d", d, d.C, d.H, d.W, s.File, s.Input[0], s.Input[1], s.Input[2])
+		}
+		if d.Classes != s.Classes {
+			return Badf("%s: %d classes but %s has classes %d; they must be equal", d, d.Classes, s.File, s.Classes)
+		}
+		if i > 0 {
+			if err := data.SameClasses(sets[0], d); err != nil {
+				return Bad(err)
+			}
+		}
 	}
 	return nil
 }

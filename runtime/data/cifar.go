@@ -55,6 +55,13 @@ func loadCIFAR10Binary(dir, split string) (*Dataset, error) {
 	d := &Dataset{Name: "cifar10/" + split, C: 3, H: 32, W: 32, Classes: 10}
 	for _, name := range names {
 		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("cifar10: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("cifar10: %s is not a regular file", p)
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("cifar10: %w", err)
@@ -67,7 +74,7 @@ func loadCIFAR10Binary(dir, split string) (*Dataset, error) {
 }
 
 // appendCIFARBatch appends the records of the binary batch b, read from
-// file name, to d.
+// file name, to d; on an error d is left as it was.
 func appendCIFARBatch(d *Dataset, name string, b []byte) error {
 	if len(b) == 0 {
 		return fmt.Errorf("cifar10: %s: empty file", name)
@@ -76,13 +83,15 @@ func appendCIFARBatch(d *Dataset, name string, b []byte) error {
 		return fmt.Errorf("cifar10: %s: size %d is not a multiple of the %d-byte record (truncated or not a CIFAR-10 binary batch)", name, len(b), cifarRecord)
 	}
 	n := len(b) / cifarRecord
+	for i := range n {
+		if l := b[i*cifarRecord]; l >= 10 {
+			return fmt.Errorf("cifar10: %s: label %d of record %d is out of range 0..9", name, l, i)
+		}
+	}
 	d.Pixels = slices.Grow(d.Pixels, n*cifarPixels)
 	d.Labels = slices.Grow(d.Labels, n)
 	for i := range n {
 		rec := b[i*cifarRecord : (i+1)*cifarRecord]
-		if rec[0] >= 10 {
-			return fmt.Errorf("cifar10: %s: label %d of record %d is out of range 0..9", name, rec[0], i)
-		}
 		d.Labels = append(d.Labels, rec[0])
 		d.Pixels = append(d.Pixels, rec[1:]...)
 	}

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -20,11 +21,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/netc/netc/runtime/ref"
 )
 
-// maxPixels bounds the size of one image, so that a corrupt header cannot
-// ask for a huge allocation.
-const maxPixels = 1 << 26
+// Bounds on what an ImageFolder tree may ask of memory, checked before
+// anything is allocated: a corrupt header or a bomb gets an error, not a
+// huge allocation.
+const (
+	maxSide      = 8192    // an image's width or height, spec.MaxInputSize
+	maxImageFile = 1 << 28 // bytes of one image file
+	maxDataBytes = 1 << 40 // bytes of a data set's pixels
+)
 
 // maxClasses is the number of classes a Dataset's uint8 labels can hold.
 const maxClasses = 256
@@ -33,12 +41,13 @@ const maxClasses = 256
 // parts; used to catch a request for a split the tree does not have.
 var splitNames = []string{"train", "test", "val", "validation"}
 
-// entry is one image file of an ImageFolder tree.
+// entry is one image file, or folder, of an ImageFolder tree.
 type entry struct {
 	name  string // slash-separated path inside the tree, e.g. "train/cat/0001.jpg"
 	class string
 	file  string // file to read, for a folder tree
 	data  []byte // contents, for an archive
+	dir   bool   // a folder, not an image
 }
 
 // loadImageFolder reads the split of the ImageFolder tree at path: a folder,
@@ -47,22 +56,44 @@ type entry struct {
 // in errors and in the Dataset's name; wantClasses, if not zero, is the
 // number of classes the tree must have.
 func loadImageFolder(kind, path, split string, wantClasses int) (*Dataset, error) {
-	fi, err := os.Stat(path)
+	entries, classes, err := listImageFolder(kind, path, split, wantClasses, true)
+	if err != nil {
+		return nil, err
+	}
+	entries, labels := interleave(entries, classes)
+	d, err := decodeAll(path, entries)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	d.Name = kind + "/" + split
+	d.Path = path
+	d.Classes = len(classes)
+	d.ClassNames = classes
+	d.Labels = labels
+	return d, nil
+}
+
+// listImageFolder lists the images of the split of the ImageFolder tree at
+// path, sorted by name, with its sorted class names, reading the images of
+// an archive only if withData is set; kind and wantClasses are
+// loadImageFolder's.
+func listImageFolder(kind, path, split string, wantClasses int, withData bool) ([]entry, []string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	var all []entry
 	if fi.IsDir() {
 		all, err = folderEntries(path, split)
 	} else {
-		all, err = tarEntries(path, split)
+		all, err = tarEntries(path, split, withData)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
+		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	entries, err := selectSplit(path, split, all)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
+		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
 
@@ -74,19 +105,11 @@ func loadImageFolder(kind, path, split string, wantClasses int) (*Dataset, error
 	classes = slices.Compact(classes)
 	switch {
 	case wantClasses > 0 && len(classes) != wantClasses:
-		return nil, fmt.Errorf("%s: %s: %d class folders, want %d", kind, path, len(classes), wantClasses)
+		return nil, nil, fmt.Errorf("%s: %s: %d class folders, want %d", kind, path, len(classes), wantClasses)
 	case len(classes) > maxClasses:
-		return nil, fmt.Errorf("%s: %s: %d class folders; at most %d are supported for now", kind, path, len(classes), maxClasses)
+		return nil, nil, fmt.Errorf("%s: %s: %d class folders; at most %d are supported for now", kind, path, len(classes), maxClasses)
 	}
-	entries, labels := interleave(entries, classes)
-	d, err := decodeAll(path, entries)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
-	}
-	d.Name = kind + "/" + split
-	d.Classes = len(classes)
-	d.Labels = labels
-	return d, nil
+	return entries, classes, nil
 }
 
 // interleave orders entries, sorted by name and so class by class, as the
@@ -134,13 +157,26 @@ func hidden(name string) bool {
 	return false
 }
 
-// folderEntries lists the images under the folder root: only those under
-// root/split when that folder exists.
+// folderEntries lists the images and folders under the folder root: only
+// those under root/split when that folder has images in class folders.
 func folderEntries(root, split string) ([]entry, error) {
-	walk := root
 	if fi, err := os.Stat(filepath.Join(root, split)); err == nil && fi.IsDir() {
-		walk = filepath.Join(root, split)
+		entries, err := walkEntries(root, filepath.Join(root, split))
+		for _, e := range entries {
+			if !e.dir && strings.Count(e.name, "/") >= 2 { // split/<class>/...
+				return entries, err
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
+	return walkEntries(root, root)
+}
+
+// walkEntries lists the images and folders under walk, a folder of the
+// tree at root, skipping hidden ones.
+func walkEntries(root, walk string) ([]entry, error) {
 	var entries []entry
 	err := filepath.WalkDir(walk, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -151,13 +187,13 @@ func folderEntries(root, split string) ([]entry, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel != "." && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if isImage(rel) {
+		switch {
+		case d.IsDir() && rel == ".":
+		case d.IsDir() && strings.HasPrefix(d.Name(), "."):
+			return filepath.SkipDir
+		case d.IsDir():
+			entries = append(entries, entry{name: rel, dir: true})
+		case isImage(rel):
 			entries = append(entries, entry{name: rel, file: p})
 		}
 		return nil
@@ -165,15 +201,20 @@ func folderEntries(root, split string) ([]entry, error) {
 	return entries, err
 }
 
-// tarEntries reads the images of the tar archive at name, gzip'd or not.
-// Once it has seen an image under split/, it keeps only those.
-func tarEntries(name, split string) ([]entry, error) {
+// tarEntries reads the images of the tar archive at name, gzip'd or not,
+// and lists its folders; without withData it lists the images only. Once
+// it has seen an image under split/, it keeps only those.
+func tarEntries(name, split string, withData bool) ([]entry, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
+	size := int64(1 << 20) // read big archives in large pieces, small ones at once
+	if fi, err := f.Stat(); err == nil {
+		size = min(size, fi.Size())
+	}
+	br := bufio.NewReaderSize(f, int(size))
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -183,7 +224,7 @@ func tarEntries(name, split string) ([]entry, error) {
 		defer zr.Close()
 		r = zr
 	}
-	var in, out []entry
+	var in, out, dirs []entry
 	seen := false // whether the archive has a valid header
 	tr := tar.NewReader(r)
 	for {
@@ -202,19 +243,28 @@ func tarEntries(name, split string) ([]entry, error) {
 		}
 		seen = true
 		clean := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		if hdr.Typeflag == tar.TypeDir && clean != "" && !hidden(clean) {
+			dirs = append(dirs, entry{name: clean, dir: true})
+			continue
+		}
 		if !hdr.FileInfo().Mode().IsRegular() || !isImage(clean) || hidden(clean) {
 			continue
 		}
-		matches := strings.HasPrefix(clean, split+"/")
+		matches := strings.HasPrefix(clean, split+"/") && strings.Count(clean, "/") >= 2 // split/<class>/...
 		if !matches && len(in) > 0 {
 			continue
 		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			if err == io.ErrUnexpectedEOF {
-				err = fmt.Errorf("archive is truncated")
+		if hdr.Size > maxImageFile {
+			return nil, fmt.Errorf("%s: entry %s: %d bytes, more than the %d MiB an image file may have", name, hdr.Name, hdr.Size, maxImageFile>>20)
+		}
+		var b []byte
+		if withData {
+			if b, err = io.ReadAll(tr); err != nil {
+				if err == io.ErrUnexpectedEOF {
+					err = fmt.Errorf("archive is truncated")
+				}
+				return nil, fmt.Errorf("%s: entry %s: %v", name, hdr.Name, err)
 			}
-			return nil, fmt.Errorf("%s: entry %s: %v", name, hdr.Name, err)
 		}
 		e := entry{name: clean, data: b}
 		if matches {
@@ -225,20 +275,35 @@ func tarEntries(name, split string) ([]entry, error) {
 		}
 	}
 	if len(in) > 0 {
-		return in, nil
+		return append(in, dirs...), nil
 	}
-	return out, nil
+	return append(out, dirs...), nil
 }
+
+// errNoSplit is the error of a tree divided into splits, but not into the
+// one asked for.
+var errNoSplit = errors.New("no such split")
 
 // selectSplit keeps the images of split from all and sets their classes:
 // the images split/<class>/..., or, when there are none, every
 // <class>/... image. It fails if the tree is divided into splits but not
-// into this one.
+// into this one (errNoSplit), or if a class folder (a folder of all, at
+// the level of the classes) has no images.
 func selectSplit(root, split string, all []entry) ([]entry, error) {
 	var in, out []entry
 	var others []string
+	var inDirs, outDirs []string // the class folders, split/<class> and <class>
 	for _, e := range all {
 		parts := strings.Split(e.name, "/")
+		if e.dir {
+			switch {
+			case len(parts) == 2 && parts[0] == split:
+				inDirs = append(inDirs, e.name)
+			case len(parts) == 1:
+				outDirs = append(outDirs, e.name)
+			}
+			continue
+		}
 		switch {
 		case len(parts) >= 3 && parts[0] == split:
 			e.class = parts[1]
@@ -253,40 +318,61 @@ func selectSplit(root, split string, all []entry) ([]entry, error) {
 	}
 	switch {
 	case len(in) > 0:
-		return in, nil
+		return in, noEmptyClass(root, in, inDirs)
 	case len(others) > 0:
-		return nil, fmt.Errorf("%s: no images under %s/ (the tree has %s/)", root, split, strings.Join(others, "/, "))
+		return nil, fmt.Errorf("%s: no images under %s/ (the tree has %s/): %w", root, split, strings.Join(others, "/, "), errNoSplit)
 	case len(out) == 0:
 		return nil, fmt.Errorf("%s: no images (want <split>/<class>/<image>.jpg or .png, or <class>/<image>)", root)
 	}
-	return out, nil
+	return out, noEmptyClass(root, out, outDirs)
+}
+
+// noEmptyClass fails if a class folder in dirs holds none of the images.
+func noEmptyClass(root string, images []entry, dirs []string) error {
+	has := map[string]bool{}
+	for _, e := range images {
+		has[e.class] = true
+	}
+	for _, d := range dirs {
+		if !has[path.Base(d)] {
+			return fmt.Errorf("%s: class folder %s/ has no images (a class needs at least one .jpg or .png)", root, d)
+		}
+	}
+	return nil
 }
 
 // decodeAll decodes the images of entries in parallel into one Dataset
 // (pixels and sizes only). Every image must have the size of the first.
 func decodeAll(root string, entries []entry) (*Dataset, error) {
-	first, err := decodeEntry(root, entries[0], image.Point{})
+	b, err := readEntry(root, entries[0])
 	if err != nil {
 		return nil, err
 	}
-	size := first.Bounds().Size()
+	size, err := imageSize(root, entries[0], b)
+	if err != nil {
+		return nil, err
+	}
 	n := 3 * size.X * size.Y
+	if len(entries) > maxDataBytes/n {
+		return nil, fmt.Errorf("%s: %d images of %dx%d need more than the %d GiB of pixels a data set may have", root, len(entries), size.X, size.Y, maxDataBytes>>30)
+	}
 	d := &Dataset{C: 3, H: size.Y, W: size.X, Pixels: make([]uint8, len(entries)*n)}
-	toCHW(first, d.Pixels[:n])
 
 	// Workers take indices in increasing order and stop taking new ones
 	// after a failure, so every index below a failing one is decoded and
-	// the error reported is always that of the first bad entry.
+	// the error reported is always that of the first bad entry. A panic
+	// on a worker is raised again here.
 	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		mu     sync.Mutex
-		errAt  = len(entries)
-		wg     sync.WaitGroup
+		next     atomic.Int64
+		failed   atomic.Bool
+		mu       sync.Mutex
+		errAt    = len(entries)
+		wg       sync.WaitGroup
+		panicked atomic.Pointer[ref.Panic]
 	)
-	next.Store(1)
 	for range min(runtime.GOMAXPROCS(0), len(entries)) {
 		wg.Go(func() {
+			defer ref.CatchPanic(&panicked)
 			for !failed.Load() {
 				i := int(next.Add(1) - 1)
 				if i >= len(entries) {
@@ -307,32 +393,59 @@ func decodeAll(root string, entries []entry) (*Dataset, error) {
 		})
 	}
 	wg.Wait()
+	ref.Repanic(&panicked)
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// decodeEntry reads and decodes the image of e. If size is not zero the
-// image must have that size.
-func decodeEntry(root string, e entry, size image.Point) (image.Image, error) {
-	b := e.data
-	if e.file != "" {
-		var err error
-		if b, err = os.ReadFile(e.file); err != nil {
-			return nil, err
-		}
+// readEntry returns the bytes of e's image file, at most maxImageFile.
+func readEntry(root string, e entry) ([]byte, error) {
+	if e.file == "" {
+		return e.data, nil
 	}
+	f, err := os.Open(e.file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxImageFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: entry %s: %w", root, e.name, err)
+	}
+	if len(b) > maxImageFile {
+		return nil, fmt.Errorf("%s: entry %s: more than the %d MiB an image file may have", root, e.name, maxImageFile>>20)
+	}
+	return b, nil
+}
+
+// imageSize reads the size of e's image b from its header, which it checks
+// against the bounds before anything decodes the image.
+func imageSize(root string, e entry, b []byte) (image.Point, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: entry %s: bad image: %v", root, e.name, err)
+		return image.Point{}, fmt.Errorf("%s: entry %s: bad image: %v", root, e.name, err)
 	}
-	got := image.Pt(cfg.Width, cfg.Height)
-	switch {
-	case size != image.Point{} && got != size:
+	if w, h := cfg.Width, cfg.Height; w <= 0 || h <= 0 || w > maxSide || h > maxSide {
+		return image.Point{}, fmt.Errorf("%s: entry %s: image size %dx%d is outside 1x1 to %dx%d", root, e.name, w, h, maxSide, maxSide)
+	}
+	return image.Pt(cfg.Width, cfg.Height), nil
+}
+
+// decodeEntry reads and decodes the image of e, which must have the given
+// size.
+func decodeEntry(root string, e entry, size image.Point) (image.Image, error) {
+	b, err := readEntry(root, e)
+	if err != nil {
+		return nil, err
+	}
+	got, err := imageSize(root, e, b)
+	if err != nil {
+		return nil, err
+	}
+	if got != size {
 		return nil, fmt.Errorf("%s: entry %s is %dx%d, not %dx%d like the first image; images must all have one size for now", root, e.name, got.X, got.Y, size.X, size.Y)
-	case got.X <= 0 || got.Y <= 0 || got.X > maxPixels/got.Y:
-		return nil, fmt.Errorf("%s: entry %s: bad image size %dx%d", root, e.name, got.X, got.Y)
 	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {

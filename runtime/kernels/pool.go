@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/netc/netc/runtime/ref"
 )
 
 // The worker pool: GOMAXPROCS persistent goroutines (read when the pool
@@ -16,6 +18,14 @@ type job struct {
 	f            func(part, lo, hi int)
 	part, lo, hi int
 	wg           *sync.WaitGroup
+	panicked     *atomic.Pointer[ref.Panic] // where a panic of f goes
+}
+
+// run runs the job on a worker, passing a panic of f to the caller.
+func (j job) run() {
+	defer j.wg.Done()
+	defer ref.CatchPanic(j.panicked)
+	j.f(j.part, j.lo, j.hi)
 }
 
 var pool struct {
@@ -33,8 +43,7 @@ func startPool() {
 		for range pool.workers - 1 {
 			go func() {
 				for j := range pool.jobs {
-					j.f(j.part, j.lo, j.hi)
-					j.wg.Done()
+					j.run()
 				}
 			}()
 		}
@@ -58,7 +67,9 @@ func SetThreads(n int) (old int) {
 // Parallel runs f over [0, n) split into Threads() contiguous parts of
 // near-equal size (fewer if n is smaller), the first on the calling
 // goroutine, and returns when all are done. f(lo, hi) must touch only
-// what indices lo..hi-1 own, and must not call Parallel itself.
+// what indices lo..hi-1 own, and must not call Parallel itself. A panic
+// of f on a worker is raised again on the caller's goroutine, as a
+// *ref.Panic.
 func Parallel(n int, f func(lo, hi int)) {
 	parallelParts(n, func(_, lo, hi int) { f(lo, hi) })
 }
@@ -76,10 +87,12 @@ func parallelParts(n int, f func(part, lo, hi int)) {
 		return
 	}
 	var wg sync.WaitGroup
+	var panicked atomic.Pointer[ref.Panic]
 	wg.Add(parts - 1)
 	for i := 1; i < parts; i++ {
-		pool.jobs <- job{f, i, i * n / parts, (i + 1) * n / parts, &wg}
+		pool.jobs <- job{f, i, i * n / parts, (i + 1) * n / parts, &wg, &panicked}
 	}
 	f(0, 0, n/parts)
 	wg.Wait()
+	ref.Repanic(&panicked)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -23,9 +24,41 @@ func chunkBounds(i, n, chunks int) (lo, hi int) {
 	return i * n / chunks, (i + 1) * n / chunks
 }
 
+// Panic is a panic on a worker goroutine, raised again on the goroutine
+// that waited for the work, so that a recover at a command's boundary
+// sees it (a panic that ends a goroutine of its own kills the process):
+// the value and the worker's stack when it panicked.
+type Panic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *Panic) Error() string { return fmt.Sprint(p.Value) }
+
+// CatchPanic, deferred by a worker goroutine, stores its panic, if any,
+// in *p; the first one stored wins.
+func CatchPanic(p *atomic.Pointer[Panic]) {
+	if v := recover(); v != nil {
+		if wp, ok := v.(*Panic); ok { // raised again by a nested wait
+			p.CompareAndSwap(nil, wp)
+			return
+		}
+		p.CompareAndSwap(nil, &Panic{v, debug.Stack()})
+	}
+}
+
+// Repanic, called after waiting for the workers, panics with the *Panic
+// one of them stored, if any.
+func Repanic(p *atomic.Pointer[Panic]) {
+	if wp := p.Load(); wp != nil {
+		panic(wp)
+	}
+}
+
 // forChunks cuts [0, n) into numChunks(n) contiguous chunks and calls
 // f(chunk, lo, hi) for each, on min(GOMAXPROCS, chunks) goroutines. Chunks
-// are started in increasing order.
+// are started in increasing order. A panic of f is raised again on the
+// caller's goroutine, as a *Panic.
 func forChunks(n int, f func(chunk, lo, hi int)) {
 	chunks := numChunks(n)
 	workers := min(runtime.GOMAXPROCS(0), chunks)
@@ -38,8 +71,10 @@ func forChunks(n int, f func(chunk, lo, hi int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var panicked atomic.Pointer[Panic]
 	for range workers {
 		wg.Go(func() {
+			defer CatchPanic(&panicked)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= chunks {
@@ -51,6 +86,7 @@ func forChunks(n int, f func(chunk, lo, hi int)) {
 		})
 	}
 	wg.Wait()
+	Repanic(&panicked)
 }
 
 // forRange runs f over [0, n) cut into numChunks(n) pieces, in parallel. It
