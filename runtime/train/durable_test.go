@@ -283,7 +283,7 @@ func TestResumeRefusesBadCheckpoints(t *testing.T) {
 		{"extra tensor", func(m *Meta, ts []ckpt.Tensor) []ckpt.Tensor {
 			return append(ts, ckpt.Tensor{Name: "layer9.weight", Shape: []int{1}, Data: []float32{1}})
 		}, "", "layer9.weight is not in the model"},
-		{"non-finite weight", tensor("fc.bias", func(t *ckpt.Tensor) { t.Data[0] = float32(math.NaN()) }), "", "fc.bias has 1 non-finite"},
+		{"non-finite weight", tensor("fc.bias", func(t *ckpt.Tensor) { t.Data[0] = float32(math.NaN()) }), "", "tensor fc.bias is not finite: value 0 is NaN (1 of its 3 values"},
 		{"other settings", func(m *Meta, ts []ckpt.Tensor) []ckpt.Tensor { m.Config.Momentum = 0.5; return ts }, "", "momentum: run 0.5, now 0.9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
