@@ -141,7 +141,7 @@ func TestExitStatuses(t *testing.T) {
 			code: 2, msg: `big.safetensors\[spec\]: a step of 1 image needs at least .* TiB .* more than the`},
 		{name: "stats of a checkpoint too large for memory", args: []string{"stats", bigCkpt}, code: 2, msg: `big.safetensors\[spec\]: a step of 1 image`},
 		{name: "finetune-norm of a checkpoint too large for memory", args: []string{"finetune-norm", bigCkpt, "--interp", "--out", t.TempDir(), "--data", "imagefolder:" + tree},
-			code: 2, msg: `big.safetensors\[spec\]: a step of 128 images`},
+			code: 2, msg: `big.safetensors\[spec\]: a step of [0-9]+ images? needs`},
 		{name: "memory limit", args: train(spec4, tree, "--memory", "64KiB"), code: 2, msg: `tiny-4-16.spec: a step of 4 images needs at least .* more than the 64.0 KiB of memory --memory allows`},
 		{name: "bad memory flag", args: train(spec4, tree, "--memory", "lots"), code: 2, msg: `invalid value "lots" for flag -memory`},
 		{name: "panic", args: []string{"test-panic"}, code: 3,
