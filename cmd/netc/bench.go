@@ -107,7 +107,7 @@ func benchWarnings(rep benchReport) []string {
 	}
 	if over > 0 {
 		k := rep.Kernels[worst]
-		warnings = append(warnings, fmt.Sprintf("%d of %d figures exceed 100%% of the measured peak of their thread count (up to %.1f%%: %s %s %s, batch %d, %d threads): the peak measurement was disturbed; rerun", over, len(rep.Kernels), 100*k.PeakFraction, k.Net, k.Layer, k.Op, k.Batch, k.Threads))
+		warnings = append(warnings, fmt.Sprintf("%d of %d figures exceed 100%% of the measured peak of their thread count (up to %.1f%%: %s %s %s, batch %d, %d thread(s)): the peak measurement was disturbed; rerun", over, len(rep.Kernels), 100*k.PeakFraction, k.Net, k.Layer, k.Op, k.Batch, k.Threads))
 	}
 	return warnings
 }

@@ -125,7 +125,7 @@ func TestBenchWarnings(t *testing.T) {
 			Kernels: []benchKernel{kernel("conv1", 1, 0.8), kernel("conv1", 2, 1)}}, 0, nil},
 		{"above the peak", benchReport{Peak: map[string]float64{"1": 100, "2": 190},
 			Kernels: []benchKernel{kernel("conv1", 1, 1.05), kernel("layer1.0.conv1", 2, 1.2), kernel("layer2.0.conv1", 2, 0.7)}},
-			1, []string{"2 of 3 figures exceed 100% of the measured peak", "up to 120.0%: resnet20 layer1.0.conv1 fwd, batch 8, 2 threads", "rerun"}},
+			1, []string{"2 of 3 figures exceed 100% of the measured peak", "up to 120.0%: resnet20 layer1.0.conv1 fwd, batch 8, 2 thread(s)", "rerun"}},
 		{"2 threads below 1", benchReport{Peak: map[string]float64{"1": 100, "2": 90}},
 			1, []string{"peak on 2 threads (90.0 GFLOP/s) is below that on 1 (100.0 GFLOP/s)", "rerun"}},
 		{"4 threads below 2", benchReport{Peak: map[string]float64{"1": 50, "2": 100, "4": 99}},
