@@ -96,6 +96,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\ntrain, finetune-norm, eval, attack, predict and bench model run the spec's\n"+
 		"compiled model binary (built into the user cache directory the first time:\n"+
 		"minutes); --interp runs them in process on the interpreter instead.\n\n"+
+		"Environment: NETC_CPUPROFILE=FILE writes a CPU profile of the command;\n"+
+		"NETC_ISA=avx512|avx2|generic picks the kernels (default: the fastest).\n\n"+
 		"Run 'netc COMMAND -h' for a command's flags.")
 }
 
