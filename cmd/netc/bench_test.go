@@ -15,9 +15,10 @@ func TestBenchKernelsJSON(t *testing.T) {
 		t.Fatalf("netc bench kernels: exit %d: %s", code, stderr)
 	}
 	var rep struct {
-		ISA     string             `json:"isa"`
-		Peak    map[string]float64 `json:"peak_gflops"`
-		Kernels []map[string]any   `json:"kernels"`
+		ISA      string             `json:"isa"`
+		Peak     map[string]float64 `json:"peak_gflops"`
+		Kernels  []map[string]any   `json:"kernels"`
+		Warnings *[]string          `json:"warnings"`
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	if err := dec.Decode(&rep); err != nil {
@@ -25,6 +26,9 @@ func TestBenchKernelsJSON(t *testing.T) {
 	}
 	if dec.More() {
 		t.Fatalf("netc bench kernels --json printed more than one object: %q", out)
+	}
+	if rep.Warnings == nil {
+		t.Errorf("netc bench kernels --json has no warnings array: %q", out)
 	}
 	for _, th := range []int{1, goruntime.GOMAXPROCS(0)} {
 		if p := rep.Peak[fmt.Sprint(th)]; !(p > 0) {
@@ -100,6 +104,45 @@ func TestBenchKernelsBadFlags(t *testing.T) {
 		code, _, stderr := runCapture(t, append([]string{"bench", "kernels"}, args...)...)
 		if code != 2 || !strings.Contains(stderr, "netc: bench") {
 			t.Errorf("netc bench kernels %v: exit %d, stderr %q; want 2 and a message", args, code, stderr)
+		}
+	}
+}
+
+// TestBenchWarnings checks the warnings of fabricated measurements: a
+// figure above the peak of its thread count, a peak that falls with more
+// threads, and none for sound ones.
+func TestBenchWarnings(t *testing.T) {
+	kernel := func(layer string, threads int, frac float64) benchKernel {
+		return benchKernel{Net: "resnet20", Layer: layer, Op: "fwd", Batch: 8, Threads: threads, PeakFraction: frac}
+	}
+	for _, tc := range []struct {
+		name string
+		rep  benchReport
+		n    int      // warnings
+		want []string // substrings of them
+	}{
+		{"sound", benchReport{Peak: map[string]float64{"1": 100, "2": 190},
+			Kernels: []benchKernel{kernel("conv1", 1, 0.8), kernel("conv1", 2, 1)}}, 0, nil},
+		{"above the peak", benchReport{Peak: map[string]float64{"1": 100, "2": 190},
+			Kernels: []benchKernel{kernel("conv1", 1, 1.05), kernel("layer1.0.conv1", 2, 1.2), kernel("layer2.0.conv1", 2, 0.7)}},
+			1, []string{"2 of 3 figures exceed 100% of the measured peak", "up to 120.0%: resnet20 layer1.0.conv1 fwd, batch 8, 2 thread(s)", "rerun"}},
+		{"2 threads below 1", benchReport{Peak: map[string]float64{"1": 100, "2": 90}},
+			1, []string{"peak on 2 threads (90.0 GFLOP/s) is below that on 1 (100.0 GFLOP/s)", "rerun"}},
+		{"4 threads below 2", benchReport{Peak: map[string]float64{"1": 50, "2": 100, "4": 99}},
+			1, []string{"peak on 4 threads (99.0 GFLOP/s) is below that on 2 (100.0 GFLOP/s)"}},
+		{"both", benchReport{Peak: map[string]float64{"1": 100, "2": 90}, Kernels: []benchKernel{kernel("conv1", 2, 1.01)}},
+			2, []string{"below that on 1", "1 of 1 figures exceed"}},
+	} {
+		got := benchWarnings(tc.rep)
+		if len(got) != tc.n {
+			t.Errorf("%s: warnings %q, want %d", tc.name, got, tc.n)
+			continue
+		}
+		all := strings.Join(got, "\n")
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: warnings %q, want one containing %q", tc.name, got, w)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -168,19 +170,14 @@ func (e errExec) Error() string { return "internal: model binary requested for "
 // built into netc's cache, with the same arguments but the spec file's
 // path (the binary has its spec compiled in).
 func viaBinary(name string, args []string, run func(cli.Factory, []string) error) error {
-	var rest []string
-	interp := false
-	for _, a := range args {
-		if a == "--interp" || a == "-interp" {
-			interp = true
-			continue
-		}
-		rest = append(rest, a)
+	interp, rest, err := interpFlag(args)
+	if err != nil {
+		return err
 	}
 	if interp {
-		return run(interpreted, rest)
+		return withInterpHelp(run(interpreted, rest))
 	}
-	err := run(compiledModel, rest)
+	err = withInterpHelp(run(compiledModel, rest))
 	var ee errExec
 	if !errors.As(err, &ee) {
 		return err
@@ -241,6 +238,46 @@ func runChild(bin string, args []string) error {
 		return fmt.Errorf("model binary %s killed by signal %d (%v)", bin, int(ws.Signal()), ws.Signal())
 	}
 	return exitStatus(xe.ExitCode())
+}
+
+// interpFlag takes netc's own flag --interp (also -interp, --interp=BOOL)
+// out of the arguments of a command that viaBinary runs, up to a "--".
+func interpFlag(args []string) (interp bool, rest []string, err error) {
+	for i, a := range args {
+		if a == "--" {
+			return interp, append(rest, args[i:]...), nil
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if name != "interp" || !strings.HasPrefix(a, "-") {
+			rest = append(rest, a)
+			continue
+		}
+		interp = true
+		if hasValue {
+			if interp, err = strconv.ParseBool(value); err != nil {
+				return false, nil, badf("%s: invalid boolean value %q", a, value)
+			}
+		}
+	}
+	return interp, rest, nil
+}
+
+// withInterpHelp returns a command's err, after writing --interp's help
+// below the command's flags if err is flag.ErrHelp.
+func withInterpHelp(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		printInterpFlag(os.Stderr)
+	}
+	return err
+}
+
+// printInterpFlag writes --interp's line of help, as the flag package
+// prints flags.
+func printInterpFlag(w io.Writer) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	fs.Bool("interp", false, "run in process on the interpreter instead of the spec's compiled model binary\n(which netc builds into the user cache directory the first time: minutes)")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 // exitStatus is a model binary's exit status, passed on as netc's.

@@ -11,14 +11,17 @@
 //	netc train SPEC --data D --out RUN [flags]  train (resumes RUN if it has a checkpoint)
 //	netc finetune-norm RUN|CKPT --out RUN2      train only the norm layers of trained weights
 //	netc eval RUN|CKPT --data D --pgd 10,100 [flags] [--json]
+//	netc attack RUN|CKPT [--steps 10] [flags]   PGD on test images, one JSON line per image
+//	netc predict RUN|CKPT IMAGE.png...          classify PNG images
 //	netc stats RUN|CKPT [--block NAME] [--batches N [--adversarial]] [--json|--csv]
 //	                                            BN running (and batch) statistics per channel
 //	netc plot curve|ratio|depth|stats INPUT... -o FILE.png
 //	                                            the paper's figures from eval and stats JSON
 //
-// train and eval run the spec's compiled model binary, built into the
-// user's cache directory (netc/build) with the go command;
-// --interp runs them in process on the interpreter instead.
+// train, finetune-norm, eval, attack, predict and bench model run the
+// spec's compiled model binary, built into the user's cache directory
+// (netc/build) with the go command; --interp runs them in process on the
+// interpreter instead.
 //
 //	netc reproduce mnist|cifar [--row NAME]     the paper's experiments at small scale -> docs/REPRODUCTION.md
 //	netc bench kernels [--json] [--batch 8,32]  FMA peak and conv kernel speed
@@ -76,11 +79,15 @@ func init() {
 		{"fmt", "[-w] SPEC...", "print specs in canonical form (-w: rewrite the files)", runFmt},
 		{"compile", "SPEC [-o DIR] [--weights CKPT]", "generate the Go package of a spec (model, model binary, embedded weights)", runCompile},
 		{"build", "SPEC [-o BIN] [--weights CKPT]", "compile a spec and build its model binary", runBuild},
-		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint; --interp: on the interpreter)", func(a []string) error {
+		{"train", "SPEC --data D --out RUN [flags]", "train a model (resumes RUN if it has a checkpoint)", func(a []string) error {
 			return viaBinary("train", a, func(f cli.Factory, a []string) error { return cli.Train(f, nil, a) })
 		}},
 		{"finetune-norm", "RUN|CKPT --out RUN2 [flags]", "train only the norm layers (affine, running statistics) of trained weights", func(a []string) error { return viaBinary("finetune-norm", a, cli.FinetuneNorm) }},
-		{"eval", "RUN|CKPT --data D [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", func(a []string) error { return viaBinary("eval", a, cli.Eval) }},
+		{"eval", "RUN|CKPT [--data D] [--pgd 10,100] [flags]", "clean and PGD accuracy of a trained model", func(a []string) error { return viaBinary("eval", a, cli.Eval) }},
+		{"attack", "RUN|CKPT [--data D] [--steps 10] [flags]", "attack test images with PGD; one JSON line per image on stdout", func(a []string) error { return viaBinary("attack", a, cli.Attack) }},
+		{"predict", "RUN|CKPT IMAGE.png...", "classify PNG images with a trained model", func(a []string) error {
+			return viaBinary("predict", a, func(f cli.Factory, a []string) error { return cli.Predict(f, nil, a) })
+		}},
 		{"stats", "RUN|CKPT [--block NAME] [--batches N]", "per-channel BN running statistics (per MBN branch) and batch statistics; --json, --csv", runStats},
 		{"plot", "KIND INPUT... -o FILE.png", "draw a figure (curve, ratio, depth, stats) from eval or stats JSON", runPlot},
 		{"reproduce", "mnist|cifar [--row NAME,...] [--out DIR] [--list]", "run the paper's experiments at small scale and write docs/REPRODUCTION.md", runReproduce},
@@ -92,9 +99,14 @@ func init() {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "netc: a compiler and runtime for adversarial training of ResNets\n\nUsage:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  netc %-6s %-40s %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  netc %s %s\n        %s\n", c.name, c.args, c.help)
 	}
-	fmt.Fprintln(w, "\nRun 'netc COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\ntrain, finetune-norm, eval, attack, predict and bench model run the spec's\n"+
+		"compiled model binary (built into the user cache directory the first time:\n"+
+		"minutes); --interp runs them in process on the interpreter instead.\n\n"+
+		"Environment: NETC_CPUPROFILE=FILE writes a CPU profile of the command;\n"+
+		"NETC_ISA=avx512|avx2|generic picks the kernels (default: the fastest).\n\n"+
+		"Run 'netc COMMAND -h' for a command's flags.")
 }
 
 func main() {

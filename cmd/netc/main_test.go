@@ -12,6 +12,13 @@ import (
 // stderr.
 func runCapture(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return capture(t, func() int { return run(args) })
+}
+
+// capture runs f and returns the exit status it returns, and what it
+// printed on stdout and stderr.
+func capture(t *testing.T, f func() int) (int, string, string) {
+	t.Helper()
 	dir := t.TempDir()
 	outF, err := os.Create(filepath.Join(dir, "stdout"))
 	if err != nil {
@@ -23,7 +30,7 @@ func runCapture(t *testing.T, args ...string) (int, string, string) {
 	}
 	oldOut, oldErr := os.Stdout, os.Stderr
 	os.Stdout, os.Stderr = outF, errF
-	code := run(args)
+	code := f()
 	os.Stdout, os.Stderr = oldOut, oldErr
 	outF.Close()
 	errF.Close()

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"image"
 	_ "image/png" // PNG input for predict
+	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"time"
@@ -191,15 +193,54 @@ type BenchResult struct {
 	AdvTrainStep float64 `json:"adv_train_step_pgd10"`
 }
 
+// benchOptions are the settings of the bench command.
+type benchOptions struct {
+	batch, threads int
+	minTime        time.Duration
+	asJSON         bool
+}
+
+// benchFlags is the flag set of the bench command.
+func benchFlags() (*flag.FlagSet, *benchOptions) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	o := &benchOptions{}
+	fs.IntVar(&o.batch, "batch", 128, "images per batch")
+	fs.IntVar(&o.threads, "threads", 1, "threads")
+	fs.DurationVar(&o.minTime, "time", 2*time.Second, "time each workload at least this long (and at least twice)")
+	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object on stdout")
+	return fs, o
+}
+
+// BenchUsage writes the help of the bench command, invoked as synopsis
+// (such as "netc bench model SPEC"), to w.
+func BenchUsage(w io.Writer, synopsis string) {
+	fmt.Fprintf(w, `usage: %s [flags]
+
+Times a model on synthetic input, in images/s: inference (a forward pass
+with running statistics), a training step (forward, softmax cross-entropy,
+backward, SGD update), a PGD attack step (forward and input gradient) and a
+PGD-10 adversarial training step. Progress and figures go to stderr; --json
+prints one object on stdout.
+
+Flags:
+`, synopsis)
+	fs, _ := benchFlags()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
 // Bench is the bench command: images/s of inference, a training step, a
 // PGD attack step and a PGD-10 adversarial training step, for a model of
 // spec s built by f (with s nil, the spec is the first argument).
 func Bench(f Factory, s *spec.Spec, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	batch := fs.Int("batch", 128, "images per batch")
-	threads := fs.Int("threads", 1, "threads")
-	minTime := fs.Duration("time", 2*time.Second, "time each workload at least this long (and at least twice)")
-	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
+	fs, o := benchFlags()
+	fs.Usage = func() {
+		synopsis := filepath.Base(os.Args[0]) + " bench"
+		if s == nil {
+			synopsis = "netc bench model SPEC"
+		}
+		BenchUsage(fs.Output(), synopsis)
+	}
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -214,14 +255,14 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	} else if len(pos) != 0 {
 		return Badf("bench: unexpected argument %q", pos[0])
 	}
-	if *batch < 1 || *threads < 1 {
+	if o.batch < 1 || o.threads < 1 {
 		return Badf("bench: --batch and --threads must be >= 1")
 	}
-	if err := CheckMemory(s, *batch); err != nil {
+	if err := CheckMemory(s, o.batch); err != nil {
 		return err
 	}
-	goruntime.GOMAXPROCS(*threads)
-	kernels.SetThreads(*threads)
+	goruntime.GOMAXPROCS(o.threads)
+	kernels.SetThreads(o.threads)
 	m, err := f(s, 1)
 	if err != nil {
 		return err
@@ -231,21 +272,21 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 		return err
 	}
 	s = m.Spec()
-	r := BenchResult{Model: s.Model, Batch: *batch, Threads: *threads, ISA: string(isa)}
-	d := data.Synthetic(*batch, s.Input[0], s.Input[1], s.Input[2], s.Classes, 1)
-	x := runtime.NewTensor(*batch, s.Input[0], s.Input[1], s.Input[2])
-	y := make([]int, *batch)
-	idx := make([]int, *batch)
+	r := BenchResult{Model: s.Model, Batch: o.batch, Threads: o.threads, ISA: string(isa)}
+	d := data.Synthetic(o.batch, s.Input[0], s.Input[1], s.Input[2], s.Classes, 1)
+	x := runtime.NewTensor(o.batch, s.Input[0], s.Input[1], s.Input[2])
+	y := make([]int, o.batch)
+	idx := make([]int, o.batch)
 	for i := range idx {
 		idx[i] = i
 	}
 	d.Batch(idx, x.Data, y)
 	k := s.Classes
-	dl := runtime.NewTensor(*batch, k)
+	dl := runtime.NewTensor(o.batch, k)
 	opt := train.NewSGD(m.Params(), 0.9, 5e-4, true)
 	trainStep := func(x *runtime.Tensor) {
-		logits := m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true, Split: *batch})
-		ref.SoftmaxCrossEntropy(*batch, k, logits.Data, y, 0, dl.Data)
+		logits := m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true, Split: o.batch})
+		ref.SoftmaxCrossEntropy(o.batch, k, logits.Data, y, 0, dl.Data)
 		m.Backward(dl, runtime.AllGrads)
 		opt.Step(m.Params(), 0.05, func(*runtime.Param) bool { return true })
 	}
@@ -268,14 +309,14 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	for _, w := range work {
 		w.run() // warm-up
 		start, iters := time.Now(), 0
-		for iters < 2 || time.Since(start) < *minTime {
+		for iters < 2 || time.Since(start) < o.minTime {
 			w.run()
 			iters++
 		}
-		*w.dst = float64(iters**batch) / time.Since(start).Seconds()
+		*w.dst = float64(iters*o.batch) / time.Since(start).Seconds()
 		fmt.Fprintf(os.Stderr, "%s: %-22s %9.1f img/s (%d iterations)\n", s.Model, w.name, *w.dst, iters)
 	}
-	if *asJSON {
+	if o.asJSON {
 		return json.NewEncoder(os.Stdout).Encode(r)
 	}
 	return nil

