@@ -112,7 +112,7 @@ func TestPredictAndAttack(t *testing.T) {
 			t.Errorf("netc attack line %d: %+v; want index %d, label %d, linf <= %g", i, r, i, test.Labels[i], eps)
 		}
 	}
-	if !strings.Contains(stderr, "of 4 images still classified right") {
+	if !strings.Contains(stderr, "of 4 images classified right clean and at every iterate") {
 		t.Errorf("netc attack's summary is missing: %s", stderr)
 	}
 }
