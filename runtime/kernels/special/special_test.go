@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,19 +173,20 @@ func blocked(n, c, hw int, x []float32) []float32 {
 	return y
 }
 
-// counted returns a copy of s whose kernels count their calls.
-func counted(s *kernels.Special) (*kernels.Special, *[2]int) {
-	var n [2]int // calls of One, of Stacked
+// counted returns a copy of s whose kernels count their calls (atomically:
+// the worker pool runs them on several goroutines at once).
+func counted(s *kernels.Special) (*kernels.Special, *[2]atomic.Int64) {
+	var n [2]atomic.Int64 // calls of One, of Stacked
 	c := *s
 	c.Tiles = slices.Clone(s.Tiles)
 	for i, k := range c.Tiles {
 		if k.One != nil {
 			one := k.One
-			c.Tiles[i].One = func(p *uintptr) { n[0]++; one(p) }
+			c.Tiles[i].One = func(p *uintptr) { n[0].Add(1); one(p) }
 		}
 		c.Tiles[i].Stacked = slices.Clone(k.Stacked)
 		for j, st := range k.Stacked {
-			c.Tiles[i].Stacked[j] = func(p *uintptr) { n[1]++; st(p) }
+			c.Tiles[i].Stacked[j] = func(p *uintptr) { n[1].Add(1); st(p) }
 		}
 	}
 	return &c, &n
@@ -215,7 +217,7 @@ func TestConvForwardSpecialMatches(t *testing.T) {
 				bx, bres := blocked(c.N, c.C, c.H*c.W, x), blocked(c.N, c.K, pq, res)
 
 				sp := specialized(isa, i)
-				var calls *[2]int
+				var calls *[2]atomic.Int64
 				if sp != nil {
 					sp, calls = counted(sp)
 				}
@@ -249,11 +251,11 @@ func TestConvForwardSpecialMatches(t *testing.T) {
 						}
 					}
 				}
-				if sp != nil && calls[0]+calls[1] == 0 {
+				if sp != nil && calls[0].Load()+calls[1].Load() == 0 {
 					t.Error("no specialized kernel ran")
 				}
 				if calls != nil {
-					t.Logf("kernel calls: %d one tile, %d stacked", calls[0], calls[1])
+					t.Logf("kernel calls: %d one tile, %d stacked", calls[0].Load(), calls[1].Load())
 				}
 			})
 		}
@@ -270,8 +272,8 @@ func TestStackedKernelsRun(t *testing.T) {
 		x, w := normals(rng, c.N*c.C*c.H*c.W), normals(rng, kernels.WeightsLen(c))
 		y := make([]float32, c.N*c.K*c.P()*c.Q())
 		kernels.ConvForwardSpecial(isa, c, x, w, y, kernels.Epilogue{}, sp)
-		if calls[1] == 0 {
-			t.Errorf("%s: no stacked kernel ran (%d one-tile calls)", isa, calls[0])
+		if calls[1].Load() == 0 {
+			t.Errorf("%s: no stacked kernel ran (%d one-tile calls)", isa, calls[0].Load())
 		}
 	}
 }
