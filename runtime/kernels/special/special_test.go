@@ -55,6 +55,9 @@ func TestGeneratedIsUpToDate(t *testing.T) {
 			t.Errorf("%s has no generated-code header", name)
 		}
 	}
+	if testing.Short() {
+		return // the second generation below is slow under -race
+	}
 	again, err := asm.ModelKernels("special", shapes)
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +195,12 @@ func counted(s *kernels.Special) (*kernels.Special, *[2]atomic.Int64) {
 	return &c, &n
 }
 
+// referenceFLOPs is the largest convolution that -short checks against
+// the float64 reference (pure Go, slow under -race); larger ones are
+// checked bitwise against ConvForward only, which runtime/kernels' tests
+// check against the reference.
+const referenceFLOPs = 1 << 24
+
 // The specialized kernels compute the float64 reference within 1e-5
 // (relative to the sum over absolute values, as runtime/kernels' tests),
 // and bitwise what ConvForward computes, with and without an epilogue
@@ -210,8 +219,11 @@ func TestConvForwardSpecialMatches(t *testing.T) {
 				x, w := normals(rng, c.N*c.C*c.H*c.W), normals(rng, c.K*c.C*c.R*c.S)
 				bias, res := normals(rng, c.K), normals(rng, c.N*c.K*pq)
 				y64, scale := make([]float64, c.N*c.K*pq), make([]float64, c.N*c.K*pq)
-				ref.Conv2D(c, f64(x), f64(w), y64)
-				ref.Conv2D(c, abs64(f64(x)), abs64(f64(w)), scale)
+				reference := !testing.Short() || c.FLOPs() <= referenceFLOPs
+				if reference {
+					ref.Conv2D(c, f64(x), f64(w), y64)
+					ref.Conv2D(c, abs64(f64(x)), abs64(f64(w)), scale)
+				}
 				pw := make([]float32, kernels.WeightsLen(c))
 				kernels.PackWeights(c, w, pw)
 				bx, bres := blocked(c.N, c.C, c.H*c.W, x), blocked(c.N, c.K, pq, res)
@@ -236,6 +248,9 @@ func TestConvForwardSpecialMatches(t *testing.T) {
 					}
 					if !slices.Equal(e.Sum, eSpecial.Sum) || !slices.Equal(e.Sq, eSpecial.Sq) {
 						t.Errorf("epilogue %v: statistics not bitwise ConvForward's", epi)
+					}
+					if !reference {
+						continue
 					}
 					plain := make([]float32, len(ySpecial))
 					kernels.FromBlocked(c.N, c.K, pq, ySpecial, plain)
