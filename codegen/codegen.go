@@ -153,8 +153,9 @@ func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, err
 		o.Package, filepath.Base(s.File), s.Model, sum.Convs, sum.Params, sum.MACs))
 	f.PackageComment("New builds it with fresh weights; it implements runtime.Model.")
 	if o.Weights != nil {
-		f.PackageComment("Load builds it with the trained weights embedded in the package, and Predict classifies an image.")
+		f.PackageComment("Load builds it with the trained weights embedded in the package.")
 	}
+	f.PackageComment("Predict classifies an image and PredictBatch many, from any number of goroutines at once.")
 
 	train := newBuilder(g, false).build()
 	var attack *program
@@ -182,6 +183,11 @@ func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, err
 
 	emitTypes(f, g)
 	emitModel(f, g, arena, attack != nil)
+	perImage := train.size
+	if attack != nil {
+		perImage = max(perImage, attack.size)
+	}
+	emitPredict(f, perImage)
 	emitBuild(f, g, sh)
 	emitPhase(f, "trainForward", jen.Id("x").Op("*").Qual(runtimePath, "Tensor"), train.forward)
 	emitPhase(f, "trainBackward", jen.Id("dlogits").Op("*").Qual(runtimePath, "Tensor"), train.backward)
@@ -206,9 +212,13 @@ func layerType(nd *compiler.Node) string {
 }
 
 // emitTypes writes Params (top-level layers and a field per stage) and
-// Block (every layer a residual block may have).
+// Block (every layer a residual block may have), and their replicate
+// methods, which make every layer a replica (see layers.Conv.Replica).
 func emitTypes(f *jen.File, g *compiler.Graph) {
-	var top, blk []jen.Code
+	var top, blk, topReplicas, blkReplicas []jen.Code
+	replica := func(recv, name string) jen.Code {
+		return jen.Id(recv).Dot(name).Op("=").Id(recv).Dot(name).Dot("Replica").Call()
+	}
 	seen := map[string]bool{}
 	stages := map[string]int{}
 	var stageOrder []string
@@ -220,17 +230,21 @@ func emitTypes(f *jen.File, g *compiler.Graph) {
 		b := blockOf(nd)
 		if b == "" {
 			top = append(top, jen.Id(field(nd)).Qual(layersPath, t).Comment(nd.Name))
+			topReplicas = append(topReplicas, replica("p", field(nd)))
 			continue
 		}
 		st := stageField(b)
 		if _, ok := stages[st]; !ok {
 			stageOrder = append(stageOrder, st)
 			top = append(top, jen.Id(st).Index(jen.Id(st+"Blocks")).Id("Block"))
+			topReplicas = append(topReplicas, jen.For(jen.Id("i").Op(":=").Range().Id("p").Dot(st)).Block(
+				jen.Id("p").Dot(st).Index(jen.Id("i")).Dot("replicate").Call()))
 		}
 		stages[st] = blockIndex(b) + 1
 		if !seen[field(nd)] {
 			seen[field(nd)] = true
 			blk = append(blk, jen.Id(field(nd)).Qual(layersPath, t))
+			blkReplicas = append(blkReplicas, replica("b", field(nd)))
 		}
 	}
 	var counts []jen.Code
@@ -243,12 +257,18 @@ func emitTypes(f *jen.File, g *compiler.Graph) {
 	f.Type().Id("Params").Struct(top...)
 	f.Comment("Block is one residual block; a block without a downsampling shortcut leaves those layers empty.")
 	f.Type().Id("Block").Struct(blk...)
+	f.Comment("replicate makes every layer a replica: the same parameters, buffers of its own.")
+	f.Func().Params(jen.Id("p").Op("*").Id("Params")).Id("replicate").Params().Block(topReplicas...)
+	f.Comment("replicate makes every layer of the block a replica.")
+	f.Func().Params(jen.Id("b").Op("*").Id("Block")).Id("replicate").Params().Block(blkReplicas...)
 }
 
 func emitModel(f *jen.File, g *compiler.Graph, arena jen.Code, fold bool) {
 	rt := func(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
 	m := jen.Id("m").Op("*").Id("Model")
 	f.Comment("Model is the compiled network; it implements runtime.Model.")
+	f.Comment("")
+	f.Comment("A Model is not safe for concurrent use, except for Predict and PredictBatch: any number of goroutines may call those at once, also while one goroutine runs Forward and Backward, as long as nothing changes the weights or running statistics meanwhile (a training step, a Forward with Mode.UpdateStats, a checkpoint's Restore).")
 	f.Type().Id("Model").Struct(
 		jen.Comment("P holds the layers and their parameters."),
 		jen.Id("P").Id("Params"),
@@ -260,6 +280,10 @@ func emitModel(f *jen.File, g *compiler.Graph, arena jen.Code, fold bool) {
 		jen.Id("pass").Qual(layersPath, "Pass"),
 		jen.Id("fold").Bool(),
 		jen.List(jen.Id("logits"), jen.Id("dx")).Add(rt("Tensor")),
+		jen.Comment("replicas are the models Predict and PredictBatch run on, one call at a time each: the parameters of this one, buffers of their own."),
+		jen.Id("replicas").Qual("sync", "Pool"),
+		jen.Comment("batch is a replica's input batch."),
+		jen.Id("batch").Index().Float32(),
 	)
 	f.Var().Id("_").Add(rt("Model")).Op("=").Parens(jen.Op("*").Id("Model")).Parens(jen.Nil())
 
@@ -463,17 +487,6 @@ func embedFile(o Options) ([]byte, error) {
 		jen.List(jen.Id("c"), jen.Err()).Op(":=").Qual("github.com/netc/netc/runtime/train", "ReadCheckpoint").Call(jen.Lit(o.Package+"/weights.ckpt"), jen.Id("weights")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Id("m"), jen.Id("c").Dot("Restore").Call(jen.Id("m"), jen.Nil())),
-	)
-	f.Comment("Predict classifies one image, InputC×InputH×InputW pixels in [0,1] channel-major, in inference mode (the adversarial branch of MBN): the class and the softmax probabilities. It panics if img has another length.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Predict").Params(jen.Id("img").Index().Float32()).Params(jen.Id("class").Int(), jen.Id("probs").Index().Float32()).Block(
-		jen.Id("x").Op(":=").Op("&").Qual(runtimePath, "Tensor").Values(jen.Dict{
-			jen.Id("Shape"): jen.Index().Int().Values(jen.Lit(1), jen.Id("InputC"), jen.Id("InputH"), jen.Id("InputW")),
-			jen.Id("Data"):  jen.Id("img"),
-		}),
-		jen.Id("logits").Op(":=").Id("m").Dot("Forward").Call(jen.Id("x"), jen.Qual(runtimePath, "Mode").Values(jen.Dict{
-			jen.Id("Norm"): jen.Qual(runtimePath, "RunningStats"), jen.Id("Branch"): jen.Qual(runtimePath, "Adv"), jen.Id("InputOnly"): jen.True(),
-		})),
-		jen.Return(jen.Qual(runtimePath, "Softmax").Call(jen.Id("logits").Dot("Data"))),
 	)
 	return renderFile(f)
 }

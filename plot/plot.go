@@ -7,6 +7,7 @@ package plot
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,10 +22,7 @@ import (
 	"github.com/netc/netc/runtime/eval"
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Eval is one `netc eval --json` output.
@@ -132,13 +130,15 @@ func position(b []byte, off int64) (line, col int) {
 	return line, col
 }
 
-// Options are a figure's labels and size.
+// Options are a figure's title, labels and size.
 type Options struct {
-	Title  string
+	Title  string    // default: the figure's own (each kind has one)
 	XLabel string    // default: the figure's
 	YLabel string    // default: the figure's
 	Width  vg.Length // default 16 cm
-	Height vg.Length // default 10 cm (per panel for Stats)
+	// Height is that of the plot (of each panel for Stats), default
+	// 10 cm; the title and a legend below the plot add to it.
+	Height vg.Length
 }
 
 func (o Options) size(panels int) (vg.Length, vg.Length) {
@@ -152,6 +152,13 @@ func (o Options) size(panels int) (vg.Length, vg.Length) {
 	return w, h * vg.Length(panels)
 }
 
+func (o Options) title(def string) string {
+	if o.Title != "" {
+		return o.Title
+	}
+	return def
+}
+
 // Series is one model's evaluation and its legend label.
 type Series struct {
 	Label string
@@ -161,24 +168,34 @@ type Series struct {
 // Curve draws accuracy (%) vs PGD iterations on a log axis, one line per
 // series, its clean accuracy in the legend (the paper's Fig. 2 and 3).
 func Curve(w io.Writer, series []Series, o Options) error {
-	if len(series) == 0 {
-		return errors.New("plot: no evaluations to draw")
+	f, err := curveFigure(series, o)
+	if err != nil {
+		return err
 	}
-	p := newPlot(o, "PGD iterations", "accuracy (%)")
+	return f.write(w, o)
+}
+
+func curveFigure(series []Series, o Options) (*figure, error) {
+	if len(series) == 0 {
+		return nil, errors.New("plot: no evaluations to draw")
+	}
+	f := &figure{title: o.title("Accuracy under PGD attack vs iterations")}
+	p := newPlot(o, "PGD iterations")
 	p.X.Scale = gplot.LogScale{}
-	var iters []float64
+	var iters, accs []float64
 	for i, s := range series {
 		if len(s.Eval.Curve) == 0 {
-			return fmt.Errorf("plot: %s has no PGD curve", s.Label)
+			return nil, fmt.Errorf("plot: %s has no PGD curve", s.Label)
 		}
 		pts := make(plotter.XYs, len(s.Eval.Curve))
 		for j, pt := range s.Eval.Curve {
 			pts[j] = plotter.XY{X: float64(pt.Iters), Y: 100 * pt.Accuracy}
 			iters = append(iters, float64(pt.Iters))
+			accs = append(accs, 100*pt.Accuracy)
 		}
 		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
-		if err := addLine(p, pts, i, false, fmt.Sprintf("%s (clean %.1f%%)", s.Label, 100*s.Eval.Clean)); err != nil {
-			return err
+		if err := f.addLine(p, pts, i, false, fmt.Sprintf("%s (clean %.1f%%)", s.Label, 100*s.Eval.Clean)); err != nil {
+			return nil, err
 		}
 	}
 	slices.Sort(iters)
@@ -197,8 +214,9 @@ func Curve(w io.Writer, series []Series, o Options) error {
 	} else {
 		p.X.Min, p.X.Max = iters[0]/1.2, iters[len(iters)-1]*1.2
 	}
-	percentAxis(p, len(series))
-	return writePNG(w, p, o)
+	percentAxis(p, accs, o.YLabel)
+	f.panels = []*gplot.Plot{p}
+	return f, nil
 }
 
 // Point is one model at position X of a Ratio or Depth figure.
@@ -211,50 +229,72 @@ type Point struct {
 // and clean accuracy vs the ratio of clean images in training (the
 // paper's Fig. 1).
 func Ratio(w io.Writer, pts []Point, o Options) error {
-	return accuracyVsX(w, pts, o, "ratio of clean images")
+	f, err := ratioFigure(pts, o)
+	if err != nil {
+		return err
+	}
+	return f.write(w, o)
+}
+
+func ratioFigure(pts []Point, o Options) (*figure, error) {
+	return accuracyVsX(pts, o, "ratio of clean images in training", "Clean and robust accuracy vs the ratio of clean training images")
 }
 
 // Depth draws clean and robust accuracy (at each evaluation's largest
 // PGD count) vs depth, or multiply-adds with XLabel saying so (the
 // paper's Fig. 7).
 func Depth(w io.Writer, pts []Point, o Options) error {
-	return accuracyVsX(w, pts, o, "depth")
+	f, err := depthFigure(pts, o)
+	if err != nil {
+		return err
+	}
+	return f.write(w, o)
 }
 
-func accuracyVsX(w io.Writer, pts []Point, o Options, xlabel string) error {
+func depthFigure(pts []Point, o Options) (*figure, error) {
+	return accuracyVsX(pts, o, "depth", "Clean and robust accuracy vs "+cmp.Or(o.XLabel, "depth"))
+}
+
+func accuracyVsX(pts []Point, o Options, xlabel, title string) (*figure, error) {
 	if len(pts) == 0 {
-		return errors.New("plot: no evaluations to draw")
+		return nil, errors.New("plot: no evaluations to draw")
 	}
-	p := newPlot(o, xlabel, "accuracy (%)")
+	f := &figure{title: o.title(title)}
+	p := newPlot(o, xlabel)
 	pts = slices.Clone(pts)
 	slices.SortStableFunc(pts, func(a, b Point) int { return cmpFloat(a.X, b.X) })
 	clean := make(plotter.XYs, len(pts))
 	robust := make(plotter.XYs, len(pts))
 	var counts []int
+	var accs []float64
 	for i, pt := range pts {
 		if math.IsNaN(pt.X) || math.IsInf(pt.X, 0) {
-			return fmt.Errorf("plot: x value %g", pt.X)
+			return nil, fmt.Errorf("plot: x value %g", pt.X)
 		}
 		acc, k := pt.Eval.Robust()
 		if k == 0 {
-			return fmt.Errorf("plot: the evaluation at x = %g has no PGD curve", pt.X)
+			return nil, fmt.Errorf("plot: the evaluation at x = %g has no PGD curve", pt.X)
 		}
 		counts = append(counts, k)
 		clean[i] = plotter.XY{X: pt.X, Y: 100 * pt.Eval.Clean}
 		robust[i] = plotter.XY{X: pt.X, Y: 100 * acc}
+		accs = append(accs, clean[i].Y, robust[i].Y)
 	}
 	label := fmt.Sprintf("PGD-%d", counts[0])
 	if slices.Min(counts) != slices.Max(counts) {
 		label = "PGD (largest count of each)"
 	}
-	if err := addLine(p, clean, 0, false, "clean"); err != nil {
-		return err
+	if err := f.addLine(p, clean, 0, false, "clean"); err != nil {
+		return nil, err
 	}
-	if err := addLine(p, robust, 1, false, label); err != nil {
-		return err
+	if err := f.addLine(p, robust, 1, false, label); err != nil {
+		return nil, err
 	}
-	if clean[0].X == clean[len(clean)-1].X {
-		p.X.Min, p.X.Max = clean[0].X-1, clean[0].X+1
+	if lo, hi := clean[0].X, clean[len(clean)-1].X; lo == hi {
+		p.X.Min, p.X.Max = lo-1, lo+1
+	} else {
+		margin := 0.04 * (hi - lo)
+		p.X.Min, p.X.Max = lo-margin, hi+margin
 	}
 	if len(pts) <= 12 { // a tick at every model
 		var ticks gplot.ConstantTicks
@@ -265,8 +305,9 @@ func accuracyVsX(w io.Writer, pts []Point, o Options, xlabel string) error {
 		}
 		p.X.Tick.Marker = ticks
 	}
-	percentAxis(p, 2)
-	return writePNG(w, p, o)
+	percentAxis(p, accs, o.YLabel)
+	f.panels = []*gplot.Plot{p}
+	return f, nil
 }
 
 // Stats draws the per-channel running mean (top panel) and variance
@@ -274,6 +315,14 @@ func accuracyVsX(w io.Writer, pts []Point, o Options, xlabel string) error {
 // per branch (MBN: clean and adversarial, the paper's Fig. 5), and the
 // batch statistics as dashed lines when the report has them (Fig. 6).
 func Stats(w io.Writer, r *diag.Report, layer string, o Options) error {
+	f, err := statsFigure(r, layer, o)
+	if err != nil {
+		return err
+	}
+	return f.write(w, o)
+}
+
+func statsFigure(r *diag.Report, layer string, o Options) (*figure, error) {
 	var ls []diag.Layer
 	var names []string
 	for _, l := range r.Layers {
@@ -285,31 +334,28 @@ func Stats(w io.Writer, r *diag.Report, layer string, o Options) error {
 		}
 	}
 	if layer == "" && len(names) == 1 {
-		return Stats(w, r, names[0], o)
+		return statsFigure(r, names[0], o)
 	}
 	switch {
 	case len(ls) > 0:
 	case layer == "":
-		return fmt.Errorf("statistics of %d layers: name one (%s)", len(names), strings.Join(names, ", "))
+		return nil, fmt.Errorf("statistics of %d layers: name one (%s)", len(names), strings.Join(names, ", "))
 	default:
-		return fmt.Errorf("no layer %q in the statistics (layers: %s)", layer, strings.Join(names, ", "))
+		return nil, fmt.Errorf("no layer %q in the statistics (layers: %s)", layer, strings.Join(names, ", "))
 	}
-	title := o.Title
-	if title == "" {
-		title = fmt.Sprintf("%s: %s", r.Model, layer)
-		if ls[0].BatchMean != nil {
-			title += fmt.Sprintf(" (batch statistics: %d %s test images)", r.Images, r.ImageKind())
-		}
+	title := fmt.Sprintf("%s: running statistics of %s", r.Model, layer)
+	if len(ls) > 1 {
+		title += ", per MBN branch"
 	}
-	panels := make([]*gplot.Plot, 2)
-	for k, what := range []string{"mean", "variance"} {
-		po := o
-		po.Title = ""
-		if k == 0 {
-			po.Title = title
-		}
-		p := newPlot(po, "channel", what)
-		entries := 0
+	if ls[0].BatchMean != nil {
+		title = fmt.Sprintf("%s: running vs batch statistics of %s (%d %s test images)", r.Model, layer, r.Images, r.ImageKind())
+	}
+	f := &figure{title: o.title(title)}
+	for k, what := range []string{"running mean", "running variance"} {
+		p := newPlot(o, "channel")
+		p.Y.Label.Text = strings.TrimPrefix(what, "running ")
+		legend := k == 0 // both panels have the same series
+		var ys []float64
 		for i, l := range ls {
 			run, batch := l.RunningMean, l.BatchMean
 			if k == 1 {
@@ -319,29 +365,31 @@ func Stats(w io.Writer, r *diag.Report, layer string, o Options) error {
 			if l.Branch == diag.BranchBN {
 				suffix = ""
 			}
-			if err := addLine(p, channelXYs(run), i, false, "running"+suffix); err != nil {
-				return err
+			if err := f.addLineTo(p, channelXYs(run), i, false, "running"+suffix, legend); err != nil {
+				return nil, err
 			}
-			entries++
+			ys = appendFloats(ys, run)
 			if batch != nil {
-				if err := addLine(p, channelXYs(batch), len(ls)+i, true, "batch"+suffix); err != nil {
-					return err
+				if err := f.addLineTo(p, channelXYs(batch), len(ls)+i, true, "batch"+suffix, legend); err != nil {
+					return nil, err
 				}
-				entries++
+				ys = appendFloats(ys, batch)
 			}
 		}
-		headroom(p, entries)
-		panels[k] = p
+		fitAxis(&p.Y, ys)
+		if n := ls[0].Channels; n > 0 {
+			p.X.Min, p.X.Max = -0.5, float64(n)-0.5
+		}
+		f.panels = append(f.panels, p)
 	}
-	width, height := o.size(2)
-	img := vgimg.New(width, height)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Millimeter, PadBottom: vg.Millimeter, PadX: vg.Millimeter, PadY: 2 * vg.Millimeter}
-	canvases := gplot.Align([][]*gplot.Plot{{panels[0]}, {panels[1]}}, tiles, dc)
-	panels[0].Draw(canvases[0][0])
-	panels[1].Draw(canvases[1][0])
-	_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
-	return err
+	return f, nil
+}
+
+func appendFloats(dst []float64, v []float32) []float64 {
+	for _, x := range v {
+		dst = append(dst, float64(x))
+	}
+	return dst
 }
 
 func channelXYs(v []float32) plotter.XYs {
@@ -362,26 +410,26 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-func newPlot(o Options, xlabel, ylabel string) *gplot.Plot {
+// newPlot is a panel with a grid, no title (the figure has it) and no
+// legend of its own (the figure draws one outside the data).
+func newPlot(o Options, xlabel string) *gplot.Plot {
 	p := gplot.New()
-	p.Title.Text = o.Title
 	p.X.Label.Text = xlabel
 	if o.XLabel != "" {
 		p.X.Label.Text = o.XLabel
 	}
-	p.Y.Label.Text = ylabel
-	if o.YLabel != "" {
-		p.Y.Label.Text = o.YLabel
-	}
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.Left = true
 	return p
 }
 
-// addLine adds a line with markers in the i-th color and shape (dashed
-// if dashed) and its legend entry.
-func addLine(p *gplot.Plot, xy plotter.XYs, i int, dashed bool, label string) error {
+// addLine adds the i-th series (see styleOf; dashed if dashed) to panel
+// p and its entry to the figure's legend.
+func (f *figure) addLine(p *gplot.Plot, xy plotter.XYs, i int, dashed bool, label string) error {
+	return f.addLineTo(p, xy, i, dashed, label, true)
+}
+
+// addLineTo is addLine, adding the legend entry only if legend.
+func (f *figure) addLineTo(p *gplot.Plot, xy plotter.XYs, i int, dashed bool, label string, legend bool) error {
 	for _, pt := range xy {
 		if math.IsNaN(pt.Y) || math.IsInf(pt.Y, 0) {
 			return fmt.Errorf("plot: %s: value %g", label, pt.Y)
@@ -391,54 +439,95 @@ func addLine(p *gplot.Plot, xy plotter.XYs, i int, dashed bool, label string) er
 	if err != nil {
 		return fmt.Errorf("plot: %s: %v", label, err)
 	}
-	l.Color = plotutil.Color(i)
+	st := styleOf(i)
+	l.Color = st.color
 	l.Width = vg.Points(1.5)
+	l.Dashes = st.dashes
 	if dashed {
 		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 	}
-	s.Color = plotutil.Color(i)
-	s.Shape = plotutil.Shape(i)
-	s.Radius = vg.Points(2.5)
+	s.Color = st.color
+	s.Shape = st.marker
+	s.Radius = vg.Points(3)
 	if len(xy) > 64 { // channels: markers would hide the lines
 		s.Radius = 0
 	}
 	p.Add(l, s)
-	p.Legend.Add(label, l, s)
+	if legend {
+		f.legend = append(f.legend, entry{label: label, thumbs: []gplot.Thumbnailer{l, s}})
+	}
 	return nil
 }
 
-// percentAxis fixes the y axis to 0..100 % with room above for the
-// legend's entries.
-func percentAxis(p *gplot.Plot, entries int) {
-	p.Y.Min = 0
-	p.Y.Max = 100 + 8*float64(entries)
+// minPercentSpan is the smallest range of an accuracy axis, in points.
+const minPercentSpan = 10
+
+// percentAxis fits the y axis to accuracies accs (%), with a margin:
+// from 0 when the smallest is near it (as near as the data's spread),
+// else from a round value above 0, which the axis label (label, default
+// "accuracy (%)") then states.
+func percentAxis(p *gplot.Plot, accs []float64, label string) {
+	lo, hi := slices.Min(accs), slices.Max(accs)
+	// At least minPercentSpan points, so that noise does not look like a
+	// trend.
+	c, half := (lo+hi)/2, max(hi-lo, minPercentSpan)/2
+	fitAxis(&p.Y, []float64{c - half, c + half})
+	if lo <= 1.5*(hi-lo) {
+		p.Y.Min = 0
+	}
+	p.Y.Min, p.Y.Max = max(p.Y.Min, 0), min(p.Y.Max, 100)
+	roundAxis(&p.Y)
+	if label == "" {
+		label = "accuracy (%)"
+	}
+	p.Y.Label.Text = label
+	if p.Y.Min > 0 {
+		p.Y.Label.Text = fmt.Sprintf("%s: axis starts at %g, not 0", label, p.Y.Min)
+	}
+}
+
+// fitAxis sets an axis's range to that of values vs with a margin of 5%
+// of it on either side (of 1 or of the value's size if all are equal)
+// and rounds it (roundAxis).
+func fitAxis(a *gplot.Axis, vs []float64) {
+	if len(vs) == 0 {
+		return
+	}
+	lo, hi := slices.Min(vs), slices.Max(vs)
+	margin := 0.05 * (hi - lo)
+	if margin == 0 {
+		margin = math.Max(math.Abs(hi)*0.05, 0.5)
+	}
+	a.Min, a.Max = lo-margin, hi+margin
+	roundAxis(a)
+}
+
+// roundAxis widens an axis's range to multiples of a round step (about a
+// tenth of it) and puts labelled ticks at 4 to 8 round values.
+func roundAxis(a *gplot.Axis) {
+	span := a.Max - a.Min
+	bound := niceStep(span / 10)
+	a.Min, a.Max = math.Floor(a.Min/bound)*bound, math.Ceil(a.Max/bound)*bound
+	step := niceStep((a.Max - a.Min) / 7)
 	var ticks gplot.ConstantTicks
-	for v := 0; v <= 100; v += 10 {
-		t := gplot.Tick{Value: float64(v)}
-		if v%20 == 0 {
-			t.Label = strconv.Itoa(v)
+	for v := math.Ceil(a.Min/step) * step; v <= a.Max+step/1e6; v += step {
+		v = math.Round(v/step) * step // no accumulated error
+		ticks = append(ticks, gplot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 4, 64)})
+	}
+	a.Tick.Marker = ticks
+}
+
+// niceStep is the smallest of 1, 2 or 5 times a power of ten that is
+// at least x.
+func niceStep(x float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	pow := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*pow >= x*(1-1e-9) {
+			return m * pow
 		}
-		ticks = append(ticks, t)
 	}
-	p.Y.Tick.Marker = ticks
-}
-
-// headroom raises the y axis's top to leave room for the legend.
-func headroom(p *gplot.Plot, entries int) {
-	span := p.Y.Max - p.Y.Min
-	if span == 0 {
-		span = math.Max(math.Abs(p.Y.Max), 1)
-		p.Y.Min -= span / 2
-	}
-	p.Y.Max += span * 0.12 * float64(entries)
-}
-
-func writePNG(w io.Writer, p *gplot.Plot, o Options) error {
-	width, height := o.size(1)
-	wt, err := p.WriterTo(width, height, "png")
-	if err != nil {
-		return err
-	}
-	_, err = wt.WriteTo(w)
-	return err
+	return 10 * pow
 }

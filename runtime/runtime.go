@@ -122,6 +122,9 @@ type NormStats struct {
 }
 
 // Model is a network that the runtime can train, attack and evaluate.
+// A Model is not safe for concurrent use: Forward and Backward keep the
+// pass's activations in it. Give each goroutine its own model, or use a
+// compiled model's Predict and PredictBatch, which are safe.
 type Model interface {
 	// Spec is what the model was compiled from.
 	Spec() *spec.Spec

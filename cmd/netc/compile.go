@@ -28,7 +28,7 @@ type compileFlags struct {
 
 func (c *compileFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.pkg, "package", "", "Go package name (default: the spec's model name)")
-	fs.StringVar(&c.weights, "weights", "", "embed this checkpoint (or RUN folder) as the model's weights; adds Load and Predict")
+	fs.StringVar(&c.weights, "weights", "", "embed this checkpoint (or RUN folder) as the model's weights; adds Load")
 	fs.StringVar(&c.input, "input", "", "override the spec's input size, C,H,W (e.g. 3,64,64)")
 }
 

@@ -2,9 +2,11 @@
 // trained MNIST ResNet that netc compiled, weights included, into package
 // mnistresnet: nothing is read at run time but the images.
 //
-//	go run ./examples/embed examples/embed/testdata/digit7-test0.png
+//	go run ./examples/embed examples/embed/testdata/*.png
 //
-// Images are 28×28 PNGs, white digit on black as in MNIST.
+// Images are 28×28 PNGs, white digit on black as in MNIST. They are
+// classified in one batched forward pass (PredictBatch); Predict does one
+// image. Both are safe to call from many goroutines at once.
 package main
 
 import (
@@ -25,26 +27,41 @@ func main() {
 		fmt.Fprintln(os.Stderr, "embed:", err)
 		os.Exit(1)
 	}
+	results, errs := classify(m, os.Args[1:])
 	status := 0
-	for _, path := range os.Args[1:] {
-		class, p, err := classify(m, path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "embed:", err)
-			status = 2
-			continue
-		}
-		fmt.Printf("%s: %d (p = %.3f)\n", path, class, p)
+	for _, err := range errs {
+		fmt.Fprintln(os.Stderr, "embed:", err)
+		status = 2
+	}
+	for _, r := range results {
+		fmt.Printf("%s: %d (p = %.3f)\n", r.path, r.class, r.p)
 	}
 	os.Exit(status)
 }
 
-// classify reads a digit image and returns the model's class and its
-// probability.
-func classify(m *mnistresnet.Model, path string) (int, float32, error) {
-	img, err := cli.ReadImage(path, [3]int{mnistresnet.InputC, mnistresnet.InputH, mnistresnet.InputW})
-	if err != nil {
-		return 0, 0, err
+// result is an image's class and its probability.
+type result struct {
+	path  string
+	class int
+	p     float32
+}
+
+// classify reads digit images and classifies those it could read in one
+// PredictBatch call; errs are the images it could not read.
+func classify(m *mnistresnet.Model, paths []string) (results []result, errs []error) {
+	var imgs [][]float32
+	for _, path := range paths {
+		img, err := cli.ReadImage(path, [3]int{mnistresnet.InputC, mnistresnet.InputH, mnistresnet.InputW})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		imgs = append(imgs, img)
+		results = append(results, result{path: path})
 	}
-	class, probs := m.Predict(img)
-	return class, probs[class], nil
+	classes, probs := m.PredictBatch(imgs)
+	for i := range results {
+		results[i].class, results[i].p = classes[i], probs[i][classes[i]]
+	}
+	return results, errs
 }

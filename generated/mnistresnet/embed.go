@@ -4,7 +4,6 @@ package mnistresnet
 
 import (
 	_ "embed"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/train"
 )
 
@@ -22,18 +21,4 @@ func Load() (*Model, error) {
 		return nil, err
 	}
 	return m, c.Restore(m, nil)
-}
-
-// Predict classifies one image, InputC×InputH×InputW pixels in [0,1] channel-major, in inference mode (the adversarial branch of MBN): the class and the softmax probabilities. It panics if img has another length.
-func (m *Model) Predict(img []float32) (class int, probs []float32) {
-	x := &runtime.Tensor{
-		Data:  img,
-		Shape: []int{1, InputC, InputH, InputW},
-	}
-	logits := m.Forward(x, runtime.Mode{
-		Branch:    runtime.Adv,
-		InputOnly: true,
-		Norm:      runtime.RunningStats,
-	})
-	return runtime.Softmax(logits.Data)
 }

@@ -357,7 +357,9 @@ func Predict(f Factory, trained func() (runtime.Model, error), args []string) er
 }
 
 // Classify runs one image (C×H×W pixels in [0,1]) through m in inference
-// mode and returns its class and the softmax probabilities.
+// mode and returns its class and the softmax probabilities. It runs
+// m.Forward, so it is not safe for concurrent use on one m (a compiled
+// model's Predict is).
 func Classify(m runtime.Model, img []float32) (int, []float32) {
 	in := m.Spec().Input
 	x := &runtime.Tensor{Shape: []int{1, in[0], in[1], in[2]}, Data: img}

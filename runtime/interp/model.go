@@ -13,6 +13,8 @@ import (
 )
 
 // Model is the float32 interpreter behind the runtime.Model interface.
+// It is not safe for concurrent use (a pass keeps its activations and
+// scratch in the model): give each goroutine its own.
 type Model struct {
 	net    *Net[float32]
 	fast   *fast // nil: the net runs on ref's ops

@@ -2,6 +2,7 @@
 
 // Package resnet638 is the network of resnet638.spec compiled by netc: resnet638, 641 convolutions, 179229736 parameters, 958922752 multiply-adds per image.
 // New builds it with fresh weights; it implements runtime.Model.
+// Predict classifies an image and PredictBatch many, from any number of goroutines at once.
 package resnet638
 
 import (
@@ -11,6 +12,7 @@ import (
 	"github.com/netc/netc/runtime/layers"
 	"github.com/netc/netc/spec"
 	"strconv"
+	"sync"
 )
 
 const (
@@ -61,7 +63,40 @@ type Block struct {
 	Downsample1 layers.Norm
 }
 
+// replicate makes every layer a replica: the same parameters, buffers of its own.
+func (p *Params) replicate() {
+	p.Conv1 = p.Conv1.Replica()
+	p.Bn1 = p.Bn1.Replica()
+	for i := range p.Layer1 {
+		p.Layer1[i].replicate()
+	}
+	for i := range p.Layer2 {
+		p.Layer2[i].replicate()
+	}
+	for i := range p.Layer3 {
+		p.Layer3[i].replicate()
+	}
+	for i := range p.Layer4 {
+		p.Layer4[i].replicate()
+	}
+	p.Fc = p.Fc.Replica()
+}
+
+// replicate makes every layer of the block a replica.
+func (b *Block) replicate() {
+	b.Conv1 = b.Conv1.Replica()
+	b.Bn1 = b.Bn1.Replica()
+	b.Conv2 = b.Conv2.Replica()
+	b.Bn2 = b.Bn2.Replica()
+	b.Conv3 = b.Conv3.Replica()
+	b.Bn3 = b.Bn3.Replica()
+	b.Downsample0 = b.Downsample0.Replica()
+	b.Downsample1 = b.Downsample1.Replica()
+}
+
 // Model is the compiled network; it implements runtime.Model.
+//
+// A Model is not safe for concurrent use, except for Predict and PredictBatch: any number of goroutines may call those at once, also while one goroutine runs Forward and Backward, as long as nothing changes the weights or running statistics meanwhile (a training step, a Forward with Mode.UpdateStats, a checkpoint's Restore).
 type Model struct {
 	// P holds the layers and their parameters.
 	P          Params
@@ -73,6 +108,10 @@ type Model struct {
 	pass       layers.Pass
 	fold       bool
 	logits, dx runtime.Tensor
+	// replicas are the models Predict and PredictBatch run on, one call at a time each: the parameters of this one, buffers of their own.
+	replicas sync.Pool
+	// batch is a replica's input batch.
+	batch []float32
 }
 
 var _ runtime.Model = (*Model)(nil)
@@ -170,6 +209,71 @@ func grow(s []float32, n int) []float32 {
 		return make([]float32, n)
 	}
 	return s[:n]
+}
+
+// PredictBatchSize is the most images PredictBatch runs in one forward pass: as many as fit in 64 MiB of activations (at least one, at most 256).
+const PredictBatchSize = 4
+
+// predictMode is inference: running statistics, the adversarial branch of MBN, and (input gradient only) BN folded into the convolutions.
+var predictMode = runtime.Mode{
+	Branch:    runtime.Adv,
+	InputOnly: true,
+	Norm:      runtime.RunningStats,
+}
+
+// Predict classifies one image, InputC×InputH×InputW pixels in [0,1] channel-major, in inference mode (running statistics, the adversarial branch of MBN): the class and the softmax probabilities. It panics if img has another length.
+//
+// Predict is safe for concurrent use: each call runs on a replica of the model (its parameters, buffers of its own) that no other call uses at the same time.
+func (m *Model) Predict(img []float32) (class int, probs []float32) {
+	classes, ps := m.PredictBatch([][]float32{img})
+	return classes[0], ps[0]
+}
+
+// PredictBatch classifies images as Predict does, in batched forward passes of up to PredictBatchSize images, and returns their classes and softmax probabilities in order. Each image's answer is bitwise the one Predict gives it. It panics if an image has another length than InputC×InputH×InputW.
+//
+// PredictBatch is safe for concurrent use, as Predict is.
+func (m *Model) PredictBatch(imgs [][]float32) (classes []int, probs [][]float32) {
+	const size = InputC * InputH * InputW
+	for i, img := range imgs {
+		if len(img) != size {
+			panic(fmt.Sprintf("image %d of %d has %d values, want %d×%d×%d", i, len(imgs), len(img), InputC, InputH, InputW))
+		}
+	}
+	r, ok := m.replicas.Get().(*Model)
+	if !ok {
+		r = m.replica()
+	}
+	defer m.replicas.Put(r)
+	classes, probs = make([]int, len(imgs)), make([][]float32, len(imgs))
+	for lo := 0; lo < len(imgs); lo += PredictBatchSize {
+		part := imgs[lo:min(lo+PredictBatchSize, len(imgs))]
+		r.batch = grow(r.batch, len(part)*size)
+		for i, img := range part {
+			copy(r.batch[i*size:], img)
+		}
+		x := &runtime.Tensor{
+			Data:  r.batch,
+			Shape: []int{len(part), InputC, InputH, InputW},
+		}
+		logits := r.Forward(x, predictMode).Data
+		for i := range part {
+			classes[lo+i], probs[lo+i] = runtime.Softmax(logits[i*Classes : (i+1)*Classes])
+		}
+	}
+	return classes, probs
+}
+
+// replica is a model with m's parameters and running statistics (shared, not copied) and buffers of its own, for forward passes only.
+func (m *Model) replica() *Model {
+	r := &Model{
+		P:       m.P,
+		in:      m.in.Replica(),
+		maxpool: m.maxpool.Replica(),
+		spec:    m.spec,
+	}
+	r.pass.ISA = m.pass.ISA
+	r.P.replicate()
+	return r
 }
 
 // build sets every layer's shape and allocates its parameters in graph order.
