@@ -27,11 +27,6 @@ func emitPredict(f *jen.File, perImage int) {
 
 	f.Comment("PredictBatchSize is the most images PredictBatch runs in one forward pass: as many as fit in 64 MiB of activations (at least one, at most 256).")
 	f.Const().Id("PredictBatchSize").Op("=").Lit(predictBatchSize(perImage))
-	f.Comment("predictMode is inference: running statistics, the adversarial branch of MBN, and (input gradient only) BN folded into the convolutions.")
-	f.Var().Id("predictMode").Op("=").Add(rt("Mode")).Values(jen.Dict{
-		jen.Id("Norm"): rt("RunningStats"), jen.Id("Branch"): rt("Adv"), jen.Id("InputOnly"): jen.True(),
-	})
-
 	f.Comment("Predict classifies one image, InputC×InputH×InputW pixels in [0,1] channel-major, in inference mode (running statistics, the adversarial branch of MBN): the class and the softmax probabilities. It panics if img has another length.")
 	f.Comment("")
 	f.Comment("Predict is safe for concurrent use: each call runs on a replica of the model (its parameters, buffers of its own) that no other call uses at the same time.")
@@ -40,39 +35,14 @@ func emitPredict(f *jen.File, perImage int) {
 		jen.Return(jen.Id("classes").Index(jen.Lit(0)), jen.Id("ps").Index(jen.Lit(0))),
 	)
 
-	size := jen.Id("InputC").Op("*").Id("InputH").Op("*").Id("InputW")
-	f.Comment("PredictBatch classifies images as Predict does, in batched forward passes of up to PredictBatchSize images, and returns their classes and softmax probabilities in order. Each image's answer is bitwise the one Predict gives it. It panics if an image has another length than InputC×InputH×InputW.")
+	f.Comment("PredictBatch classifies images as Predict does, in batched forward passes of up to PredictBatchSize images (runtime.PredictBatch), and returns their classes and softmax probabilities in order. Each image's answer is bitwise the one Predict gives it. It panics if an image has another length than InputC×InputH×InputW.")
 	f.Comment("")
 	f.Comment("PredictBatch is safe for concurrent use, as Predict is.")
-	f.Func().Params(m).Id("PredictBatch").Params(jen.Id("imgs").Index().Index().Float32()).Params(jen.Id("classes").Index().Int(), jen.Id("probs").Index().Index().Float32()).Block(
-		jen.Const().Id("size").Op("=").Add(size),
-		jen.For(jen.List(jen.Id("i"), jen.Id("img")).Op(":=").Range().Id("imgs")).Block(
-			jen.If(jen.Len(jen.Id("img")).Op("!=").Id("size")).Block(
-				jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit("image %d of %d has %d values, want %d×%d×%d"),
-					jen.Id("i"), jen.Len(jen.Id("imgs")), jen.Len(jen.Id("img")), jen.Id("InputC"), jen.Id("InputH"), jen.Id("InputW"))),
-			),
-		),
+	f.Func().Params(m).Id("PredictBatch").Params(jen.Id("imgs").Index().Index().Float32()).Params(jen.Index().Int(), jen.Index().Index().Float32()).Block(
 		jen.List(jen.Id("r"), jen.Id("ok")).Op(":=").Id("m").Dot("replicas").Dot("Get").Call().Assert(jen.Op("*").Id("Model")),
 		jen.If(jen.Op("!").Id("ok")).Block(jen.Id("r").Op("=").Id("m").Dot("replica").Call()),
 		jen.Defer().Id("m").Dot("replicas").Dot("Put").Call(jen.Id("r")),
-		jen.List(jen.Id("classes"), jen.Id("probs")).Op("=").List(jen.Make(jen.Index().Int(), jen.Len(jen.Id("imgs"))), jen.Make(jen.Index().Index().Float32(), jen.Len(jen.Id("imgs")))),
-		jen.For(jen.Id("lo").Op(":=").Lit(0), jen.Id("lo").Op("<").Len(jen.Id("imgs")), jen.Id("lo").Op("+=").Id("PredictBatchSize")).Block(
-			jen.Id("part").Op(":=").Id("imgs").Index(jen.Id("lo"), jen.Min(jen.Id("lo").Op("+").Id("PredictBatchSize"), jen.Len(jen.Id("imgs")))),
-			jen.Id("r").Dot("batch").Op("=").Id("grow").Call(jen.Id("r").Dot("batch"), jen.Len(jen.Id("part")).Op("*").Id("size")),
-			jen.For(jen.List(jen.Id("i"), jen.Id("img")).Op(":=").Range().Id("part")).Block(
-				jen.Copy(jen.Id("r").Dot("batch").Index(jen.Id("i").Op("*").Id("size"), jen.Empty()), jen.Id("img")),
-			),
-			jen.Id("x").Op(":=").Op("&").Add(rt("Tensor")).Values(jen.Dict{
-				jen.Id("Shape"): jen.Index().Int().Values(jen.Len(jen.Id("part")), jen.Id("InputC"), jen.Id("InputH"), jen.Id("InputW")),
-				jen.Id("Data"):  jen.Id("r").Dot("batch"),
-			}),
-			jen.Id("logits").Op(":=").Id("r").Dot("Forward").Call(jen.Id("x"), jen.Id("predictMode")).Dot("Data"),
-			jen.For(jen.Id("i").Op(":=").Range().Id("part")).Block(
-				jen.List(jen.Id("classes").Index(jen.Id("lo").Op("+").Id("i")), jen.Id("probs").Index(jen.Id("lo").Op("+").Id("i"))).Op("=").
-					Add(rt("Softmax")).Call(jen.Id("logits").Index(jen.Id("i").Op("*").Id("Classes"), jen.Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("Classes"))),
-			),
-		),
-		jen.Return(jen.Id("classes"), jen.Id("probs")),
+		jen.Return(rt("PredictBatch").Call(jen.Id("r"), jen.Id("imgs"), jen.Id("PredictBatchSize"), jen.Op("&").Id("r").Dot("batch"))),
 	)
 
 	f.Comment("replica is a model with m's parameters and running statistics (shared, not copied) and buffers of its own, for forward passes only.")

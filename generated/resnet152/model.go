@@ -214,13 +214,6 @@ func grow(s []float32, n int) []float32 {
 // PredictBatchSize is the most images PredictBatch runs in one forward pass: as many as fit in 64 MiB of activations (at least one, at most 256).
 const PredictBatchSize = 1
 
-// predictMode is inference: running statistics, the adversarial branch of MBN, and (input gradient only) BN folded into the convolutions.
-var predictMode = runtime.Mode{
-	Branch:    runtime.Adv,
-	InputOnly: true,
-	Norm:      runtime.RunningStats,
-}
-
 // Predict classifies one image, InputC×InputH×InputW pixels in [0,1] channel-major, in inference mode (running statistics, the adversarial branch of MBN): the class and the softmax probabilities. It panics if img has another length.
 //
 // Predict is safe for concurrent use: each call runs on a replica of the model (its parameters, buffers of its own) that no other call uses at the same time.
@@ -229,38 +222,16 @@ func (m *Model) Predict(img []float32) (class int, probs []float32) {
 	return classes[0], ps[0]
 }
 
-// PredictBatch classifies images as Predict does, in batched forward passes of up to PredictBatchSize images, and returns their classes and softmax probabilities in order. Each image's answer is bitwise the one Predict gives it. It panics if an image has another length than InputC×InputH×InputW.
+// PredictBatch classifies images as Predict does, in batched forward passes of up to PredictBatchSize images (runtime.PredictBatch), and returns their classes and softmax probabilities in order. Each image's answer is bitwise the one Predict gives it. It panics if an image has another length than InputC×InputH×InputW.
 //
 // PredictBatch is safe for concurrent use, as Predict is.
-func (m *Model) PredictBatch(imgs [][]float32) (classes []int, probs [][]float32) {
-	const size = InputC * InputH * InputW
-	for i, img := range imgs {
-		if len(img) != size {
-			panic(fmt.Sprintf("image %d of %d has %d values, want %d×%d×%d", i, len(imgs), len(img), InputC, InputH, InputW))
-		}
-	}
+func (m *Model) PredictBatch(imgs [][]float32) ([]int, [][]float32) {
 	r, ok := m.replicas.Get().(*Model)
 	if !ok {
 		r = m.replica()
 	}
 	defer m.replicas.Put(r)
-	classes, probs = make([]int, len(imgs)), make([][]float32, len(imgs))
-	for lo := 0; lo < len(imgs); lo += PredictBatchSize {
-		part := imgs[lo:min(lo+PredictBatchSize, len(imgs))]
-		r.batch = grow(r.batch, len(part)*size)
-		for i, img := range part {
-			copy(r.batch[i*size:], img)
-		}
-		x := &runtime.Tensor{
-			Data:  r.batch,
-			Shape: []int{len(part), InputC, InputH, InputW},
-		}
-		logits := r.Forward(x, predictMode).Data
-		for i := range part {
-			classes[lo+i], probs[lo+i] = runtime.Softmax(logits[i*Classes : (i+1)*Classes])
-		}
-	}
-	return classes, probs
+	return runtime.PredictBatch(r, imgs, PredictBatchSize, &r.batch)
 }
 
 // replica is a model with m's parameters and running statistics (shared, not copied) and buffers of its own, for forward passes only.

@@ -361,9 +361,9 @@ func Predict(f Factory, trained func() (runtime.Model, error), args []string) er
 // m.Forward, so it is not safe for concurrent use on one m (a compiled
 // model's Predict is).
 func Classify(m runtime.Model, img []float32) (int, []float32) {
-	in := m.Spec().Input
-	x := &runtime.Tensor{Shape: []int{1, in[0], in[1], in[2]}, Data: img}
-	return runtime.Softmax(m.Forward(x, runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}).Data)
+	var buf []float32
+	classes, probs := runtime.PredictBatch(m, [][]float32{img}, 1, &buf)
+	return classes[0], probs[0]
 }
 
 // ReadImage reads a PNG image of the input size shape (channels,
