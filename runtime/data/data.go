@@ -99,7 +99,12 @@ func ClassNames(source, split string) ([]string, error) {
 		if isBinaryCIFAR(path) || isBinaryCIFAR(filepath.Join(path, "cifar-10-batches-bin")) {
 			return nil, nil
 		}
-		want = 10
+		// The split's archive, as loadCIFAR10 finds it.
+		archive, _, err := splitArchive(path, split)
+		if err != nil {
+			return nil, fmt.Errorf("cifar10: %w", err)
+		}
+		path, want = archive, 10
 	case kind != "imagefolder" || path == "":
 		return nil, nil
 	}

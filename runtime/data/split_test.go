@@ -54,6 +54,11 @@ func TestCIFAR10SplitArchives(t *testing.T) {
 					if d.Name != "cifar10/"+split || d.Len() != 10 || d.Classes != 10 {
 						t.Fatalf("got %s with %d images of %d classes, want cifar10/%s with 10 of 10", d.Name, d.Len(), d.Classes, split)
 					}
+					// The other split's class list is found the same way
+					// (eval of a run compares them).
+					if err := d.MatchSplit("cifar10:"+source, []string{"test", "train"}[i]); err != nil {
+						t.Fatal(err)
+					}
 					// Each split's images are its own: seeds 10*i+c.
 					if want := wantPlanes(10*i+3, 3, 2); !bytes.Equal(d.Pixels[3*len(want):4*len(want)], want) {
 						t.Fatalf("image 3 of %s is not the %s archive's", split, name(split))
