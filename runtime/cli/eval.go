@@ -238,7 +238,8 @@ func PrintReport(w io.Writer, r *eval.Report) error {
 		if a.Restarts > 1 {
 			restarts = fmt.Sprintf("%d random starts per image", a.Restarts)
 		}
-		fmt.Fprintf(bw, "\n%s PGD, eps %.4g, step %.4g, attack BN statistics %s, %s, seed %d\n", a.Attack, a.Eps, a.Step, a.Norm, restarts, a.Seed)
+		norm := map[string]string{"running": "inference", "batch": "train"}[a.Norm]
+		fmt.Fprintf(bw, "\n%s PGD, eps %.4g, step %.4g, attack BN statistics %s, %s, seed %d\n", a.Attack, a.Eps, a.Step, norm, restarts, a.Seed)
 		fmt.Fprintln(bw, "  accuracy: correct clean and at every iterate up to K, in every start; at K-th: correct at the K-th iterate (the paper's protocol)")
 		targeted := a.Attack == pgd.Targeted.String()
 		fmt.Fprintf(bw, "  %-11s %9s %9s", "", "accuracy", "at K-th")
