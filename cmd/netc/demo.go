@@ -77,10 +77,9 @@ func runDemo(args []string) error {
 		return err
 	}
 
-	// Adversarial training from scratch at ε = 0.3 stalls for a long time,
-	// and at full ε from the start it often collapses to chance; starting
-	// from the standard model with ε ramped up gets a robust one in a
-	// fraction of an epoch.
+	// Adversarial training from scratch at ε = 0.3 stalls for about an
+	// epoch; starting from the standard model with ε ramped up gets a
+	// robust one in a fraction of one (docs/TRAINING.md measures each part).
 	adv := base
 	adv.Limit, adv.Init = *advImages, cli.CheckpointPath(stdDir)
 	adv.DecayEpochs, adv.EpsWarmup = []float64{0.75}, 0.6
