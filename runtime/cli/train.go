@@ -253,7 +253,7 @@ func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit in
 		return nil, runError(err)
 	}
 	defer r.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := Interruptible("train", "checkpointing where the run stands")
 	defer stop()
 	if err := r.Train(ctx); err != nil {
 		if errors.Is(err, train.ErrNonFinite) {
@@ -263,6 +263,21 @@ func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit in
 	}
 	fmt.Fprintf(os.Stderr, "checkpoint: %s\n", r.CheckpointPath())
 	return m, nil
+}
+
+// Interruptible returns a context that Ctrl-C (SIGINT) or SIGTERM
+// cancels, saying on stderr "PROG: interrupted: DOING (again: quit at
+// once)". After that first signal the default action is back, so a
+// second one ends the process whatever it is doing.
+func Interruptible(prog, doing string) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, func() {
+		stop()
+		if context.Cause(ctx) != context.Canceled { // a signal, not the deferred stop
+			fmt.Fprintf(os.Stderr, "\n%s: interrupted: %s (again: quit at once)\n", prog, doing)
+		}
+	})
+	return ctx, stop
 }
 
 // runError marks a training run's error about its input (train.InputError:
