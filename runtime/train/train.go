@@ -101,7 +101,7 @@ func (c *Config) Validate() error {
 		{"clean-weight", c.CleanWeight, 0, 1, false, false},
 		{"alp", c.ALP, 0, maxFloat32, false, false},
 		{"eps-warmup", c.EpsWarmup, 0, float64(c.Epochs), false, false},
-		{"eps", c.Attack.Eps, 0, maxFloat32, false, false},
+		{"eps", c.Attack.Eps, 0, 1, false, false}, // pixels lie in [0, 1]
 		{"step", c.Attack.Step, 0, maxFloat32, false, false},
 		{"clean-start", c.Attack.CleanStart, 0, 1, false, false},
 	}
