@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -116,11 +117,16 @@ flags:
 	if len(c.Iters) == 0 {
 		losses = losses[:1] // the clean pass only
 	}
+	ctx, stop := Interruptible("eval", "stopping; an interrupted evaluation has no result")
+	defer stop()
 	for _, loss := range losses {
 		c.Attack.Loss = loss
-		res, err := eval.Run(m, test, c)
+		res, err := eval.RunContext(ctx, m, test, c)
 		if errors.As(err, new(*eval.NonFiniteError)) || errors.As(err, new(*runtime.NonFiniteError)) {
 			return err // a model that is not finite: a runtime failure
+		}
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w; no result", err) // a runtime failure
 		}
 		if err != nil {
 			return Bad(err) // the data does not fit the evaluation

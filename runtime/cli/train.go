@@ -53,6 +53,9 @@ func AttackFlags(fs *flag.FlagSet, c *pgd.Config, more *[]pgd.Loss) func() error
 	loss := fs.String("attack", c.Loss.String(), help)
 	norm := fs.String("attack-norm", "inference", "BN statistics while attacking: inference (running) or train (batch)")
 	return func() error {
+		if c.Eps > 1 {
+			return Badf("--eps %g: want 0 <= eps <= 1 (pixels lie in [0, 1])", c.Eps)
+		}
 		names := strings.Split(*loss, ",")
 		if more == nil && len(names) > 1 {
 			return Badf("--attack %q: one attack", *loss)
@@ -117,11 +120,12 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 		if err := finishAttack(); err != nil {
 			return err
 		}
-		if lr > 0 {
-			c.LR = lr
-		} else {
-			c.LR = 0.1 * float64(c.Batch) / 256
-		}
+		c.LR = 0.1 * float64(c.Batch) / 256
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "lr" { // even 0, which Validate refuses
+				c.LR = lr
+			}
+		})
 		var err error
 		if c.DecayEpochs, err = parseDecay(*decay); err != nil {
 			return Badf("--decay: %v", err)
@@ -195,6 +199,12 @@ func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
 	if *out == "" {
 		return Badf("%s: --out RUN is required", name)
 	}
+	if *testLimit < 0 {
+		return Badf("%s: --test-limit %d: want >= 0 (0: no test accuracy)", name, *testLimit)
+	}
+	if CheckpointEvery < 0 {
+		return Badf("%s: --checkpoint-every %v: want >= 0 (0: at epoch ends only)", name, CheckpointEvery)
+	}
 	if finetune {
 		// LoadModel also refuses weights that are not finite.
 		m, meta, path, err := LoadModel(f, pos[0])
@@ -253,7 +263,7 @@ func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit in
 		return nil, runError(err)
 	}
 	defer r.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := Interruptible("train", "checkpointing where the run stands")
 	defer stop()
 	if err := r.Train(ctx); err != nil {
 		if errors.Is(err, train.ErrNonFinite) {
@@ -263,6 +273,21 @@ func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit in
 	}
 	fmt.Fprintf(os.Stderr, "checkpoint: %s\n", r.CheckpointPath())
 	return m, nil
+}
+
+// Interruptible returns a context that Ctrl-C (SIGINT) or SIGTERM
+// cancels, saying on stderr "PROG: interrupted: DOING (again: quit at
+// once)". After that first signal the default action is back, so a
+// second one ends the process whatever it is doing.
+func Interruptible(prog, doing string) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, func() {
+		stop()
+		if context.Cause(ctx) != context.Canceled { // a signal, not the deferred stop
+			fmt.Fprintf(os.Stderr, "\n%s: interrupted: %s (again: quit at once)\n", prog, doing)
+		}
+	})
+	return ctx, stop
 }
 
 // runError marks a training run's error about its input (train.InputError:

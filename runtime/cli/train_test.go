@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/interp"
@@ -46,6 +47,9 @@ func TestFloatFlagsValidated(t *testing.T) {
 	for _, args := range [][]string{
 		{"--momentum", "1"}, {"--label-smoothing", "1"}, {"--clean-ratio", "1.5"}, {"--clean-weight", "2"},
 		{"--clean-start", "1.01"}, {"--eps-warmup", "2"}, {"--decay", "1,-2"}, {"--decay", "1,NaN"},
+		// --eps 2 trained a run that eval then refused to attack with its
+		// own eps; --lr 0 (and -0) trained at the default rate.
+		{"--eps", "1.5"}, {"--eps", "2/1"}, {"--lr", "0"}, {"--lr", "-0"},
 	} {
 		if _, err := trainFlags(args...); !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: %v, want bad input naming the flag", args, err)
@@ -60,12 +64,25 @@ func TestFloatFlagsValidated(t *testing.T) {
 		func(a []string) error { return Attack(interpreted, a) },
 	} {
 		for _, name := range []string{"eps", "step"} {
-			for _, v := range []string{"NaN", "-1", "1e39"} {
-				err := cmd([]string{"../../generated/mnistresnet/weights.ckpt", "--" + name, v})
+			for _, v := range []string{"NaN", "-1", "1e39", map[string]string{"eps": "2", "step": "Inf"}[name]} {
+				err := cmd([]string{"../../generated/mnistresnet/weights.ckpt", "--limit", "1", "--" + name, v})
 				if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), name) {
 					t.Errorf("--%s %s: %v, want bad input naming the flag", name, v, err)
 				}
 			}
+		}
+	}
+}
+
+// TestNegativeTrainCounts: train's --test-limit and --checkpoint-every
+// refuse negative values as bad input naming the flag (they meant "none"
+// without a word).
+func TestNegativeTrainCounts(t *testing.T) {
+	defer func(d time.Duration) { CheckpointEvery = d }(CheckpointEvery)
+	for _, args := range [][]string{{"--test-limit", "-5"}, {"--checkpoint-every", "-1s"}} {
+		err := Train(interpreted, nil, append([]string{"../../specs/mnist-resnet.spec", "--out", t.TempDir(), "--data", "imagefolder:/nonexistent"}, args...))
+		if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v, want bad input naming the flag", args, err)
 		}
 	}
 }

@@ -193,6 +193,22 @@ func walkEntries(root, walk string) ([]entry, error) {
 			return filepath.SkipDir
 		case d.IsDir():
 			entries = append(entries, entry{name: rel, dir: true})
+		case d.Type()&fs.ModeSymlink != 0 && !hidden(rel):
+			// WalkDir does not follow links: a linked class folder
+			// would vanish from the data set without a word.
+			fi, err := os.Stat(p)
+			switch {
+			case err == nil && fi.IsDir():
+				return fmt.Errorf("%s: entry %s is a symbolic link to a folder, which netc does not follow: link the images one by one, or copy the folder", root, rel)
+			case err == nil && isImage(rel) && !fi.Mode().IsRegular():
+				return fmt.Errorf("%s: entry %s links to something that is not a regular file (%v)", root, rel, fi.Mode().Type())
+			}
+			if isImage(rel) {
+				entries = append(entries, entry{name: rel, file: p})
+			}
+		case isImage(rel) && !d.Type().IsRegular():
+			// A named pipe or a device would block the reader or never end.
+			return fmt.Errorf("%s: entry %s is not a regular file (%v)", root, rel, d.Type())
 		case isImage(rel):
 			entries = append(entries, entry{name: rel, file: p})
 		}

@@ -209,3 +209,59 @@ func TestCIFARBatchNotRegular(t *testing.T) {
 		t.Fatal("Load blocks on a FIFO")
 	}
 }
+
+// TestNotRegularEntries: a named pipe with an image's name made the
+// loader block forever, and a class folder that is a symbolic link was
+// dropped without a word (WalkDir does not follow links); both are
+// errors naming the entry now. A link to an image file still loads.
+func TestNotRegularEntries(t *testing.T) {
+	img := encodePNG(t, testImage(1, 3, 2))
+	files := []file{{"train/cat/0.png", img}, {"train/dog/0.png", img}}
+	for _, tc := range []struct {
+		name string
+		make func(folder string) error
+		want string // in the error; "" for none
+	}{
+		{"pipe", func(f string) error { return syscall.Mkfifo(filepath.Join(f, "train", "cat", "1.png"), 0o644) }, "entry train/cat/1.png is not a regular file"},
+		{"link to a pipe", func(f string) error {
+			pipe := filepath.Join(t.TempDir(), "pipe")
+			if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+				return err
+			}
+			return os.Symlink(pipe, filepath.Join(f, "train", "cat", "1.png"))
+		}, "entry train/cat/1.png links to something that is not a regular file"},
+		{"linked class folder", func(f string) error {
+			return os.Symlink(filepath.Join(f, "train", "dog"), filepath.Join(f, "train", "eel"))
+		}, "entry train/eel is a symbolic link to a folder"},
+		{"linked image", func(f string) error {
+			return os.Symlink(filepath.Join(f, "train", "dog", "0.png"), filepath.Join(f, "train", "cat", "1.png"))
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			folder, _, _ := writeTree(t, t.TempDir(), files)
+			if err := tc.make(folder); err != nil {
+				t.Skip(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := Load("imagefolder:"+folder, "train")
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the loader still runs after 10 s (blocked on the pipe)")
+			}
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@
 package eval
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -137,11 +138,34 @@ func (e *NonFiniteError) Error() string {
 	return msg
 }
 
+// InterruptedError is an evaluation stopped by its context: it wraps
+// the context's error (context.Canceled, context.DeadlineExceeded).
+type InterruptedError struct {
+	Batch  [2]int // the test images of the batch it stopped in: [first, last]
+	Images int    // the images it was to evaluate
+	Cause  error  // context.Cause: for a signal, which one
+	err    error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("eval: interrupted (%v) in the batch of test images %d-%d of %d", e.Cause, e.Batch[0], e.Batch[1], e.Images)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.err }
+
 // Run evaluates m on d: its clean accuracy and, for each count of
 // c.Iters, its accuracy under PGD (Point). It refuses a model whose
 // weights are not finite, and stops at the first NaN or infinity in any
 // pass (a *NonFiniteError).
 func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
+	return RunContext(context.Background(), m, d, c)
+}
+
+// RunContext is Run that stops, with an error wrapping ctx's, as soon as
+// ctx is done: before each batch and each PGD iterate. An interrupted
+// evaluation has no result (a share of the images is not comparable
+// with a whole one).
+func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -213,6 +237,19 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 	}
 	for lo := 0; lo < n; lo += batch {
 		b := min(batch, n-lo)
+		// interrupted is the error of an evaluation stopped by ctx in
+		// this batch, nil while it runs on.
+		interrupted := func() error {
+			select {
+			case <-ctx.Done():
+				return &InterruptedError{Batch: [2]int{lo, lo + b - 1}, Images: n, Cause: context.Cause(ctx), err: ctx.Err()}
+			default:
+				return nil
+			}
+		}
+		if err := interrupted(); err != nil {
+			return nil, err
+		}
 		for i := range b {
 			idx[i] = lo + i
 		}
@@ -283,6 +320,9 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 				err := attacker.Trajectory(m, xa, follow, g.step, last, func(s int, logits *runtime.Tensor) error {
 					if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
 						return nonFinite("logits", iterate(att.Loss, s, g.step, r, restarts), j/nc, xa)
+					}
+					if err := interrupted(); err != nil {
+						return err
 					}
 					due := next < len(g.iters) && g.iters[next] == s
 					for i := range b {

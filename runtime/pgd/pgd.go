@@ -6,6 +6,7 @@
 package pgd
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -279,6 +280,14 @@ func cwMarginGrad(n, k int, z []float32, y []int, dz []float32) {
 // classes) and returns the adversarial batch and, for targeted attacks, the
 // targets (nil otherwise).
 func (a *Attacker) Attack(m runtime.Model, x0 *runtime.Tensor, y []int, k int) (*runtime.Tensor, []int) {
+	x, targets, _ := a.AttackContext(context.Background(), m, x0, y, k)
+	return x, targets
+}
+
+// AttackContext is Attack that gives up, returning ctx's error and no
+// batch, as soon as ctx is done: it looks before every step, so that a
+// long attack does not hold off an interrupt.
+func (a *Attacker) AttackContext(ctx context.Context, m runtime.Model, x0 *runtime.Tensor, y []int, k int) (*runtime.Tensor, []int, error) {
 	var targets []int
 	follow := y
 	if a.Loss == Targeted {
@@ -288,9 +297,14 @@ func (a *Attacker) Attack(m runtime.Model, x0 *runtime.Tensor, y []int, k int) (
 	x := a.Start(x0)
 	alpha := a.EffectiveStep()
 	for s := 0; s < a.Steps; s++ {
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		default:
+		}
 		a.Step(m, x, follow, alpha)
 	}
-	return x, targets
+	return x, targets, nil
 }
 
 func grow[T any](s []T, n int) []T {

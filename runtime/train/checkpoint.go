@@ -131,6 +131,12 @@ func (c *Checkpoint) index(ts []ckpt.Tensor) (*Checkpoint, error) {
 	if c.Meta.Format != Format {
 		return nil, &InputError{fmt.Errorf("%s: not a netc checkpoint (format %q, want %q)", path, c.Meta.Format, Format)}
 	}
+	// A spec text that is not the one hashed was edited or damaged: its
+	// network may differ from the weights' with the same tensor shapes
+	// (another mean, std or number of GN groups).
+	if h := SpecHash(c.Meta.Spec); c.Meta.SpecHash != "" && c.Meta.SpecHash != h {
+		return nil, &InputError{fmt.Errorf("%s: its spec_sha256 %s is not the hash of its spec text (%s): the metadata is damaged", path, c.Meta.SpecHash, h)}
+	}
 	c.tensors = make(map[string]ckpt.Tensor, len(ts))
 	for _, t := range ts {
 		c.tensors[t.Name] = t

@@ -385,3 +385,20 @@ func TestStartErrorsAreClassified(t *testing.T) {
 		t.Errorf("--init with NaN weights: %v, want an InputError naming --init", err)
 	}
 }
+
+// TestOpenRefusesEditedSpec: a checkpoint whose spec text is not the one
+// its spec_sha256 hashes is refused by everything that opens it (eval,
+// stats, predict, finetune-norm, --init), not only by resume: an edited
+// mean and std (or GN groups) keep every tensor's shape, so the weights
+// loaded silently into another network.
+func TestOpenRefusesEditedSpec(t *testing.T) {
+	dir := trained(t)
+	rewrite(t, dir, func(m *Meta, ts []ckpt.Tensor) []ckpt.Tensor {
+		m.Spec = strings.Replace(m.Spec, "input 1 8 8", "input 1 8 8 mean=0.9 std=0.01", 1)
+		return ts
+	})
+	_, err := OpenCheckpoint(filepath.Join(dir, "checkpoints", "last.safetensors"))
+	if !errors.As(err, new(*InputError)) || !strings.Contains(err.Error(), "is not the hash of its spec text") {
+		t.Fatalf("opening a checkpoint with an edited spec: %v, want an InputError about spec_sha256", err)
+	}
+}

@@ -101,7 +101,7 @@ func (c *Config) Validate() error {
 		{"clean-weight", c.CleanWeight, 0, 1, false, false},
 		{"alp", c.ALP, 0, maxFloat32, false, false},
 		{"eps-warmup", c.EpsWarmup, 0, float64(c.Epochs), false, false},
-		{"eps", c.Attack.Eps, 0, maxFloat32, false, false},
+		{"eps", c.Attack.Eps, 0, 1, false, false}, // pixels lie in [0, 1]
 		{"step", c.Attack.Step, 0, maxFloat32, false, false},
 		{"clean-start", c.Attack.CleanStart, 0, 1, false, false},
 	}
@@ -447,7 +447,23 @@ func (r *Run) Train(ctx context.Context) error {
 					f := min(1, (float64(epoch)+float64(s+1)/float64(steps))/c.EpsWarmup)
 					attacker.Config.Eps, attacker.Config.Step = f*c.Attack.Eps, f*c.Attack.Step
 				}
-				xa, _ := attacker.Attack(r.Model, xb, yb, k)
+				// An interrupt during the attack abandons the step: the
+				// checkpoint is the state before it, the attack's draws
+				// undone, so a resumed run redoes it exactly.
+				rng, err := r.pcg.MarshalBinary()
+				if err != nil {
+					return err
+				}
+				xa, _, err := attacker.AttackContext(ctx, r.Model, xb, yb, k)
+				if err != nil {
+					if uerr := r.pcg.UnmarshalBinary(rng); uerr != nil {
+						return uerr
+					}
+					if serr := save(s); serr != nil {
+						return serr
+					}
+					return fmt.Errorf("stopped at epoch %d, step %d of %d, during its attack (checkpoint saved; run again to resume): %w", epoch+1, s, steps, err)
+				}
 				copy(in.Data, xb.Data[:nClean*size])
 				copy(in.Data[nClean*size:], xa.Data)
 				copy(yin, yb[:nClean])

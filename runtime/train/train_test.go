@@ -142,6 +142,57 @@ func TestStopMidEpochResumesExactly(t *testing.T) {
 	}
 }
 
+// cancelling is a model that cancels a context at its n-th forward pass
+// and counts the passes after that one.
+type cancelling struct {
+	runtime.Model
+	n, after int
+	cancel   func()
+}
+
+func (c *cancelling) Forward(x *runtime.Tensor, m runtime.Mode) *runtime.Tensor {
+	if c.n--; c.n == 0 {
+		c.cancel()
+	} else if c.n < 0 {
+		c.after++
+	}
+	return c.Model.Forward(x, m)
+}
+
+// An interrupt in the middle of a training step's attack stops the run
+// at once, not after the attack and the step (an attack of many steps
+// held off Ctrl-C for as long as it ran), and the checkpoint is the state
+// before the step, from which the run resumes exactly.
+func TestStopDuringAttackResumesExactly(t *testing.T) {
+	c := advConfig(1)
+	c.Attack.Steps = 4
+	whole := newRun(t, t.TempDir(), c)
+	if err := whole.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := newRun(t, dir, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := &cancelling{Model: r.Model, n: 4 + 1 + 2, cancel: cancel} // step 1: 4 attack passes and 1 training pass; then the 2nd attack pass of step 2
+	r.Model = m
+	if err := r.Train(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v, want context.Canceled", err)
+	}
+	if m.after != 0 {
+		t.Errorf("%d forward passes after the interrupt, want 0", m.after)
+	}
+	r.Close()
+	resumed := newRun(t, dir, c)
+	if resumed.state.Epoch != 0 || resumed.state.InEpoch != 1 {
+		t.Fatalf("resumed at epoch %d step %d, want 0, 1", resumed.state.Epoch, resumed.state.InEpoch)
+	}
+	if err := resumed.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, whole.Model, resumed.Model)
+}
+
 // strip drops the timing fields of metrics.jsonl lines.
 func strip(b []byte) string {
 	var out []string

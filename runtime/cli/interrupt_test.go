@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/train"
+	"github.com/netc/netc/spec"
+)
+
+// signalling is a model that sends its own process SIGINT at its n-th
+// forward pass: Ctrl-C in the middle of an evaluation.
+type signalling struct {
+	runtime.Model
+	n int
+}
+
+func (s *signalling) Forward(x *runtime.Tensor, m runtime.Mode) *runtime.Tensor {
+	if s.n--; s.n == 0 {
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+	}
+	return s.Model.Forward(x, m)
+}
+
+// tinyFolder writes an ImageFolder tree of 8x8 PNGs, classes a and b,
+// two images each in train/ and test/, and returns its data source.
+func tinyFolder(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewNRGBA(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	for _, split := range []string{"train", "test"} {
+		for _, class := range []string{"a", "b"} {
+			d := filepath.Join(dir, split, class)
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("%d.png", i)), buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return "imagefolder:" + dir
+}
+
+// Ctrl-C during eval stops it with a message and a runtime failure (exit
+// status 1), not a silent death by the signal, and prints no result.
+func TestEvalInterrupted(t *testing.T) {
+	src := tinyFolder(t)
+	s, err := spec.Parse("tiny.spec", []byte("model tiny\ninput 3 8 8\nclasses 2\nstem cifar\nblock basic\nstages 1 1 1\nwidth 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := interp.NewModel(s, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.safetensors")
+	if err := train.SaveCheckpoint(path, m, nil, train.Meta{Config: train.Config{Data: src}}); err != nil {
+		t.Fatal(err)
+	}
+	f := func(s *spec.Spec, seed uint64) (runtime.Model, error) {
+		m, err := interp.NewModel(s, seed)
+		return &signalling{Model: m, n: 3}, err
+	}
+	out, err := stdout(t, func() error { return Eval(f, []string{path, "--pgd", "1000000", "--eps", "0.1"}) })
+	var ie *eval.InterruptedError
+	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) || errors.As(err, new(BadInput)) {
+		t.Fatalf("interrupted eval: %v, want an *eval.InterruptedError and a runtime failure", err)
+	}
+	if out != "" {
+		t.Errorf("an interrupted eval printed a result:\n%s", out)
+	}
+}
