@@ -193,13 +193,9 @@ func viaBinary(name string, args []string, run func(cli.Factory, []string) error
 		}
 		return err
 	}
-	var pass []string
-	for _, a := range rest {
-		if a != s.File {
-			pass = append(pass, a)
-		}
-	}
-	return runChild(bin, append([]string{name}, pass...))
+	// The arguments go on as they are: a model binary takes the spec
+	// file too, if it is its own network (cli's compiledSpecArg).
+	return runChild(bin, append([]string{name}, rest...))
 }
 
 // runChild runs the model binary bin with args, on netc's standard

@@ -131,6 +131,8 @@ func TestExitStatuses(t *testing.T) {
 		{name: "eval", args: eval(tree), code: 0},
 		{name: "eval on a test split that lacks a class", args: eval(lacking), code: 2, msg: `imagefolder/test \(.*lacking\): 3 classes but .*last.safetensors\[spec\] has classes 4`},
 		{name: "eval on a test split that renames a class", args: eval(renamed), code: 2, msg: `class "d" is in imagefolder/train \(.*renamed\) but not in imagefolder/test`},
+		{name: "eval without a random start", args: eval(tree, "--restarts", "0"), code: 2, msg: `--restarts 0: want >= 1`},
+		{name: "eval of one attack twice", args: eval(tree, "--attack", "targeted,targeted"), code: 2, msg: `--attack "targeted,targeted": targeted twice`},
 		{name: "eval memory limit", args: eval(tree, "--memory", "1KiB"), code: 2, msg: `last.safetensors\[spec\]: a step of 1 image needs at least`},
 		{name: "eval of a checkpoint with a huge width", args: []string{"eval", wideCkpt, "--interp", "--data", "imagefolder:" + tree},
 			code: 2, msg: `wide.safetensors: its spec does not parse: .*width must be between 1 and 4096, got 1048576`},

@@ -165,6 +165,25 @@ func network(s *spec.Spec) string {
 	return t
 }
 
+// compiledSpecArg lets a model binary's command (name) that takes a
+// SPEC file in netc take it too, as netc passes it on: if compiled (the
+// spec compiled in) is not nil and the first of the positional arguments
+// pos is a spec file of the same network, it is dropped; one of another
+// network is bad input. Other arguments are returned as they are.
+func compiledSpecArg(name string, compiled *spec.Spec, pos []string) ([]string, error) {
+	if compiled == nil || len(pos) == 0 {
+		return pos, nil
+	}
+	s, err := spec.ParseFile(pos[0])
+	if err != nil {
+		return nil, Bad(err)
+	}
+	if !SameSpec(s, compiled) {
+		return nil, Badf("%s: %s is not the spec this model was compiled from (%s)", name, pos[0], compiled.File)
+	}
+	return pos[1:], nil
+}
+
 // Main runs a model binary's command line (args without the program
 // name) for the model that newModel builds, and returns the exit status.
 // A package with embedded weights passes its Load as trained: predict

@@ -84,6 +84,9 @@ flags:
 	default:
 		return Badf("--branch %q: want clean or adv", *branch)
 	}
+	if c.Restarts < 1 {
+		return Badf("--restarts %d: want >= 1", c.Restarts)
+	}
 	if err := c.Validate(); err != nil {
 		return Badf("%v", err)
 	}

@@ -245,6 +245,9 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	if err != nil {
 		return err
 	}
+	if pos, err = compiledSpecArg("bench", s, pos); err != nil {
+		return err
+	}
 	if s == nil {
 		if len(pos) != 1 {
 			return Badf("bench: want one SPEC file, got %d arguments", len(pos))

@@ -60,11 +60,16 @@ func AttackFlags(fs *flag.FlagSet, c *pgd.Config, more *[]pgd.Loss) func() error
 		if more == nil && len(names) > 1 {
 			return Badf("--attack %q: one attack", *loss)
 		}
+		seen := map[pgd.Loss]bool{}
 		for i, name := range names {
 			l, err := pgd.ParseLoss(strings.TrimSpace(name))
 			if err != nil {
 				return Badf("--attack: %v", err)
 			}
+			if seen[l] {
+				return Badf("--attack %q: %s twice", *loss, l)
+			}
+			seen[l] = true
 			if i == 0 {
 				c.Loss = l
 			} else {
@@ -181,6 +186,9 @@ func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
 	testLimit := fs.Int("test-limit", 1000, "test images for the clean accuracy after each epoch (0: none)")
 	pos, err := Parse(fs, args)
 	if err != nil {
+		return err
+	}
+	if pos, err = compiledSpecArg(name, s, pos); err != nil {
 		return err
 	}
 	want, what := 0, ""
