@@ -84,7 +84,7 @@ func TestMatchesPyTorch(t *testing.T) {
 			if err := c.Restore(m, nil); err != nil {
 				t.Fatal(err)
 			}
-			ts, err := ckpt.Load(ckPath, nil)
+			ts, err := ckpt.Load(ckPath+".data", nil)
 			if err != nil {
 				t.Fatal(err)
 			}

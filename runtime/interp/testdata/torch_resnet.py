@@ -91,19 +91,26 @@ steps, batch = cfg["steps"], cfg["batch"]
 x = torch.rand(steps * batch, *cfg["input"])
 y = torch.randint(0, cfg["classes"], (steps * batch,))
 
-tensors = {k: v.float() for k, v in net.state_dict().items() if "num_batches" not in k}
-tensors["data.x"], tensors["data.y"] = x, y.float()
-header, blobs, off = {}, [], 0
-for k, v in tensors.items():
-    b = v.contiguous().numpy().astype("<f4").tobytes()
-    header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
-    off += len(b)
-    blobs.append(b)
-header["__metadata__"] = {"netc": json.dumps({"format": "netc-checkpoint/1", "spec": cfg["spec"]})}
-h = json.dumps(header).encode()
-h += b" " * (-len(h) % 8)
-with open(sys.argv[2], "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+def save(path, tensors, metadata=None):
+    """Writes tensors as float32 safetensors, with metadata if given."""
+    header, blobs, off = {}, [], 0
+    for k, v in tensors.items():
+        b = v.contiguous().numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+# The weights as a netc checkpoint; the batches beside it.
+save(sys.argv[2], {k: v.float() for k, v in net.state_dict().items() if "num_batches" not in k},
+     {"netc": json.dumps({"format": "netc-checkpoint/1", "spec": cfg["spec"]})})
+save(sys.argv[2] + ".data", {"data.x": x, "data.y": y.float()})
 
 decay = [p for n, p in net.named_parameters() if n.endswith("weight") and p.dim() > 1]
 other = [p for n, p in net.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
