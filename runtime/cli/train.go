@@ -283,15 +283,22 @@ func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit in
 	return m, nil
 }
 
-// Interruptible returns a context that Ctrl-C (SIGINT) or SIGTERM
-// cancels, saying on stderr "PROG: interrupted: DOING (again: quit at
-// once)". After that first signal the default action is back, so a
-// second one ends the process whatever it is doing.
+// Interruptible returns a context that Ctrl-C (SIGINT), SIGTERM or
+// SIGHUP cancels, saying on stderr "PROG: interrupted: DOING (again: quit
+// at once)". After that first signal the default action of SIGINT and
+// SIGTERM is back, so a second one ends the process whatever it is doing;
+// SIGHUP is ignored from then on: it is how a model binary learns that
+// netc died (its parent-death signal, which the kernel may send several
+// times), not a second request.
 func Interruptible(prog, doing string) (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	context.AfterFunc(ctx, func() {
+		signalled := context.Cause(ctx) != context.Canceled // not the deferred stop
+		if signalled {
+			signal.Ignore(syscall.SIGHUP)
+		}
 		stop()
-		if context.Cause(ctx) != context.Canceled { // a signal, not the deferred stop
+		if signalled {
 			fmt.Fprintf(os.Stderr, "\n%s: interrupted: %s (again: quit at once)\n", prog, doing)
 		}
 	})
