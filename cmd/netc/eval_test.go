@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -230,28 +229,13 @@ func TestInfiniteLogitsStopEval(t *testing.T) {
 	}
 }
 
-// captured runs f with stdout and stderr going to files and returns
-// what it printed on each.
+// captured runs f and returns what it printed on stdout and stderr, and
+// its error.
 func captured(t *testing.T, f func() error) (string, string, error) {
 	t.Helper()
-	dir := t.TempDir()
-	outF, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	errF, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldOut, oldErr := os.Stdout, os.Stderr
-	os.Stdout, os.Stderr = outF, errF
-	ferr := f()
-	os.Stdout, os.Stderr = oldOut, oldErr
-	outF.Close()
-	errF.Close()
-	stdout, _ := os.ReadFile(outF.Name())
-	stderr, _ := os.ReadFile(errF.Name())
-	return string(stdout), string(stderr), ferr
+	var err error
+	_, stdout, stderr := capture(t, func() int { err = f(); return 0 })
+	return stdout, stderr, err
 }
 
 // The attack command's summary counts an image only if it is classified

@@ -19,7 +19,7 @@ import (
 
 // tryRun is newRun that returns Start's error (and a nil run) instead of
 // failing; the run it returns is closed when the test ends.
-func tryRun(t *testing.T, dir, src string, c Config) (*Run, error) {
+func tryRun(t testing.TB, dir, src string, c Config) (*Run, error) {
 	t.Helper()
 	s, err := spec.Parse("tiny.spec", []byte(src))
 	if err != nil {

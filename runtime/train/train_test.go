@@ -30,19 +30,10 @@ func quadrants(n int, seed uint64) *data.Dataset { return data.Synthetic(n, 1, 8
 
 func newRun(t testing.TB, dir string, c Config) *Run {
 	t.Helper()
-	s, err := spec.Parse("tiny.spec", []byte(tinySpec))
+	r, err := tryRun(t, dir, tinySpec, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := interp.NewModel(s, c.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Run{Dir: dir, Config: c, Model: m, Data: quadrants(96, 1), Quiet: true}
-	if err := r.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
 	return r
 }
 
