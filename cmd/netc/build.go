@@ -199,7 +199,7 @@ func viaBinary(name string, args []string, run func(cli.Factory, []string) error
 }
 
 // runChild runs the model binary bin with args, on netc's standard
-// streams, and waits for it. The child dies with netc: it gets SIGTERM,
+// streams, and waits for it. The child dies with netc: it gets SIGHUP,
 // on which a trainer checkpoints and stops, when netc ends however it
 // ends, SIGKILL included (on Linux: a parent-death signal; see
 // childAttr), and Ctrl-C and SIGTERM sent to netc are passed on to it. It
