@@ -263,8 +263,13 @@ func tarEntries(name, split string, withData bool) ([]entry, error) {
 			dirs = append(dirs, entry{name: clean, dir: true})
 			continue
 		}
-		if !hdr.FileInfo().Mode().IsRegular() || !isImage(clean) || hidden(clean) {
+		if !isImage(clean) || hidden(clean) {
 			continue
+		}
+		if !hdr.FileInfo().Mode().IsRegular() {
+			// A link or device named as an image: the image is not in
+			// the archive, and leaving it out would change its class.
+			return nil, fmt.Errorf("%s: entry %s is named as an image but is not a regular file (%v)", name, hdr.Name, hdr.FileInfo().Mode().Type())
 		}
 		matches := strings.HasPrefix(clean, split+"/") && strings.Count(clean, "/") >= 2 // split/<class>/...
 		if !matches && len(in) > 0 {

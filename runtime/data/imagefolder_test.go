@@ -265,3 +265,34 @@ func TestNotRegularEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestTarLinkMember: a tar member named as an image that is a link is an
+// error naming it (it was left out without a word, so its class had one
+// image fewer than the archive shows).
+func TestTarLinkMember(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	png := encodePNG(t, testImage(1, 3, 2))
+	for _, hdr := range []*tar.Header{
+		{Name: "train/a/0.png", Mode: 0o644, Size: int64(len(png)), Typeflag: tar.TypeReg},
+		{Name: "train/b/1.png", Mode: 0o777, Linkname: "../a/0.png", Typeflag: tar.TypeSymlink},
+	} {
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			tw.Write(png)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "links.tar")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load("imagefolder:"+p, "train")
+	if err == nil || !strings.Contains(err.Error(), "entry train/b/1.png is named as an image but is not a regular file") {
+		t.Fatalf("Load: %v; want an error naming the link", err)
+	}
+}
