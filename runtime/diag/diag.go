@@ -358,7 +358,11 @@ func (r *Report) WriteTable(out io.Writer) error {
 		fmt.Fprint(w, "s")
 	}
 	if batch {
-		fmt.Fprintf(w, "; batch statistics of %d batches of %d %s test images (%d in all, %s)", r.Batches, r.Batch, r.ImageKind(), r.Images, r.Data)
+		batches := "1 batch"
+		if r.Batches != 1 {
+			batches = fmt.Sprintf("%d batches", r.Batches)
+		}
+		fmt.Fprintf(w, "; batch statistics of %d %s test images in %s of up to %d (%s)", r.Images, r.ImageKind(), batches, r.Batch, r.Data)
 		if a := r.Attack; a != nil {
 			fmt.Fprintf(w, ", %s PGD-%d, eps %.4g, step %.4g, attack BN statistics %s", a.Loss, a.Steps, a.Eps, a.Step, a.Norm)
 		}

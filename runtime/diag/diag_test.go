@@ -332,3 +332,18 @@ func TestPrefixAndFormats(t *testing.T) {
 		t.Errorf("table:\n%s", buf.String())
 	}
 }
+
+// TestTableSaysTheImages: a report over fewer test images than its batch
+// size says how many there were (it read "1 batches of 100 clean test
+// images (32 in all)").
+func TestTableSaysTheImages(t *testing.T) {
+	r := &Report{Model: "m", Data: "d", Batches: 1, Batch: 100, Images: 32,
+		Layers: []Layer{{Layer: "bn1", Branch: "bn", Channels: 1, RunningMean: []float32{0}, RunningVar: []float32{1}, BatchMean: []float32{0}, BatchVar: []float32{1}}}}
+	var b strings.Builder
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := "batch statistics of 32 clean test images in 1 batch of up to 100 (d)"; !strings.Contains(b.String(), want) {
+		t.Errorf("table heading:\n%s\nwant it to contain %q", b.String(), want)
+	}
+}
