@@ -654,10 +654,8 @@ func firstNonFinite(params []*runtime.Param, grads bool) string {
 		if grads {
 			v = p.Grad.Data
 		}
-		for _, x := range v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return p.Name
-			}
+		if runtime.FirstNonFinite(v) >= 0 {
+			return p.Name
 		}
 	}
 	return ""
