@@ -1,5 +1,5 @@
 // Package codegen compiles a spec into a Go package specialized to its
-// shapes (written with jennifer): the runtime.Model implementation
+// shapes (written with jennifer): the nn.Model implementation
 // calling the layer kernels in a straight line on one arena laid out by
 // the compiler's liveness plan, with a separate attack path; a model
 // binary; and optionally the trained weights, embedded.
@@ -138,7 +138,7 @@ func newFile(pkg string) *jen.File {
 	f := jen.NewFile(pkg)
 	f.HeaderComment(Header)
 	f.ImportName(layersPath, "layers")
-	f.ImportName(runtimePath, "runtime")
+	f.ImportName(nnPath, "nn")
 	f.ImportName(kernelsPath, "kernels")
 	f.ImportName(specPath, "spec")
 	f.ImportName("github.com/netc/netc/runtime/train", "train")
@@ -151,7 +151,7 @@ func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, err
 	sum := g.Summarize(1)
 	f.PackageComment(fmt.Sprintf("Package %s is the network of %s compiled by netc: %s, %d convolutions, %d parameters, %d multiply-adds per image.",
 		o.Package, filepath.Base(s.File), s.Model, sum.Convs, sum.Params, sum.MACs))
-	f.PackageComment("New builds it with fresh weights; it implements runtime.Model.")
+	f.PackageComment("New builds it with fresh weights; it implements nn.Model.")
 	if o.Weights != nil {
 		f.PackageComment("Load builds it with the trained weights embedded in the package.")
 	}
@@ -189,11 +189,11 @@ func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, err
 	}
 	emitPredict(f, perImage)
 	emitBuild(f, g, sh)
-	emitPhase(f, "trainForward", jen.Id("x").Op("*").Qual(runtimePath, "Tensor"), train.forward)
-	emitPhase(f, "trainBackward", jen.Id("dlogits").Op("*").Qual(runtimePath, "Tensor"), train.backward)
+	emitPhase(f, "trainForward", jen.Id("x").Op("*").Qual(nnPath, "Tensor"), train.forward)
+	emitPhase(f, "trainBackward", jen.Id("dlogits").Op("*").Qual(nnPath, "Tensor"), train.backward)
 	if attack != nil {
-		emitPhase(f, "attackForward", jen.Id("x").Op("*").Qual(runtimePath, "Tensor"), attack.forward)
-		emitPhase(f, "attackBackward", jen.Id("dlogits").Op("*").Qual(runtimePath, "Tensor"), attack.backward)
+		emitPhase(f, "attackForward", jen.Id("x").Op("*").Qual(nnPath, "Tensor"), attack.forward)
+		emitPhase(f, "attackBackward", jen.Id("dlogits").Op("*").Qual(nnPath, "Tensor"), attack.backward)
 	}
 	return renderFile(f)
 }
@@ -264,9 +264,9 @@ func emitTypes(f *jen.File, g *compiler.Graph) {
 }
 
 func emitModel(f *jen.File, g *compiler.Graph, arena jen.Code, fold bool) {
-	rt := func(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
+	rt := func(name string) *jen.Statement { return jen.Qual(nnPath, name) }
 	m := jen.Id("m").Op("*").Id("Model")
-	f.Comment("Model is the compiled network; it implements runtime.Model.")
+	f.Comment("Model is the compiled network; it implements nn.Model.")
 	f.Comment("")
 	f.Comment("A Model is not safe for concurrent use, except for Predict and PredictBatch: any number of goroutines may call those at once, also while one goroutine runs Forward and Backward, as long as nothing changes the weights or running statistics meanwhile (a training step, a Forward with Mode.UpdateStats, a checkpoint's Restore).")
 	f.Type().Id("Model").Struct(
@@ -323,7 +323,7 @@ func emitModel(f *jen.File, g *compiler.Graph, arena jen.Code, fold bool) {
 			jen.Id("m").Dot("train"+phase).Call(jen.Id("p"), jen.Id(arg)),
 		)
 	}
-	f.Comment("Forward runs a batch; see runtime.Model. With mode.InputOnly and running statistics it runs the attack path, BN folded into the convolutions.")
+	f.Comment("Forward runs a batch; see nn.Model. With mode.InputOnly and running statistics it runs the attack path, BN folded into the convolutions.")
 	f.Func().Params(m).Id("Forward").Params(jen.Id("x").Op("*").Add(rt("Tensor")), jen.Id("mode").Add(rt("Mode"))).Op("*").Add(rt("Tensor")).Block(
 		jen.Qual(layersPath, "CheckInput").Call(jen.Id("x"), jen.Id("InputC"), jen.Id("InputH"), jen.Id("InputW")),
 		jen.Id("n").Op(":=").Id("x").Dot("Shape").Index(jen.Lit(0)),
@@ -341,7 +341,7 @@ func emitModel(f *jen.File, g *compiler.Graph, arena jen.Code, fold bool) {
 		run("Forward", "x"),
 		jen.Return(jen.Op("&").Id("m").Dot("logits")),
 	)
-	f.Comment("Backward propagates dlogits through the last Forward; see runtime.Model.")
+	f.Comment("Backward propagates dlogits through the last Forward; see nn.Model.")
 	f.Func().Params(m).Id("Backward").Params(jen.Id("dlogits").Op("*").Add(rt("Tensor")), jen.Id("want").Add(rt("Grads"))).Block(
 		jen.Id("p").Op(":=").Op("&").Id("m").Dot("pass"),
 		jen.If(jen.Len(jen.Id("dlogits").Dot("Data")).Op("!=").Id("p").Dot("N").Op("*").Id("Classes")).Block(

@@ -23,7 +23,7 @@ func predictBatchSize(perImage int) int {
 // may run at once, and replica; perImage is the arena floats per image.
 func emitPredict(f *jen.File, perImage int) {
 	m := jen.Id("m").Op("*").Id("Model")
-	rt := func(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
+	rt := func(name string) *jen.Statement { return jen.Qual(nnPath, name) }
 
 	f.Comment("PredictBatchSize is the most images PredictBatch runs in one forward pass: as many as fit in 64 MiB of activations (at least one, at most 256).")
 	f.Const().Id("PredictBatchSize").Op("=").Lit(predictBatchSize(perImage))
@@ -35,7 +35,7 @@ func emitPredict(f *jen.File, perImage int) {
 		jen.Return(jen.Id("classes").Index(jen.Lit(0)), jen.Id("ps").Index(jen.Lit(0))),
 	)
 
-	f.Comment("PredictBatch classifies images as Predict does, in batched forward passes of up to PredictBatchSize images (runtime.PredictBatch), and returns their classes and softmax probabilities in order. Each image's answer is bitwise the one Predict gives it. It panics if an image has another length than InputC×InputH×InputW.")
+	f.Comment("PredictBatch classifies images as Predict does, in batched forward passes of up to PredictBatchSize images (nn.PredictBatch), and returns their classes and softmax probabilities in order. Each image's answer is bitwise the one Predict gives it. It panics if an image has another length than InputC×InputH×InputW.")
 	f.Comment("")
 	f.Comment("PredictBatch is safe for concurrent use, as Predict is.")
 	f.Func().Params(m).Id("PredictBatch").Params(jen.Id("imgs").Index().Index().Float32()).Params(jen.Index().Int(), jen.Index().Index().Float32()).Block(

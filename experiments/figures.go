@@ -9,15 +9,15 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/netc/netc/plot"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/train"
 )
 
 // trained builds the model of row name with the weights of row weights's
 // checkpoint.
-func (r *Runner) trained(name, weights string) (runtime.Model, error) {
+func (r *Runner) trained(name, weights string) (nn.Model, error) {
 	row, _ := r.Grid.Row(name)
 	s, _, err := r.Grid.spec(row)
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
@@ -29,7 +29,7 @@ type Row struct {
 	// Init names the row whose checkpoint starts this one.
 	Init string
 	// Branch is the MBN branch evaluated (Adv; Clean for MBN_clean).
-	Branch runtime.Branch
+	Branch nn.Branch
 	// Group is the table section ("strategies", "attack strength", ...).
 	Group string
 }
@@ -151,7 +151,7 @@ func CIFAR(data string) *Grid {
 		c.CleanRatio = ratio
 		c.Attack.Eps, c.Attack.Step = 16.0/255, 6.0/255
 		g.Rows = append(g.Rows, Row{Name: fmt.Sprintf("eps16-clean%.0f", 100*ratio), Label: fmt.Sprintf("100%% adv + %.0f%% clean, ε = 16/255 training", 100*ratio),
-			Norm: "bn", Train: c, Init: "standard-bn", Branch: runtime.Adv, Group: "epsilon"})
+			Norm: "bn", Train: c, Init: "standard-bn", Branch: nn.Adv, Group: "epsilon"})
 	}
 	return g
 }
@@ -175,7 +175,7 @@ func (g *Grid) addRows(std, adv train.Config, gn string, steps []int, depths [][
 			name += "-rs"
 			label += ", running stats"
 		}
-		add(Row{Name: name, Label: label, Norm: norm, Train: c, Init: "standard-" + strings.Fields(norm)[0], Branch: runtime.Adv, Group: "strategies"})
+		add(Row{Name: name, Label: label, Norm: norm, Train: c, Init: "standard-" + strings.Fields(norm)[0], Branch: nn.Adv, Group: "strategies"})
 	}
 	for _, rs := range []bool{false, true} {
 		strategy("adv100-clean100", "100% adv + 100% clean", "bn", 1, 0, rs)
@@ -189,7 +189,7 @@ func (g *Grid) addRows(std, adv train.Config, gn string, steps []int, depths [][
 	}
 	// MBN_clean: the clean branch of the MBN model, evaluated as is.
 	if r, ok := g.Row("mbn-adv"); ok {
-		r.Name, r.Label, r.Branch, r.Init = "mbn-clean", "MBN_clean, 100% adv + 100% clean", runtime.Clean, "mbn-adv"
+		r.Name, r.Label, r.Branch, r.Init = "mbn-clean", "MBN_clean, 100% adv + 100% clean", nn.Clean, "mbn-adv"
 		r.Train.Epochs = 0 // evaluates mbn-adv's checkpoint
 		add(r)
 	}
@@ -201,7 +201,7 @@ func (g *Grid) addRows(std, adv train.Config, gn string, steps []int, depths [][
 			c.Attack.Step = c.Attack.Step * float64(c.Attack.Steps) / float64(n) // the same total step length
 			c.Attack.Steps = n
 			add(Row{Name: fmt.Sprintf("pgd%d-clean%.0f", n, 100*ratio), Label: fmt.Sprintf("100%% adv + %.0f%% clean, PGD-%d training", 100*ratio, n),
-				Norm: "bn", Train: c, Init: "standard-bn", Branch: runtime.Adv, Group: "attack strength"})
+				Norm: "bn", Train: c, Init: "standard-bn", Branch: nn.Adv, Group: "attack strength"})
 		}
 	}
 	// The MBN ablation: branches that share their statistics or their
@@ -212,13 +212,13 @@ func (g *Grid) addRows(std, adv train.Config, gn string, steps []int, depths [][
 		c := adv
 		c.CleanRatio = 1
 		add(Row{Name: "mbn-share-" + sh, Label: "MBN_adv sharing " + sh + ", 100% adv + 100% clean", Norm: norm, Train: c,
-			Init: "standard-mbn-share-" + sh, Branch: runtime.Adv, Group: "MBN ablation"})
+			Init: "standard-mbn-share-" + sh, Branch: nn.Adv, Group: "MBN ablation"})
 	}
 	for _, d := range depths {
 		add(Row{Name: "standard-bn-" + d[0], Label: "standard, " + d[0], Norm: "bn", Stages: d[1], Train: std, Group: "depth-init"})
 		c := adv
 		c.RunningStatsEpochs = 1
 		add(Row{Name: "adv-" + d[0], Label: "100% adv + 0% clean, running stats, ResNet-" + strings.TrimPrefix(d[0], "depth"),
-			Norm: "bn", Stages: d[1], Train: c, Init: "standard-bn-" + d[0], Branch: runtime.Adv, Group: "depth"})
+			Norm: "bn", Stages: d[1], Train: c, Init: "standard-bn-" + d[0], Branch: nn.Adv, Group: "depth"})
 	}
 }

@@ -11,11 +11,11 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
 	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/train"
 )
 
@@ -98,7 +98,7 @@ func (r *Runner) Run(ctx context.Context, only ...string) (map[string]*Result, e
 		if err != nil {
 			return results, err
 		}
-		var m runtime.Model
+		var m nn.Model
 		if row.Train.Epochs == 0 { // evaluates Init's weights
 			if m, err = r.trained(row.Name, row.Init); err != nil {
 				return results, err

@@ -7,8 +7,8 @@ import (
 
 	"github.com/netc/netc/generated/resnet20cifar"
 	"github.com/netc/netc/generated/resnet50"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/ref"
 )
 
@@ -23,7 +23,7 @@ import (
 func BenchmarkStep(b *testing.B) {
 	nets := []struct {
 		name  string
-		new   func(seed uint64) (runtime.Model, error)
+		new   func(seed uint64) (nn.Model, error)
 		batch int
 	}{
 		{"resnet20", wrap(resnet20cifar.New), 128},
@@ -44,16 +44,16 @@ func BenchmarkStep(b *testing.B) {
 					}
 					s := m.Spec()
 					n, k := net.batch, s.Classes
-					x := runtime.NewTensor(n, s.Input[0], s.Input[1], s.Input[2])
+					x := nn.NewTensor(n, s.Input[0], s.Input[1], s.Input[2])
 					rng := rand.New(rand.NewPCG(1, 2))
 					for i := range x.Data {
 						x.Data[i] = rng.Float32()
 					}
 					y := make([]int, n)
-					dl := runtime.NewTensor(n, k)
-					mode, want := runtime.Mode{Norm: runtime.RunningStats, InputOnly: true, SameWeights: true}, runtime.InputOnly
+					dl := nn.NewTensor(n, k)
+					mode, want := nn.Mode{Norm: nn.RunningStats, InputOnly: true, SameWeights: true}, nn.InputOnly
 					if step == "train" {
-						mode, want = runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true}, runtime.AllGrads
+						mode, want = nn.Mode{Norm: nn.BatchStats, UpdateStats: true}, nn.AllGrads
 					}
 					run := func() {
 						logits := m.Forward(x, mode)

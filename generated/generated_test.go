@@ -13,15 +13,15 @@ import (
 	"github.com/netc/netc/generated/internal/reduced/resnet638"
 	"github.com/netc/netc/generated/mnistresnet"
 	"github.com/netc/netc/generated/resnet20cifar"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/interp"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 )
 
 // compiled are the models checked, with the batch each runs.
 var compiled = []struct {
 	name  string
-	new   func(seed uint64) (runtime.Model, error)
+	new   func(seed uint64) (nn.Model, error)
 	batch int
 }{
 	{"mnistresnet", wrap(mnistresnet.New), 4},
@@ -33,8 +33,8 @@ var compiled = []struct {
 	{"reduced/resnet638", wrap(resnet638.New), 2},
 }
 
-func wrap[M runtime.Model](f func(uint64) (M, error)) func(uint64) (runtime.Model, error) {
-	return func(seed uint64) (runtime.Model, error) { return f(seed) }
+func wrap[M nn.Model](f func(uint64) (M, error)) func(uint64) (nn.Model, error) {
+	return func(seed uint64) (nn.Model, error) { return f(seed) }
 }
 
 // relErr is the largest difference between got and want relative to
@@ -109,11 +109,11 @@ func TestCompiledMatchesInterpreter(t *testing.T) {
 			}
 			s := got.Spec()
 			n := c.batch
-			x := runtime.NewTensor(n, s.Input[0], s.Input[1], s.Input[2])
+			x := nn.NewTensor(n, s.Input[0], s.Input[1], s.Input[2])
 			for i := range x.Data {
 				x.Data[i] = rng.Float32()
 			}
-			dl := runtime.NewTensor(n, s.Classes)
+			dl := nn.NewTensor(n, s.Classes)
 			for i := range dl.Data {
 				dl.Data[i] = float32(rng.NormFloat64())
 			}
@@ -132,21 +132,21 @@ func TestCompiledMatchesInterpreter(t *testing.T) {
 			}
 			passes := []struct {
 				name string
-				mode runtime.Mode
-				want runtime.Grads
+				mode nn.Mode
+				want nn.Grads
 			}{
-				{"train", runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true, Split: n / 2, Branch: runtime.Adv}, runtime.AllGrads},
-				{"eval", runtime.Mode{Norm: runtime.RunningStats, Split: n / 2, Branch: runtime.Adv}, runtime.AllGrads},
-				{"attack adv", runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, runtime.InputOnly},
-				{"attack clean", runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Clean, InputOnly: true}, runtime.InputOnly},
-				{"attack batch stats", runtime.Mode{Norm: runtime.BatchStats, Branch: runtime.Adv, InputOnly: true}, runtime.InputOnly},
+				{"train", nn.Mode{Norm: nn.BatchStats, UpdateStats: true, Split: n / 2, Branch: nn.Adv}, nn.AllGrads},
+				{"eval", nn.Mode{Norm: nn.RunningStats, Split: n / 2, Branch: nn.Adv}, nn.AllGrads},
+				{"attack adv", nn.Mode{Norm: nn.RunningStats, Branch: nn.Adv, InputOnly: true}, nn.InputOnly},
+				{"attack clean", nn.Mode{Norm: nn.RunningStats, Branch: nn.Clean, InputOnly: true}, nn.InputOnly},
+				{"attack batch stats", nn.Mode{Norm: nn.BatchStats, Branch: nn.Adv, InputOnly: true}, nn.InputOnly},
 			}
 			for _, p := range passes {
 				check(p.name+" logits", got.Forward(x, p.mode).Data, want.Forward(x, p.mode).Data)
 				got.Backward(dl, p.want)
 				want.Backward(dl, p.want)
 				check(p.name+" input gradient", got.InputGrad().Data, want.InputGrad().Data)
-				if p.want == runtime.AllGrads {
+				if p.want == nn.AllGrads {
 					for i := range gp {
 						check(fmt.Sprintf("%s %s gradient", p.name, gp[i].Name), gp[i].Grad.Data, wp[i].Grad.Data)
 					}

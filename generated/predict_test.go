@@ -8,12 +8,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 )
 
-// predictor is what every compiled model adds to runtime.Model.
+// predictor is what every compiled model adds to nn.Model.
 type predictor interface {
-	runtime.Model
+	nn.Model
 	Predict(img []float32) (int, []float32)
 	PredictBatch(imgs [][]float32) ([]int, [][]float32)
 }
@@ -21,7 +21,7 @@ type predictor interface {
 // randomize gives the norm layers random affine parameters (the
 // zero-initialized gammas too, so that every block takes part) and
 // running statistics; the weights keep their initial draw.
-func randomize(m runtime.Model, rng *rand.Rand) {
+func randomize(m nn.Model, rng *rand.Rand) {
 	for _, p := range m.Params() {
 		if p.Norm {
 			for j := range p.Value.Data {
@@ -59,7 +59,7 @@ func TestPredict(t *testing.T) {
 			in := m.Spec().Input
 			size := in[0] * in[1] * in[2]
 			n := c.batch
-			x := runtime.NewTensor(n, in[0], in[1], in[2])
+			x := nn.NewTensor(n, in[0], in[1], in[2])
 			for i := range x.Data {
 				x.Data[i] = rng.Float32()
 			}
@@ -67,11 +67,11 @@ func TestPredict(t *testing.T) {
 			for i := range imgs {
 				imgs[i] = x.Data[i*size : (i+1)*size]
 			}
-			logits := m.Forward(x, runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}).Data
+			logits := m.Forward(x, nn.Mode{Norm: nn.RunningStats, Branch: nn.Adv, InputOnly: true}).Data
 			k := m.Spec().Classes
 			classes, probs := m.PredictBatch(imgs)
 			for i := range imgs {
-				wc, wp := runtime.Softmax(logits[i*k : (i+1)*k])
+				wc, wp := nn.Softmax(logits[i*k : (i+1)*k])
 				if !finite(wp) {
 					t.Fatalf("image %d: p = %v", i, wp)
 				}

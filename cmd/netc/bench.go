@@ -7,7 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,7 +133,7 @@ func runBench(args []string) error {
 	if len(pos) != 1 || pos[0] != "kernels" {
 		return badf("bench: want 'kernels' or 'model SPEC'")
 	}
-	procs := goruntime.GOMAXPROCS(0)
+	procs := runtime.GOMAXPROCS(0)
 	batches, err := positiveInts("--batch", o.batches, 1<<20)
 	if err != nil {
 		return err
@@ -265,7 +265,7 @@ func benchKernelsFlags() (*flag.FlagSet, *benchKernelsOptions) {
 	o := &benchKernelsOptions{}
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object on stdout, with a warnings field")
 	fs.StringVar(&o.batches, "batch", "8,32", "comma-separated batch sizes")
-	fs.StringVar(&o.threads, "threads", fmt.Sprintf("1,%d", goruntime.GOMAXPROCS(0)), "comma-separated thread counts (1 up to GOMAXPROCS)")
+	fs.StringVar(&o.threads, "threads", fmt.Sprintf("1,%d", runtime.GOMAXPROCS(0)), "comma-separated thread counts (1 up to GOMAXPROCS)")
 	fs.StringVar(&o.net, "net", "all", "network: resnet50, resnet20 or all")
 	fs.StringVar(&o.ops, "op", strings.Join(benchOps, ","), "comma-separated kernels: fwd, bwd_data, bwd_weight")
 	fs.StringVar(&o.layer, "layer", "", "only layers whose name contains this")

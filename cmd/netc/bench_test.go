@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -30,7 +30,7 @@ func TestBenchKernelsJSON(t *testing.T) {
 	if rep.Warnings == nil {
 		t.Errorf("netc bench kernels --json has no warnings array: %q", out)
 	}
-	for _, th := range []int{1, goruntime.GOMAXPROCS(0)} {
+	for _, th := range []int{1, runtime.GOMAXPROCS(0)} {
 		if p := rep.Peak[fmt.Sprint(th)]; !(p > 0) {
 			t.Errorf("peak_gflops[%d] = %v, want > 0 (all: %v)", th, p, rep.Peak)
 		}
@@ -96,7 +96,7 @@ func TestBenchKernelsBadFlags(t *testing.T) {
 		{"--batch", "0"},
 		{"--batch", "8,x"},
 		{"--threads", "0"},
-		{"--threads", fmt.Sprint(goruntime.GOMAXPROCS(0) + 1)},
+		{"--threads", fmt.Sprint(runtime.GOMAXPROCS(0) + 1)},
 		{"--time", "-1s"},
 		{"--layer", "nosuchlayer"},
 		{"--frobnicate"},

@@ -11,7 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/netc/netc/codegen"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/cli"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -59,7 +59,7 @@ func runBuild(args []string) error {
 // sourceRoot is the directory of netc's own module, whose runtime a model
 // binary links, or "" if netc was built elsewhere.
 func sourceRoot() string {
-	_, file, _, ok := goruntime.Caller(0)
+	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		return ""
 	}
@@ -155,7 +155,7 @@ func prune(root, pkg string) {
 
 // compiledModel is the factory of netc train and eval without --interp:
 // it asks for a model binary to be built and run (errExec).
-func compiledModel(s *spec.Spec, seed uint64) (runtime.Model, error) {
+func compiledModel(s *spec.Spec, seed uint64) (nn.Model, error) {
 	return nil, errExec{s}
 }
 
@@ -212,8 +212,8 @@ func runChild(bin string, args []string) error {
 	// The parent-death signal fires when the thread that started the
 	// child exits, not the process: keep this goroutine on its thread
 	// until the child is gone.
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return err
 	}

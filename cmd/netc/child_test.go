@@ -5,7 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +26,7 @@ func TestModelBinaryDiesWithNetc(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds netc and a model binary")
 	}
-	if goruntime.GOOS != "linux" {
+	if runtime.GOOS != "linux" {
 		t.Skip("the parent-death signal is Linux's")
 	}
 	tmp := t.TempDir()

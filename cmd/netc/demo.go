@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
 	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
@@ -110,7 +110,7 @@ func runDemo(args []string) error {
 	strongN := min(*strongLimit, n)
 	// run evaluates m on the first limit test images under loss with
 	// iters iterations and restarts random starts (iters 0: clean only).
-	run := func(what string, m runtime.Model, loss pgd.Loss, iters, restarts, limit int) (*eval.Result, error) {
+	run := func(what string, m nn.Model, loss pgd.Loss, iters, restarts, limit int) (*eval.Result, error) {
 		c := eval.Config{Attack: pgd.Config{Eps: 0.3, Step: 0.01, Loss: loss}, Batch: demoBatch, Limit: limit, Seed: *seed, Restarts: restarts, Locate: diag.FirstNonFinite}
 		if iters > 0 {
 			c.Iters = []int{iters}
@@ -121,7 +121,7 @@ func runDemo(args []string) error {
 	var rows []row
 	for _, r := range []struct {
 		name string
-		m    runtime.Model
+		m    nn.Model
 	}{{"standard", stdModel}, {"adversarial", advModel}} {
 		rw := row{name: r.name}
 		for i, loss := range []pgd.Loss{pgd.Untargeted, pgd.Targeted} {

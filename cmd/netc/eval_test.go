@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/ckpt"
 	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
@@ -23,7 +23,7 @@ import (
 // writeRun writes a checkpoint of the default spec with fresh weights,
 // changed by edit, as a run on data src with training attack att
 // (adversarial if att.Steps > 0) would have saved it.
-func writeRun(t *testing.T, src string, att pgd.Config, edit func(m runtime.Model)) string {
+func writeRun(t *testing.T, src string, att pgd.Config, edit func(m nn.Model)) string {
 	t.Helper()
 	b, err := specs.FS.ReadFile(specs.Default)
 	if err != nil {
@@ -176,7 +176,7 @@ func equalMaps(a, b map[string]string) bool {
 func TestNonFiniteCheckpointIsRefused(t *testing.T) {
 	src := tinyMNIST(t, 8)
 	var name string
-	path := writeRun(t, src, cli.PaperAttack(), func(m runtime.Model) {
+	path := writeRun(t, src, cli.PaperAttack(), func(m nn.Model) {
 		p := m.Params()[3]
 		p.Value.Data[5], name = float32(math.NaN()), p.Name
 	})
@@ -208,7 +208,7 @@ func TestNonFiniteCheckpointIsRefused(t *testing.T) {
 // output is not finite, exit status 1.
 func TestInfiniteLogitsStopEval(t *testing.T) {
 	src := tinyMNIST(t, 8)
-	path := writeRun(t, src, cli.PaperAttack(), func(m runtime.Model) {
+	path := writeRun(t, src, cli.PaperAttack(), func(m nn.Model) {
 		for _, p := range m.Params() { // logit 0 overflows
 			if p.Name == "fc.weight" || p.Name == "fc.bias" {
 				for i := range p.Value.Data[:p.Value.Len()/10] {

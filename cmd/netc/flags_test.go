@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 	"github.com/netc/netc/specs"
 )
@@ -105,7 +105,7 @@ func TestModelBinaryHelpShowsEveryFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newModel := func(seed uint64) (runtime.Model, error) { return interp.NewModel(s, seed) }
+	newModel := func(seed uint64) (nn.Model, error) { return interp.NewModel(s, seed) }
 	var cases []helpCase
 	for _, name := range []string{"train", "finetune-norm", "eval", "attack", "bench", "predict"} {
 		cases = append(cases, helpCase{"model binary " + name, func(args []string) int { return cli.Main(newModel, append([]string{name}, args...)) }})

@@ -48,9 +48,9 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -63,7 +63,7 @@ var (
 )
 
 // interpreted builds models on the interpreter.
-func interpreted(s *spec.Spec, seed uint64) (runtime.Model, error) { return interp.NewModel(s, seed) }
+func interpreted(s *spec.Spec, seed uint64) (nn.Model, error) { return interp.NewModel(s, seed) }
 
 type command struct {
 	name, args, help string

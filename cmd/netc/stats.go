@@ -4,10 +4,10 @@ import (
 	"flag"
 	"os"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
+	"github.com/netc/netc/runtime/nn"
 )
 
 // `netc stats RUN|CKPT` prints the per-channel running statistics of a
@@ -55,9 +55,9 @@ func runStats(args []string) error {
 	switch *branch {
 	case "both":
 	case "clean":
-		c.Branches = []runtime.Branch{runtime.Clean}
+		c.Branches = []nn.Branch{nn.Clean}
 	case "adv":
-		c.Branches = []runtime.Branch{runtime.Adv}
+		c.Branches = []nn.Branch{nn.Adv}
 	default:
 		return badf("stats: --branch %q: want clean, adv or both", *branch)
 	}

@@ -18,13 +18,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/spec"
 )
@@ -77,7 +77,7 @@ func Internal(prog string, v any) int {
 		msg = first[:min(len(first), 200)] + " ..."
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s: internal error: %v\n\ncommand: %q\n%s %s/%s\n\n%s", prog, v, os.Args, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, stack)
+	fmt.Fprintf(&b, "%s: internal error: %v\n\ncommand: %q\n%s %s/%s\n\n%s", prog, v, os.Args, runtime.Version(), runtime.GOOS, runtime.GOARCH, stack)
 	if worker != nil {
 		fmt.Fprintf(&b, "\nThe panic was raised on a worker goroutine, whose stack was:\n\n%s", worker)
 	}
@@ -136,12 +136,12 @@ func Ints(s string) ([]int, error) {
 }
 
 // Factory builds the model of a spec with weights drawn from seed.
-type Factory func(s *spec.Spec, seed uint64) (runtime.Model, error)
+type Factory func(s *spec.Spec, seed uint64) (nn.Model, error)
 
 // Compiled is the factory of a compiled model: it builds only the spec
 // the model was compiled from.
-func Compiled[M runtime.Model](newModel func(seed uint64) (M, error)) Factory {
-	return func(s *spec.Spec, seed uint64) (runtime.Model, error) {
+func Compiled[M nn.Model](newModel func(seed uint64) (M, error)) Factory {
+	return func(s *spec.Spec, seed uint64) (nn.Model, error) {
 		m, err := newModel(seed)
 		if err != nil {
 			return nil, err
@@ -188,7 +188,7 @@ func compiledSpecArg(name string, compiled *spec.Spec, pos []string) ([]string, 
 // name) for the model that newModel builds, and returns the exit status.
 // A package with embedded weights passes its Load as trained: predict
 // then needs no checkpoint.
-func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string, trained ...func() (M, error)) (status int) {
+func Main[M nn.Model](newModel func(seed uint64) (M, error), args []string, trained ...func() (M, error)) (status int) {
 	prog := "model"
 	defer func() {
 		if v := recover(); v != nil {
@@ -201,9 +201,9 @@ func Main[M runtime.Model](newModel func(seed uint64) (M, error), args []string,
 	}
 	prog = m.Spec().Model
 	f := Compiled(newModel)
-	var load func() (runtime.Model, error)
+	var load func() (nn.Model, error)
 	if len(trained) > 0 {
-		load = func() (runtime.Model, error) { return trained[0]() }
+		load = func() (nn.Model, error) { return trained[0]() }
 	}
 	commands := []struct {
 		name, args, help string

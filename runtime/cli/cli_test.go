@@ -8,13 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 	"github.com/netc/netc/specs"
 )
 
-func interpreted(s *spec.Spec, seed uint64) (runtime.Model, error) { return interp.NewModel(s, seed) }
+func interpreted(s *spec.Spec, seed uint64) (nn.Model, error) { return interp.NewModel(s, seed) }
 
 func defaultSpec(t *testing.T) *spec.Spec {
 	src, err := specs.FS.ReadFile(specs.Default)

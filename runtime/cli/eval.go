@@ -11,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
@@ -78,9 +78,9 @@ flags:
 	}
 	switch *branch {
 	case "clean":
-		c.Branch = runtime.Clean
+		c.Branch = nn.Clean
 	case "adv":
-		c.Branch = runtime.Adv
+		c.Branch = nn.Adv
 	default:
 		return Badf("--branch %q: want clean or adv", *branch)
 	}
@@ -125,7 +125,7 @@ flags:
 	for _, loss := range losses {
 		c.Attack.Loss = loss
 		res, err := eval.RunContext(ctx, m, test, c)
-		if errors.As(err, new(*eval.NonFiniteError)) || errors.As(err, new(*runtime.NonFiniteError)) {
+		if errors.As(err, new(*eval.NonFiniteError)) || errors.As(err, new(*nn.NonFiniteError)) {
 			return err // a model that is not finite: a runtime failure
 		}
 		if errors.Is(err, context.Canceled) {
@@ -220,8 +220,8 @@ func describeSettings(c pgd.Config, more []pgd.Loss, from map[string]string, pat
 }
 
 // normName is the --attack-norm value of a norm mode.
-func normName(n runtime.NormMode) string {
-	if n == runtime.BatchStats {
+func normName(n nn.NormMode) string {
+	if n == nn.BatchStats {
 		return "train"
 	}
 	return "inference"
@@ -281,7 +281,7 @@ func PrintReport(w io.Writer, r *eval.Report) error {
 
 // LoadModel opens a run folder (its last checkpoint) or a checkpoint
 // file and builds, with f, the model it holds.
-func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error) {
+func LoadModel(f Factory, arg string) (nn.Model, *train.Meta, string, error) {
 	path := CheckpointPath(arg)
 	c, err := train.OpenCheckpoint(path)
 	if err != nil {
@@ -303,7 +303,7 @@ func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error
 	}
 	// A model that is not finite has no accuracy: refuse it (a runtime
 	// failure of the training that wrote it, exit status 1).
-	if err := runtime.CheckFinite(m); err != nil {
+	if err := nn.CheckFinite(m); err != nil {
 		return nil, nil, "", fmt.Errorf("%s: %w: the model cannot be used", path, err)
 	}
 	meta := &c.Meta
@@ -312,7 +312,7 @@ func LoadModel(f Factory, arg string) (runtime.Model, *train.Meta, string, error
 
 // loadForTest loads a checkpoint's model and the test split of data set
 // *src (if empty, the one the run trained on, which *src is set to).
-func loadForTest(f Factory, arg string, src *string) (runtime.Model, string, *data.Dataset, error) {
+func loadForTest(f Factory, arg string, src *string) (nn.Model, string, *data.Dataset, error) {
 	m, meta, path, err := LoadModel(f, arg)
 	if err != nil {
 		return nil, "", nil, err
@@ -328,7 +328,7 @@ func loadForTest(f Factory, arg string, src *string) (runtime.Model, string, *da
 }
 
 // loadTest loads the test split of data set src for model m.
-func loadTest(m runtime.Model, src string) (*data.Dataset, error) {
+func loadTest(m nn.Model, src string) (*data.Dataset, error) {
 	test, err := data.Load(src, "test")
 	if err != nil {
 		return nil, Bad(err)

@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/eval"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
@@ -22,11 +22,11 @@ import (
 // signalling is a model that sends its own process SIGINT at its n-th
 // forward pass: Ctrl-C in the middle of an evaluation.
 type signalling struct {
-	runtime.Model
+	nn.Model
 	n int
 }
 
-func (s *signalling) Forward(x *runtime.Tensor, m runtime.Mode) *runtime.Tensor {
+func (s *signalling) Forward(x *nn.Tensor, m nn.Mode) *nn.Tensor {
 	if s.n--; s.n == 0 {
 		syscall.Kill(os.Getpid(), syscall.SIGINT)
 	}
@@ -74,7 +74,7 @@ func TestEvalInterrupted(t *testing.T) {
 	if err := train.SaveCheckpoint(path, m, nil, train.Meta{Config: train.Config{Data: src}}); err != nil {
 		t.Fatal(err)
 	}
-	f := func(s *spec.Spec, seed uint64) (runtime.Model, error) {
+	f := func(s *spec.Spec, seed uint64) (nn.Model, error) {
 		m, err := interp.NewModel(s, seed)
 		return &signalling{Model: m, n: 3}, err
 	}

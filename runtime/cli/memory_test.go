@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
@@ -93,7 +93,7 @@ func TestMachineMemory(t *testing.T) {
 // refuse is a factory that fails the test: the memory check must come
 // before the model is built.
 func refuse(t *testing.T) Factory {
-	return func(*spec.Spec, uint64) (runtime.Model, error) {
+	return func(*spec.Spec, uint64) (nn.Model, error) {
 		t.Fatal("the model was built")
 		return nil, nil
 	}

@@ -11,14 +11,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/eval"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/runtime/train"
@@ -76,7 +76,7 @@ flags:
 	if err != nil {
 		return err
 	}
-	c.Branch = runtime.Adv
+	c.Branch = nn.Adv
 	a := pgd.New(c, rand.New(rand.NewPCG(*seed, 1)))
 	k, size := m.Spec().Classes, test.C*test.H*test.W
 	if c.Loss == pgd.Targeted && k < 2 {
@@ -92,7 +92,7 @@ flags:
 		for i := range idx {
 			idx[i] = lo + i
 		}
-		x := runtime.NewTensor(len(idx), test.C, test.H, test.W)
+		x := nn.NewTensor(len(idx), test.C, test.H, test.W)
 		y := make([]int, len(idx))
 		test.Batch(idx, x.Data, y)
 		nonFinite := func(what, pass string, i int) error {
@@ -104,13 +104,13 @@ flags:
 			return e
 		}
 		logits := m.Forward(x, a.Inference())
-		if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+		if j := nn.FirstNonFinite(logits.Data); j >= 0 {
 			return nonFinite("logits", "the clean pass", j/k)
 		}
 		clean := make([]int, len(y))
 		ok := make([]bool, len(y))
 		for i, lab := range y {
-			clean[i], _ = runtime.Softmax(logits.Data[i*k : (i+1)*k])
+			clean[i], _ = nn.Softmax(logits.Data[i*k : (i+1)*k])
 			ok[i] = clean[i] == lab
 			cleanRight += b2i(ok[i])
 		}
@@ -121,12 +121,12 @@ flags:
 		}
 		xa := a.Start(x)
 		adv := make([]float32, len(y)*k)
-		err := a.Trajectory(m, xa, follow, a.EffectiveStep(), c.Steps, func(s int, logits *runtime.Tensor) error {
-			if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+		err := a.Trajectory(m, xa, follow, a.EffectiveStep(), c.Steps, func(s int, logits *nn.Tensor) error {
+			if j := nn.FirstNonFinite(logits.Data); j >= 0 {
 				return nonFinite("logits", fmt.Sprintf("PGD iterate %d", s), j/k)
 			}
 			for i, lab := range y {
-				if runtime.CountTop1(logits.Data[i*k:(i+1)*k], k, []int{lab}) == 0 {
+				if nn.CountTop1(logits.Data[i*k:(i+1)*k], k, []int{lab}) == 0 {
 					ok[i] = false
 				}
 			}
@@ -143,7 +143,7 @@ flags:
 			return err
 		}
 		for i, lab := range y {
-			ac, probs := runtime.Softmax(adv[i*k : (i+1)*k])
+			ac, probs := nn.Softmax(adv[i*k : (i+1)*k])
 			dmax := 0.0
 			for j := range size {
 				dmax = max(dmax, float64(abs32(xa.Data[i*size+j]-x.Data[i*size+j])))
@@ -264,7 +264,7 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	if err := CheckMemory(s, o.batch); err != nil {
 		return err
 	}
-	goruntime.GOMAXPROCS(o.threads)
+	runtime.GOMAXPROCS(o.threads)
 	kernels.SetThreads(o.threads)
 	m, err := f(s, 1)
 	if err != nil {
@@ -277,7 +277,7 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	s = m.Spec()
 	r := BenchResult{Model: s.Model, Batch: o.batch, Threads: o.threads, ISA: string(isa)}
 	d := data.Synthetic(o.batch, s.Input[0], s.Input[1], s.Input[2], s.Classes, 1)
-	x := runtime.NewTensor(o.batch, s.Input[0], s.Input[1], s.Input[2])
+	x := nn.NewTensor(o.batch, s.Input[0], s.Input[1], s.Input[2])
 	y := make([]int, o.batch)
 	idx := make([]int, o.batch)
 	for i := range idx {
@@ -285,15 +285,15 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	}
 	d.Batch(idx, x.Data, y)
 	k := s.Classes
-	dl := runtime.NewTensor(o.batch, k)
+	dl := nn.NewTensor(o.batch, k)
 	opt := train.NewSGD(m.Params(), 0.9, 5e-4, true)
-	trainStep := func(x *runtime.Tensor) {
-		logits := m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true, Split: o.batch})
+	trainStep := func(x *nn.Tensor) {
+		logits := m.Forward(x, nn.Mode{Norm: nn.BatchStats, UpdateStats: true, Split: o.batch})
 		ref.SoftmaxCrossEntropy(o.batch, k, logits.Data, y, 0, dl.Data)
-		m.Backward(dl, runtime.AllGrads)
-		opt.Step(m.Params(), 0.05, func(*runtime.Param) bool { return true })
+		m.Backward(dl, nn.AllGrads)
+		opt.Step(m.Params(), 0.05, func(*nn.Param) bool { return true })
 	}
-	c := pgd.Config{Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 10, Loss: pgd.Untargeted, Norm: runtime.RunningStats}
+	c := pgd.Config{Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 10, Loss: pgd.Untargeted, Norm: nn.RunningStats}
 	a := pgd.New(c, rand.New(rand.NewPCG(1, 2)))
 	xa := a.Start(x)
 	work := []struct {
@@ -301,7 +301,7 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 		dst  *float64
 		run  func()
 	}{
-		{"inference", &r.Inference, func() { m.Forward(x, runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}) }},
+		{"inference", &r.Inference, func() { m.Forward(x, nn.Mode{Norm: nn.RunningStats, InputOnly: true}) }},
 		{"train_step", &r.TrainStep, func() { trainStep(x) }},
 		{"attack_step", &r.AttackStep, func() { a.Step(m, xa, y, c.EffectiveStep()) }},
 		{"adv_train_step_pgd10", &r.AdvTrainStep, func() {
@@ -328,13 +328,13 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 // Predict is the predict command: the class of each PNG image under a
 // checkpoint's weights, or, if trained is not nil and the first argument
 // is an image, under the weights trained returns (embedded ones).
-func Predict(f Factory, trained func() (runtime.Model, error), args []string) error {
+func Predict(f Factory, trained func() (nn.Model, error), args []string) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
 	}
-	var m runtime.Model
+	var m nn.Model
 	if len(pos) > 0 && trained != nil && strings.HasSuffix(strings.ToLower(pos[0]), ".png") {
 		if m, err = trained(); err != nil {
 			return err
@@ -363,9 +363,9 @@ func Predict(f Factory, trained func() (runtime.Model, error), args []string) er
 // mode and returns its class and the softmax probabilities. It runs
 // m.Forward, so it is not safe for concurrent use on one m (a compiled
 // model's Predict is).
-func Classify(m runtime.Model, img []float32) (int, []float32) {
+func Classify(m nn.Model, img []float32) (int, []float32) {
 	var buf []float32
-	classes, probs := runtime.PredictBatch(m, [][]float32{img}, 1, &buf)
+	classes, probs := nn.PredictBatch(m, [][]float32{img}, 1, &buf)
 	return classes[0], probs[0]
 }
 

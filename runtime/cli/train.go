@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
@@ -78,9 +78,9 @@ func AttackFlags(fs *flag.FlagSet, c *pgd.Config, more *[]pgd.Loss) func() error
 		}
 		switch *norm {
 		case "inference":
-			c.Norm = runtime.RunningStats
+			c.Norm = nn.RunningStats
 		case "train":
-			c.Norm = runtime.BatchStats
+			c.Norm = nn.BatchStats
 		default:
 			return Badf("--attack-norm %q: want inference or train", *norm)
 		}
@@ -242,7 +242,7 @@ var CheckpointEvery = 10 * time.Minute
 
 // TrainSpec trains (or resumes) a run of the spec and returns its model.
 // Ctrl-C (or SIGTERM) checkpoints where the run stands and stops it.
-func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit int) (runtime.Model, error) {
+func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit int) (nn.Model, error) {
 	if err := CheckMemory(s, stepImages(c)); err != nil {
 		return nil, err
 	}

@@ -19,8 +19,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 )
 
@@ -90,7 +90,7 @@ type Config struct {
 	Prefix string
 	// Branches selects the branches of Mixture BN layers (nil: both).
 	// Plain BN layers are always reported.
-	Branches []runtime.Branch
+	Branches []nn.Branch
 	// Batches > 0 also measures batch statistics on the first Batches
 	// batches of Batch test images, clean or, with Adversarial, attacked
 	// with Attack (through the branch measured; Attack.Branch is ignored)
@@ -104,7 +104,7 @@ type Config struct {
 
 // Running returns the running statistics of the BN layers and branches
 // that c selects (Prefix and Branches), in the model's NormState order.
-func Running(m runtime.Model, c Config) ([]Layer, error) {
+func Running(m nn.Model, c Config) ([]Layer, error) {
 	state := m.NormState()
 	if len(state) == 0 {
 		return nil, fmt.Errorf("%s has no BN layer (GN and no normalization keep no statistics)", m.Spec().Model)
@@ -144,14 +144,14 @@ func Running(m runtime.Model, c Config) ([]Layer, error) {
 	return out, nil
 }
 
-func branchOf(name string) runtime.Branch {
+func branchOf(name string) nn.Branch {
 	if name == BranchAdv {
-		return runtime.Adv
+		return nn.Adv
 	}
-	return runtime.Clean
+	return nn.Clean
 }
 
-func hasBranch(bs []runtime.Branch, b runtime.Branch) bool {
+func hasBranch(bs []nn.Branch, b nn.Branch) bool {
 	for _, x := range bs {
 		if x == b {
 			return true
@@ -164,8 +164,8 @@ func hasBranch(bs []runtime.Branch, b runtime.Branch) bool {
 // selects and, if c.Batches > 0, their batch statistics on the test set
 // d. The forward passes normalize with batch statistics without updating
 // the running ones (Mode{Norm: BatchStats, UpdateStats: false}); the
-// model must implement runtime.BatchStatser (the interpreter does).
-func Collect(m runtime.Model, d *data.Dataset, c Config) (*Report, error) {
+// model must implement nn.BatchStatser (the interpreter does).
+func Collect(m nn.Model, d *data.Dataset, c Config) (*Report, error) {
 	layers, err := Running(m, c)
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func Collect(m runtime.Model, d *data.Dataset, c Config) (*Report, error) {
 	if c.Batches <= 0 {
 		return r, nil
 	}
-	bs, ok := m.(runtime.BatchStatser)
+	bs, ok := m.(nn.BatchStatser)
 	if !ok {
 		return nil, errors.New("diag: the model does not report batch statistics (use the interpreter)")
 	}
@@ -195,14 +195,14 @@ func Collect(m runtime.Model, d *data.Dataset, c Config) (*Report, error) {
 	}
 	// The branches to run the batches through: each measured MBN branch
 	// its own pass; plain BN layers take their statistics from the first.
-	var passes []runtime.Branch
+	var passes []nn.Branch
 	for _, l := range layers {
 		if b := branchOf(l.Branch); l.Branch != BranchBN && !hasBranch(passes, b) {
 			passes = append(passes, b)
 		}
 	}
 	if len(passes) == 0 {
-		passes = []runtime.Branch{runtime.Clean}
+		passes = []nn.Branch{nn.Clean}
 		if len(c.Branches) > 0 {
 			passes[0] = c.Branches[0]
 		}
@@ -218,7 +218,7 @@ func Collect(m runtime.Model, d *data.Dataset, c Config) (*Report, error) {
 		sumMean[i] = make([]float64, l.Channels)
 		sumVar[i] = make([]float64, l.Channels)
 	}
-	x0 := runtime.NewTensor(c.Batch, d.C, d.H, d.W)
+	x0 := nn.NewTensor(c.Batch, d.C, d.H, d.W)
 	y := make([]int, c.Batch)
 	idx := make([]int, c.Batch)
 	for k := 0; k < c.Batches; k++ {
@@ -230,7 +230,7 @@ func Collect(m runtime.Model, d *data.Dataset, c Config) (*Report, error) {
 		for i := range b {
 			idx[i] = lo + i
 		}
-		x := &runtime.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x0.Data[:b*d.C*d.H*d.W]}
+		x := &nn.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x0.Data[:b*d.C*d.H*d.W]}
 		d.Batch(idx[:b], x.Data, y[:b])
 		r.Batches++
 		r.Images += b
@@ -242,8 +242,8 @@ func Collect(m runtime.Model, d *data.Dataset, c Config) (*Report, error) {
 				a := pgd.New(att, rand.New(rand.NewPCG(c.Seed, uint64(lo)<<1|uint64(br))))
 				in, _ = a.Attack(m, x, y[:b], d.Classes)
 			}
-			logits := m.Forward(in, runtime.Mode{Norm: runtime.BatchStats, Branch: br, UpdateStats: false})
-			if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+			logits := m.Forward(in, nn.Mode{Norm: nn.BatchStats, Branch: br, UpdateStats: false})
+			if j := nn.FirstNonFinite(logits.Data); j >= 0 {
 				return nil, fmt.Errorf("diag: the logits of %s test image %d (batch %d, branch %s) are not finite: the statistics would be meaningless",
 					r.ImageKind(), lo+j/logits.Shape[1], k+1, br)
 			}

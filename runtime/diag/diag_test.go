@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/spec"
 )
@@ -57,7 +57,7 @@ func tiny(t *testing.T, width int, norm string) (*interp.Model, *compiler.Graph)
 // oracle computes, in float64 on ref's ops, the per-channel mean and
 // biased variance of every BN layer's input when x runs through branch
 // br with batch statistics: keyed by NormState name.
-func oracle(t *testing.T, m *interp.Model, g *compiler.Graph, x *runtime.Tensor, br runtime.Branch) map[string][2][]float64 {
+func oracle(t *testing.T, m *interp.Model, g *compiler.Graph, x *nn.Tensor, br nn.Branch) map[string][2][]float64 {
 	t.Helper()
 	net := interp.New[float64](g, rand.New(rand.NewPCG(0, 0)))
 	for i, p := range m.Params() {
@@ -71,7 +71,7 @@ func oracle(t *testing.T, m *interp.Model, g *compiler.Graph, x *runtime.Tensor,
 		x64[i] = float64(v)
 	}
 	n := x.Shape[0]
-	net.Forward(x64, n, runtime.Mode{Norm: runtime.BatchStats, Branch: br})
+	net.Forward(x64, n, nn.Mode{Norm: nn.BatchStats, Branch: br})
 	out := map[string][2][]float64{}
 	for _, nd := range g.NormLayers() {
 		in := net.Activation(nd.In[0])
@@ -94,7 +94,7 @@ func oracle(t *testing.T, m *interp.Model, g *compiler.Graph, x *runtime.Tensor,
 			variance[ch] = ss / float64(n*hw)
 		}
 		name := nd.Name
-		if br == runtime.Adv && nd.Norm.Kind == spec.MBN {
+		if br == nn.Adv && nd.Norm.Kind == spec.MBN {
 			name += ".adv"
 		}
 		out[name] = [2][]float64{mean, variance}
@@ -102,7 +102,7 @@ func oracle(t *testing.T, m *interp.Model, g *compiler.Graph, x *runtime.Tensor,
 	return out
 }
 
-func snapshot(m runtime.Model) map[string][2][]float32 {
+func snapshot(m nn.Model) map[string][2][]float32 {
 	s := map[string][2][]float32{}
 	for _, st := range m.NormState() {
 		s[st.Name] = [2][]float32{slices.Clone(st.Mean), slices.Clone(st.Var)}
@@ -134,11 +134,11 @@ func TestBatchStatsMatchOracle(t *testing.T) {
 		if !equalState(before, snapshot(m)) {
 			t.Errorf("width %d %s: Collect changed the running statistics", tc.width, tc.norm)
 		}
-		x := runtime.NewTensor(24, 1, 8, 8)
+		x := nn.NewTensor(24, 1, 8, 8)
 		test.Batch(seq(24), x.Data, make([]int, 24))
-		want := oracle(t, m, g, x, runtime.Clean)
+		want := oracle(t, m, g, x, nn.Clean)
 		if tc.norm == "mbn" {
-			for k, v := range oracle(t, m, g, x, runtime.Adv) {
+			for k, v := range oracle(t, m, g, x, nn.Adv) {
 				want[k] = v
 			}
 		}
@@ -197,7 +197,7 @@ func TestBatchesAndAdversarial(t *testing.T) {
 	m, _ := tiny(t, 16, "mbn")
 	test := data.Synthetic(20, 1, 8, 8, 3, 3)
 	before := snapshot(m)
-	c := Config{Batches: 5, Batch: 8, Branches: []runtime.Branch{runtime.Adv}}
+	c := Config{Batches: 5, Batch: 8, Branches: []nn.Branch{nn.Adv}}
 	r, err := Collect(m, test, c)
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 )
 
@@ -39,11 +39,11 @@ func TestAdversarialStatsStartAtRandom(t *testing.T) {
 func TestFirstNonFinite(t *testing.T) {
 	for _, width := range []int{4, 16} { // ref's ops, the kernels
 		m, g := tiny(t, width, "mbn")
-		x := &runtime.Tensor{Shape: []int{2, 1, 8, 8}, Data: make([]float32, 128)}
+		x := &nn.Tensor{Shape: []int{2, 1, 8, 8}, Data: make([]float32, 128)}
 		for i := range x.Data {
 			x.Data[i] = float32(i%7) / 7
 		}
-		mode := runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}
+		mode := nn.Mode{Norm: nn.RunningStats, Branch: nn.Adv, InputOnly: true}
 		got, err := FirstNonFinite(m, x, mode)
 		if err != nil || !strings.Contains(got, "every layer's output is finite") {
 			t.Errorf("width %d, finite weights: %q, %v", width, got, err)
@@ -61,12 +61,12 @@ func TestFirstNonFinite(t *testing.T) {
 		if err != nil || !strings.Contains(got, want) || !strings.Contains(got, "channel 2: NaN") {
 			t.Errorf("width %d: %q, %v; want %q", width, got, err, want)
 		}
-		mode.Branch = runtime.Clean
+		mode.Branch = nn.Clean
 		if got, _ := FirstNonFinite(m, x, mode); !strings.Contains(got, "every layer's output is finite") {
 			t.Errorf("width %d, the clean branch: %q", width, got)
 		}
-		logits := m.Forward(x, runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv})
-		if runtime.FirstNonFinite(logits.Data) < 0 {
+		logits := m.Forward(x, nn.Mode{Norm: nn.RunningStats, Branch: nn.Adv})
+		if nn.FirstNonFinite(logits.Data) < 0 {
 			t.Errorf("width %d: the model's own logits are finite", width)
 		}
 	}

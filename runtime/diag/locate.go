@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -15,7 +15,7 @@ import (
 // the first layer whose output holds a NaN or an infinity: the layer of
 // a model's spec where a non-finite value appears first. It is an
 // eval.Locator.
-func FirstNonFinite(m runtime.Model, x *runtime.Tensor, mode runtime.Mode) (string, error) {
+func FirstNonFinite(m nn.Model, x *nn.Tensor, mode nn.Mode) (string, error) {
 	g, err := compiler.Lower(m.Spec())
 	if err != nil {
 		return "", err
@@ -28,7 +28,7 @@ func FirstNonFinite(m runtime.Model, x *runtime.Tensor, mode runtime.Mode) (stri
 		}
 		copy(dst, p.Value.Data)
 	}
-	stats := map[string]*runtime.NormStats{}
+	stats := map[string]*nn.NormStats{}
 	for _, st := range m.NormState() {
 		stats[st.Name] = st
 	}
@@ -36,9 +36,9 @@ func FirstNonFinite(m runtime.Model, x *runtime.Tensor, mode runtime.Mode) (stri
 		if nd.Norm.Kind == spec.GN {
 			continue
 		}
-		for _, br := range []runtime.Branch{runtime.Clean, runtime.Adv} {
+		for _, br := range []nn.Branch{nn.Clean, nn.Adv} {
 			name := nd.Name
-			if br == runtime.Adv {
+			if br == nn.Adv {
 				if nd.Norm.Kind != spec.MBN || nd.Norm.Share == spec.ShareStats {
 					continue
 				}
@@ -60,7 +60,7 @@ func FirstNonFinite(m runtime.Model, x *runtime.Tensor, mode runtime.Mode) (stri
 	net.Forward(x.Data, x.Shape[0], mode)
 	for _, nd := range g.Nodes {
 		out := net.Activation(nd)
-		if i := runtime.FirstNonFinite(out); i >= 0 {
+		if i := nn.FirstNonFinite(out); i >= 0 {
 			image, at := i/nd.Size(), i%nd.Size()
 			c := at / (nd.H * nd.W)
 			return fmt.Sprintf("the first layer whose output is not finite is %s (%s, %dx%dx%d), image %d of the input, channel %d: %v",

@@ -11,8 +11,8 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/progress"
 )
@@ -32,7 +32,7 @@ type Config struct {
 	Batch  int
 	Limit  int // evaluate the first Limit images (0: all)
 	Seed   uint64
-	Branch runtime.Branch // MBN branch for the predictions and the attack
+	Branch nn.Branch // MBN branch for the predictions and the attack
 	// Restarts is how many random starts each image gets (0 means 1).
 	Restarts int
 	Quiet    bool // no progress bar
@@ -44,7 +44,7 @@ type Config struct {
 // Locator runs the one image x (1×C×H×W) through m's weights layer by
 // layer in mode and describes the first layer whose output is not
 // finite.
-type Locator func(m runtime.Model, x *runtime.Tensor, mode runtime.Mode) (string, error)
+type Locator func(m nn.Model, x *nn.Tensor, mode nn.Mode) (string, error)
 
 // Validate reports the first setting Run cannot work with.
 func (c *Config) Validate() error {
@@ -157,7 +157,7 @@ func (e *InterruptedError) Unwrap() error { return e.err }
 // c.Iters, its accuracy under PGD (Point). It refuses a model whose
 // weights are not finite, and stops at the first NaN or infinity in any
 // pass (a *NonFiniteError).
-func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
+func Run(m nn.Model, d *data.Dataset, c Config) (*Result, error) {
 	return RunContext(context.Background(), m, d, c)
 }
 
@@ -165,7 +165,7 @@ func Run(m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
 // ctx is done: before each batch and each PGD iterate. An interrupted
 // evaluation has no result (a share of the images is not comparable
 // with a whole one).
-func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config) (*Result, error) {
+func RunContext(ctx context.Context, m nn.Model, d *data.Dataset, c Config) (*Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config)
 	if n == 0 {
 		return nil, fmt.Errorf("eval: %s has no images", d.Name)
 	}
-	if err := runtime.CheckFinite(m); err != nil {
+	if err := nn.CheckFinite(m); err != nil {
 		return nil, fmt.Errorf("eval: %s: %w", m.Spec().Model, err)
 	}
 	iters := slices.Clone(c.Iters)
@@ -220,10 +220,10 @@ func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config)
 		bar = progress.New("eval", n, "img")
 	}
 	batch := min(c.Batch, n) // no buffer larger than the images
-	x0 := runtime.NewTensor(batch, d.C, d.H, d.W)
+	x0 := nn.NewTensor(batch, d.C, d.H, d.W)
 	y := make([]int, batch)
 	idx := make([]int, batch)
-	inference := runtime.Mode{Norm: runtime.RunningStats, Branch: c.Branch, InputOnly: true}
+	inference := nn.Mode{Norm: nn.RunningStats, Branch: c.Branch, InputOnly: true}
 	const never = math.MaxInt
 	// Per image of a batch: still counted by Accuracy (Top5) after the
 	// groups so far, hit in them; the first iterate of the group's
@@ -253,12 +253,12 @@ func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config)
 		for i := range b {
 			idx[i] = lo + i
 		}
-		x := &runtime.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x0.Data[:b*d.C*d.H*d.W]}
+		x := &nn.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x0.Data[:b*d.C*d.H*d.W]}
 		d.Batch(idx[:b], x.Data, y[:b])
 		// nonFinite is the error for a NaN or an infinity in what of
 		// image i of the batch at input xi (nil: a backward pass, no
 		// layer output to look at).
-		nonFinite := func(what, pass string, i int, xi *runtime.Tensor) error {
+		nonFinite := func(what, pass string, i int, xi *nn.Tensor) error {
 			e := &NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, lo + b - 1}, Pass: pass, What: what}
 			switch {
 			case xi == nil:
@@ -269,7 +269,7 @@ func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config)
 				return e
 			}
 			size := d.C * d.H * d.W
-			one := &runtime.Tensor{Shape: []int{1, d.C, d.H, d.W}, Data: slices.Clone(xi.Data[i*size : (i+1)*size])}
+			one := &nn.Tensor{Shape: []int{1, d.C, d.H, d.W}, Data: slices.Clone(xi.Data[i*size : (i+1)*size])}
 			layer, err := c.Locate(m, one, inference)
 			if err != nil {
 				layer = fmt.Sprintf("the first layer whose output is not finite is unknown: %v", err)
@@ -279,7 +279,7 @@ func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config)
 		}
 		logits := m.Forward(x, inference)
 		nc := logits.Shape[1]
-		if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+		if j := nn.FirstNonFinite(logits.Data); j >= 0 {
 			return nil, nonFinite("logits", "the clean pass", j/nc, x)
 		}
 		for i := range b {
@@ -317,8 +317,8 @@ func RunContext(ctx context.Context, m runtime.Model, d *data.Dataset, c Config)
 				attacker := pgd.New(att, rand.New(rand.NewPCG(c.Seed^math.Float64bits(g.step), uint64(lo)+uint64(r)<<40)))
 				xa := attacker.Start(x)
 				next := 0
-				err := attacker.Trajectory(m, xa, follow, g.step, last, func(s int, logits *runtime.Tensor) error {
-					if j := runtime.FirstNonFinite(logits.Data); j >= 0 {
+				err := attacker.Trajectory(m, xa, follow, g.step, last, func(s int, logits *nn.Tensor) error {
+					if j := nn.FirstNonFinite(logits.Data); j >= 0 {
 						return nonFinite("logits", iterate(att.Loss, s, g.step, r, restarts), j/nc, xa)
 					}
 					if err := interrupted(); err != nil {
@@ -485,7 +485,7 @@ func rank(row []float32, label int) int {
 }
 
 // countTop5 counts rows of logits whose label is among the 5 largest.
-func countTop5(logits *runtime.Tensor, want []int) int {
+func countTop5(logits *nn.Tensor, want []int) int {
 	c, k := 0, logits.Shape[1]
 	for i, w := range want {
 		if rank(logits.Data[i*k:(i+1)*k], w) < 5 {
@@ -496,6 +496,6 @@ func countTop5(logits *runtime.Tensor, want []int) int {
 }
 
 // countEqual counts rows of logits whose arg max equals want.
-func countEqual(logits *runtime.Tensor, want []int) int {
-	return runtime.CountTop1(logits.Data, logits.Shape[1], want)
+func countEqual(logits *nn.Tensor, want []int) int {
+	return nn.CountTop1(logits.Data, logits.Shape[1], want)
 }

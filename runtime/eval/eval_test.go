@@ -5,16 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
 
 // trained returns a tiny model trained on synthetic squares.
-func trained(t *testing.T) (runtime.Model, *data.Dataset) {
+func trained(t *testing.T) (nn.Model, *data.Dataset) {
 	t.Helper()
 	s, err := spec.Parse("tiny.spec", []byte("model tiny\ninput 1 8 8\nclasses 3\nstem cifar\nblock basic\nstages 1 1 1\nwidth 4\n"))
 	if err != nil {
@@ -191,13 +191,13 @@ func TestMasking(t *testing.T) {
 }
 
 func TestTop5(t *testing.T) {
-	z := &runtime.Tensor{Shape: []int{1, 7}, Data: []float32{7, 6, 5, 4, 3, 2, 1}}
+	z := &nn.Tensor{Shape: []int{1, 7}, Data: []float32{7, 6, 5, 4, 3, 2, 1}}
 	for label, want := range []int{1, 1, 1, 1, 1, 0, 0} {
 		if got := countTop5(z, []int{label}); got != want {
 			t.Errorf("label %d: in top 5 %d, want %d", label, got, want)
 		}
 	}
-	tie := &runtime.Tensor{Shape: []int{1, 7}, Data: []float32{1, 1, 1, 1, 1, 1, 1}}
+	tie := &nn.Tensor{Shape: []int{1, 7}, Data: []float32{1, 1, 1, 1, 1, 1, 1}}
 	if countTop5(tie, []int{4}) != 1 || countTop5(tie, []int{5}) != 0 {
 		t.Error("ties go to the lower index, as arg max does")
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/spec"
 )
@@ -21,20 +21,20 @@ import (
 type seesaw struct {
 	cut, inf float32
 	x        []float32
-	logits   runtime.Tensor
-	dx       runtime.Tensor
-	w        runtime.Param
+	logits   nn.Tensor
+	dx       nn.Tensor
+	w        nn.Param
 }
 
 func newSeesaw(cut float32) *seesaw {
-	return &seesaw{cut: cut, inf: 2, w: runtime.Param{Name: "w", Value: &runtime.Tensor{Shape: []int{1}, Data: []float32{1}}}}
+	return &seesaw{cut: cut, inf: 2, w: nn.Param{Name: "w", Value: &nn.Tensor{Shape: []int{1}, Data: []float32{1}}}}
 }
 
 func (m *seesaw) Spec() *spec.Spec {
 	return &spec.Spec{Model: "seesaw", Input: [3]int{1, 1, 1}, Classes: 2}
 }
 
-func (m *seesaw) Forward(x *runtime.Tensor, _ runtime.Mode) *runtime.Tensor {
+func (m *seesaw) Forward(x *nn.Tensor, _ nn.Mode) *nn.Tensor {
 	m.x = append(m.x[:0], x.Data...)
 	m.logits.Shape = []int{len(x.Data), 2}
 	m.logits.Data = make([]float32, 2*len(x.Data))
@@ -51,7 +51,7 @@ func (m *seesaw) Forward(x *runtime.Tensor, _ runtime.Mode) *runtime.Tensor {
 	return &m.logits
 }
 
-func (m *seesaw) Backward(*runtime.Tensor, runtime.Grads) {
+func (m *seesaw) Backward(*nn.Tensor, nn.Grads) {
 	m.dx.Shape = []int{len(m.x), 1, 1, 1}
 	m.dx.Data = make([]float32, len(m.x))
 	for i, v := range m.x {
@@ -62,9 +62,9 @@ func (m *seesaw) Backward(*runtime.Tensor, runtime.Grads) {
 	}
 }
 
-func (m *seesaw) InputGrad() *runtime.Tensor      { return &m.dx }
-func (m *seesaw) Params() []*runtime.Param        { return []*runtime.Param{&m.w} }
-func (m *seesaw) NormState() []*runtime.NormStats { return nil }
+func (m *seesaw) InputGrad() *nn.Tensor      { return &m.dx }
+func (m *seesaw) Params() []*nn.Param        { return []*nn.Param{&m.w} }
+func (m *seesaw) NormState() []*nn.NormStats { return nil }
 func onePixel(pixels, labels []uint8) *data.Dataset {
 	return &data.Dataset{Name: "one-pixel", C: 1, H: 1, W: 1, Classes: 2, Pixels: pixels, Labels: labels}
 }
@@ -129,7 +129,7 @@ type recorder struct {
 	inputs [][]float32
 }
 
-func (m *recorder) Forward(x *runtime.Tensor, mode runtime.Mode) *runtime.Tensor {
+func (m *recorder) Forward(x *nn.Tensor, mode nn.Mode) *nn.Tensor {
 	m.inputs = append(m.inputs, append([]float32(nil), x.Data...))
 	return m.seesaw.Forward(x, mode)
 }
@@ -165,15 +165,15 @@ func TestNonFiniteModelsAreNotScored(t *testing.T) {
 	d := onePixel([]uint8{10, 128, 20}, []uint8{0, 1, 0})
 	m.w.Value.Data[0] = float32(math.NaN())
 	_, err := Run(m, d, Config{Attack: att, Iters: []int{2}, Batch: 3, Quiet: true})
-	var nf *runtime.NonFiniteError
+	var nf *nn.NonFiniteError
 	if !errors.As(err, &nf) || nf.Tensor != "w" || !strings.Contains(err.Error(), "tensor w is not finite") {
 		t.Errorf("NaN weight: %v", err)
 	}
 	m.w.Value.Data[0] = 1
 	m.inf = 0.65 // iterate 2 of the image of pixel 128 is 128/255 + 0.2
 	located := false
-	locate := func(lm runtime.Model, x *runtime.Tensor, mode runtime.Mode) (string, error) {
-		located = lm == runtime.Model(m) && len(x.Data) == 1 && x.Data[0] > m.inf && mode.Norm == runtime.RunningStats
+	locate := func(lm nn.Model, x *nn.Tensor, mode nn.Mode) (string, error) {
+		located = lm == nn.Model(m) && len(x.Data) == 1 && x.Data[0] > m.inf && mode.Norm == nn.RunningStats
 		return "layer seesaw.cut", nil
 	}
 	_, err = Run(m, d, Config{Attack: att, Iters: []int{1, 3}, Batch: 3, Quiet: true, Locate: locate})
@@ -206,7 +206,7 @@ func TestNaNGradientStops(t *testing.T) {
 
 type nanGrad struct{ *seesaw }
 
-func (m *nanGrad) Backward(dl *runtime.Tensor, g runtime.Grads) {
+func (m *nanGrad) Backward(dl *nn.Tensor, g nn.Grads) {
 	m.seesaw.Backward(dl, g)
 	m.dx.Data[0] = float32(math.NaN())
 }

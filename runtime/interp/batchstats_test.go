@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -27,11 +27,11 @@ func TestBatchStatsBranches(t *testing.T) {
 			t.Fatal("width 16 should run on the kernels")
 		}
 		rng := rand.New(rand.NewPCG(1, 2))
-		x := runtime.NewTensor(6, s.Input[0], s.Input[1], s.Input[2])
+		x := nn.NewTensor(6, s.Input[0], s.Input[1], s.Input[2])
 		for i := range x.Data {
 			x.Data[i] = float32(rng.Float64())
 		}
-		used := func(what string, want func(name string) bool) []*runtime.NormStats {
+		used := func(what string, want func(name string) bool) []*nn.NormStats {
 			t.Helper()
 			got := m.BatchStats()
 			if len(got) != len(m.NormState()) {
@@ -50,35 +50,35 @@ func TestBatchStatsBranches(t *testing.T) {
 		none := func(string) bool { return false }
 		isAdv := func(name string) bool { return strings.HasSuffix(name, ".adv") }
 		used("before any Forward", none)
-		m.Forward(x, runtime.Mode{Norm: runtime.RunningStats})
+		m.Forward(x, nn.Mode{Norm: nn.RunningStats})
 		used("running statistics", none)
-		m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, Branch: runtime.Adv})
+		m.Forward(x, nn.Mode{Norm: nn.BatchStats, Branch: nn.Adv})
 		used("adversarial branch", isAdv)
-		m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, Split: 6})
+		m.Forward(x, nn.Mode{Norm: nn.BatchStats, Split: 6})
 		used("split = n", func(name string) bool { return !isAdv(name) })
-		m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, Split: 2})
+		m.Forward(x, nn.Mode{Norm: nn.BatchStats, Split: 2})
 		split := used("split", func(string) bool { return true })
 
 		split[0].Mean[0] = 42 // a copy
 		if m.BatchStats()[0].Mean[0] == 42 {
 			t.Errorf("width %d: BatchStats returns the model's buffers", width)
 		}
-		per := map[string]*runtime.NormStats{}
-		clean := &runtime.Tensor{Shape: []int{2, s.Input[0], s.Input[1], s.Input[2]}, Data: x.Data[:2*x.Len()/6]}
-		m.Forward(clean, runtime.Mode{Norm: runtime.BatchStats, Branch: runtime.Clean})
+		per := map[string]*nn.NormStats{}
+		clean := &nn.Tensor{Shape: []int{2, s.Input[0], s.Input[1], s.Input[2]}, Data: x.Data[:2*x.Len()/6]}
+		m.Forward(clean, nn.Mode{Norm: nn.BatchStats, Branch: nn.Clean})
 		for _, st := range m.BatchStats() {
 			if !isAdv(st.Name) {
 				per[st.Name] = st
 			}
 		}
-		adv := &runtime.Tensor{Shape: []int{4, s.Input[0], s.Input[1], s.Input[2]}, Data: x.Data[2*x.Len()/6:]}
-		m.Forward(adv, runtime.Mode{Norm: runtime.BatchStats, Branch: runtime.Adv})
+		adv := &nn.Tensor{Shape: []int{4, s.Input[0], s.Input[1], s.Input[2]}, Data: x.Data[2*x.Len()/6:]}
+		m.Forward(adv, nn.Mode{Norm: nn.BatchStats, Branch: nn.Adv})
 		for _, st := range m.BatchStats() {
 			if isAdv(st.Name) {
 				per[st.Name] = st
 			}
 		}
-		m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, Split: 2})
+		m.Forward(x, nn.Mode{Norm: nn.BatchStats, Split: 2})
 		for _, st := range m.BatchStats() {
 			want := per[st.Name]
 			for ch := range st.Mean {

@@ -2,9 +2,9 @@ package interp
 
 import (
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/layers"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -61,7 +61,7 @@ func newFast(net *Net[float32], isa kernels.ISA) *fast {
 			b := &layers.Norm{Kind: nd.Norm.Kind, Share: nd.Norm.Share, C: nd.C, HW: nd.H * nd.W, Groups: nd.Norm.Groups}
 			ns := net.norms[nd.ID]
 			for br := range 2 {
-				gn, bn := net.affine(nd, runtime.Branch(br))
+				gn, bn := net.affine(nd, nn.Branch(br))
 				if nd.Norm.Kind == spec.MBN || br == 0 {
 					b.Weight[br], b.Bias[br] = net.Param(gn), net.Param(bn)
 					b.WeightGrad[br], b.BiasGrad[br] = grad(gn), grad(bn)
@@ -95,7 +95,7 @@ func (f *fast) normOut(nd *compiler.Node) (y []float32, relu bool) {
 }
 
 // Forward is Net.Forward on the kernels.
-func (f *fast) Forward(x []float32, n int, mode runtime.Mode) []float32 {
+func (f *fast) Forward(x []float32, n int, mode nn.Mode) []float32 {
 	m := f.Net
 	g := m.g
 	m.n, m.mode = n, mode
@@ -148,10 +148,10 @@ func (f *fast) Forward(x []float32, n int, mode runtime.Mode) []float32 {
 }
 
 // Backward is Net.Backward on the kernels.
-func (f *fast) Backward(dlogits []float32, want runtime.Grads) {
+func (f *fast) Backward(dlogits []float32, want nn.Grads) {
 	m := f.Net
 	g := m.g
-	if want == runtime.AllGrads && f.didFold {
+	if want == nn.AllGrads && f.didFold {
 		panic("interp: Backward with AllGrads after a Forward with Mode.InputOnly")
 	}
 	p := &f.pass

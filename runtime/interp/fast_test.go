@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -27,7 +27,7 @@ func TestFastMatchesFloat64(t *testing.T) {
 	sharedStats, sharedAffine := spec.Norm{Kind: spec.MBN, Share: spec.ShareStats}, spec.Norm{Kind: spec.MBN, Share: spec.ShareAffine}
 	type tc struct {
 		s    *spec.Spec
-		mode runtime.Mode
+		mode nn.Mode
 		n    int
 	}
 	wide := func(stem spec.Stem, block spec.Block, norm spec.Norm, channels int) *spec.Spec {
@@ -44,22 +44,22 @@ func TestFastMatchesFloat64(t *testing.T) {
 		return s
 	}
 	cases := []tc{
-		{wide(spec.StemCIFAR, spec.Basic, bn, 3), runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true}, 3},
-		{wide(spec.StemCIFAR, spec.Basic, bn, 1), runtime.Mode{Norm: runtime.RunningStats}, 2},
-		{wide(spec.StemImageNet, spec.Bottleneck, bn, 3), runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true}, 3},
-		{wide(spec.StemCIFAR, spec.Basic, mbn, 16), runtime.Mode{Norm: runtime.BatchStats, Split: 2, UpdateStats: true}, 5},
-		{wide(spec.StemCIFAR, spec.Bottleneck, mbn, 2), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
-		{wide(spec.StemCIFAR, spec.Basic, gn, 3), runtime.Mode{Norm: runtime.BatchStats}, 2},
+		{wide(spec.StemCIFAR, spec.Basic, bn, 3), nn.Mode{Norm: nn.BatchStats, UpdateStats: true}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, bn, 1), nn.Mode{Norm: nn.RunningStats}, 2},
+		{wide(spec.StemImageNet, spec.Bottleneck, bn, 3), nn.Mode{Norm: nn.BatchStats, UpdateStats: true}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, mbn, 16), nn.Mode{Norm: nn.BatchStats, Split: 2, UpdateStats: true}, 5},
+		{wide(spec.StemCIFAR, spec.Bottleneck, mbn, 2), nn.Mode{Norm: nn.RunningStats, Split: 1}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, gn, 3), nn.Mode{Norm: nn.BatchStats}, 2},
 		// Attacks: frozen BN folds into the convolutions.
-		{wide(spec.StemImageNet, spec.Bottleneck, bn, 3), runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}, 2},
-		{wide(spec.StemCIFAR, spec.Basic, mbn, 3), runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, 3},
-		{wide(spec.StemCIFAR, spec.Basic, gn, 16), runtime.Mode{Norm: runtime.RunningStats, InputOnly: true}, 2},
+		{wide(spec.StemImageNet, spec.Bottleneck, bn, 3), nn.Mode{Norm: nn.RunningStats, InputOnly: true}, 2},
+		{wide(spec.StemCIFAR, spec.Basic, mbn, 3), nn.Mode{Norm: nn.RunningStats, Branch: nn.Adv, InputOnly: true}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, gn, 16), nn.Mode{Norm: nn.RunningStats, InputOnly: true}, 2},
 		// MBN sharing statistics or affine parameters between branches.
-		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), runtime.Mode{Norm: runtime.BatchStats, Split: 2, UpdateStats: true}, 5},
-		{wide(spec.StemCIFAR, spec.Basic, sharedAffine, 3), runtime.Mode{Norm: runtime.BatchStats, Split: 2, UpdateStats: true}, 5},
-		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
-		{wide(spec.StemCIFAR, spec.Basic, sharedAffine, 3), runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, 3},
-		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), runtime.Mode{Norm: runtime.RunningStats, Branch: runtime.Adv, InputOnly: true}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), nn.Mode{Norm: nn.BatchStats, Split: 2, UpdateStats: true}, 5},
+		{wide(spec.StemCIFAR, spec.Basic, sharedAffine, 3), nn.Mode{Norm: nn.BatchStats, Split: 2, UpdateStats: true}, 5},
+		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), nn.Mode{Norm: nn.RunningStats, Split: 1}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, sharedAffine, 3), nn.Mode{Norm: nn.RunningStats, Branch: nn.Adv, InputOnly: true}, 3},
+		{wide(spec.StemCIFAR, spec.Basic, sharedStats, 3), nn.Mode{Norm: nn.RunningStats, Branch: nn.Adv, InputOnly: true}, 3},
 	}
 	isas := append([]kernels.ISA{kernels.Generic}, kernels.Available()[1:]...)
 	for _, c := range cases {
@@ -107,13 +107,13 @@ func TestFastMatchesFloat64(t *testing.T) {
 					if f.didFold != (c.s.Norm.Kind != spec.GN) {
 						t.Errorf("folded BN: %v", f.didFold)
 					}
-					f.Backward(f32(r), runtime.InputOnly)
-					want.Backward(r, runtime.InputOnly)
+					f.Backward(f32(r), nn.InputOnly)
+					want.Backward(r, nn.InputOnly)
 					compare(t, "input gradient", got.InputGrad(), want.InputGrad())
 					return
 				}
-				f.Backward(f32(r), runtime.AllGrads)
-				want.Backward(r, runtime.AllGrads)
+				f.Backward(f32(r), nn.AllGrads)
+				want.Backward(r, nn.AllGrads)
 				compare(t, "input gradient", got.InputGrad(), want.InputGrad())
 				for i, p := range g.Params {
 					compare(t, p.Name+" gradient", got.grads[i], want.grads[i])

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -66,30 +66,30 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 	sharedStats, sharedAffine := spec.Norm{Kind: spec.MBN, Share: spec.ShareStats}, spec.Norm{Kind: spec.MBN, Share: spec.ShareAffine}
 	type tc struct {
 		s    *spec.Spec
-		mode runtime.Mode
+		mode nn.Mode
 		n    int
 	}
 	var cases []tc
 	for _, stem := range []spec.Stem{spec.StemCIFAR, spec.StemImageNet} {
 		for _, block := range []spec.Block{spec.Basic, spec.Bottleneck} {
 			cases = append(cases,
-				tc{tiny(stem, block, bn), runtime.Mode{Norm: runtime.BatchStats}, 3},
-				tc{tiny(stem, block, bn), runtime.Mode{Norm: runtime.RunningStats}, 2},
-				tc{tiny(stem, block, mbn), runtime.Mode{Norm: runtime.BatchStats, Split: 3}, 7},
-				tc{tiny(stem, block, mbn), runtime.Mode{Norm: runtime.BatchStats, Branch: runtime.Adv}, 3},
-				tc{tiny(stem, block, mbn), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
-				tc{tiny(stem, block, gn), runtime.Mode{Norm: runtime.BatchStats}, 2},
-				tc{tiny(stem, block, sharedStats), runtime.Mode{Norm: runtime.BatchStats, Split: 3}, 7},
-				tc{tiny(stem, block, sharedStats), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
-				tc{tiny(stem, block, sharedAffine), runtime.Mode{Norm: runtime.BatchStats, Split: 2}, 6},
-				tc{tiny(stem, block, sharedAffine), runtime.Mode{Norm: runtime.RunningStats, Split: 1}, 3},
+				tc{tiny(stem, block, bn), nn.Mode{Norm: nn.BatchStats}, 3},
+				tc{tiny(stem, block, bn), nn.Mode{Norm: nn.RunningStats}, 2},
+				tc{tiny(stem, block, mbn), nn.Mode{Norm: nn.BatchStats, Split: 3}, 7},
+				tc{tiny(stem, block, mbn), nn.Mode{Norm: nn.BatchStats, Branch: nn.Adv}, 3},
+				tc{tiny(stem, block, mbn), nn.Mode{Norm: nn.RunningStats, Split: 1}, 3},
+				tc{tiny(stem, block, gn), nn.Mode{Norm: nn.BatchStats}, 2},
+				tc{tiny(stem, block, sharedStats), nn.Mode{Norm: nn.BatchStats, Split: 3}, 7},
+				tc{tiny(stem, block, sharedStats), nn.Mode{Norm: nn.RunningStats, Split: 1}, 3},
+				tc{tiny(stem, block, sharedAffine), nn.Mode{Norm: nn.BatchStats, Split: 2}, 6},
+				tc{tiny(stem, block, sharedAffine), nn.Mode{Norm: nn.RunningStats, Split: 1}, 3},
 			)
 		}
 	}
 	// A mixed network: GN in the stem and stage 2, MBN elsewhere.
 	mixed := tiny(spec.StemCIFAR, spec.Basic, mbn)
 	mixed.Overrides = []spec.NormOverride{{Norm: gn, Stages: []int{0, 2}}}
-	cases = append(cases, tc{mixed, runtime.Mode{Norm: runtime.BatchStats, Split: 1}, 3})
+	cases = append(cases, tc{mixed, nn.Mode{Norm: nn.BatchStats, Split: 1}, 3})
 
 	for _, c := range cases {
 		name := fmt.Sprintf("%s/%s/%s/share=%s/stats=%s/split=%d/branch=%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.s.Norm.Share, c.mode.Norm, c.mode.Split, c.mode.Branch)
@@ -118,7 +118,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 				return s
 			}
 			loss()
-			m.Backward(r, runtime.AllGrads)
+			m.Backward(r, nn.AllGrads)
 			// Central differences at a few random elements of each tensor;
 			// a small step keeps ReLU kinks out of reach.
 			check := func(what string, v []float64, grad []float64, samples int) {
@@ -166,13 +166,13 @@ func TestInputOnlyMatchesAll(t *testing.T) {
 		x[i] = rng.Float64()
 	}
 	r := []float64{1, -2, 0.5, 0.3, 0.2, -1}
-	mode := runtime.Mode{Norm: runtime.RunningStats}
+	mode := nn.Mode{Norm: nn.RunningStats}
 	m.Forward(x, 2, mode)
-	m.Backward(r, runtime.AllGrads)
+	m.Backward(r, nn.AllGrads)
 	all := append([]float64(nil), m.InputGrad()...)
 	before := append([]float64(nil), m.grads[0]...)
 	m.Forward(x, 2, mode)
-	m.Backward(r, runtime.InputOnly)
+	m.Backward(r, nn.InputOnly)
 	for i, v := range m.InputGrad() {
 		if v != all[i] {
 			t.Fatalf("input gradient %d: %v with InputOnly, %v with AllGrads", i, v, all[i])

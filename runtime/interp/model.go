@@ -7,33 +7,33 @@ import (
 	"slices"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
-// Model is the float32 interpreter behind the runtime.Model interface.
+// Model is the float32 interpreter behind the nn.Model interface.
 // It is not safe for concurrent use (a pass keeps its activations and
 // scratch in the model): give each goroutine its own.
 type Model struct {
 	net    *Net[float32]
 	fast   *fast // nil: the net runs on ref's ops
-	params []*runtime.Param
-	stats  []*runtime.NormStats
+	params []*nn.Param
+	stats  []*nn.NormStats
 	bns    []normBranch // the norm layer and branch of each stats entry
-	logits runtime.Tensor
-	dx     runtime.Tensor
+	logits nn.Tensor
+	dx     nn.Tensor
 }
 
 var (
-	_ runtime.Model        = (*Model)(nil)
-	_ runtime.BatchStatser = (*Model)(nil)
+	_ nn.Model        = (*Model)(nil)
+	_ nn.BatchStatser = (*Model)(nil)
 )
 
 // normBranch is one branch of a BN layer.
 type normBranch struct {
 	nd *compiler.Node
-	br runtime.Branch
+	br nn.Branch
 }
 
 // NewModel lowers a spec and initializes its parameters from seed. It
@@ -61,10 +61,10 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 		net.SetConvolver(kernels.Convolver(isa))
 	}
 	for i, p := range g.Params {
-		m.params = append(m.params, &runtime.Param{
+		m.params = append(m.params, &nn.Param{
 			Name:  p.Name,
-			Value: &runtime.Tensor{Shape: p.Shape, Data: net.params[i]},
-			Grad:  &runtime.Tensor{Shape: p.Shape, Data: net.grads[i]},
+			Value: &nn.Tensor{Shape: p.Shape, Data: net.params[i]},
+			Grad:  &nn.Tensor{Shape: p.Shape, Data: net.grads[i]},
 			Decay: p.Decay,
 			Norm:  p.Node.Op == compiler.Norm,
 		})
@@ -73,17 +73,17 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 		if nd.Norm.Kind == spec.GN {
 			continue
 		}
-		branches := []runtime.Branch{runtime.Clean}
+		branches := []nn.Branch{nn.Clean}
 		if nd.Norm.Kind == spec.MBN && nd.Norm.Share != spec.ShareStats {
-			branches = append(branches, runtime.Adv)
+			branches = append(branches, nn.Adv)
 		}
 		for _, br := range branches {
 			name := nd.Name
-			if br == runtime.Adv {
+			if br == nn.Adv {
 				name += ".adv"
 			}
 			mean, variance := net.Running(nd, br)
-			m.stats = append(m.stats, &runtime.NormStats{Name: name, Mean: mean, Var: variance, Momentum: Momentum})
+			m.stats = append(m.stats, &nn.NormStats{Name: name, Mean: mean, Var: variance, Momentum: Momentum})
 			m.bns = append(m.bns, normBranch{nd, br})
 		}
 	}
@@ -96,8 +96,8 @@ func (m *Model) Net() *Net[float32] { return m.net }
 // Spec is the spec the model was lowered from.
 func (m *Model) Spec() *spec.Spec { return m.net.g.Spec }
 
-// Forward runs a batch; see runtime.Model.
-func (m *Model) Forward(x *runtime.Tensor, mode runtime.Mode) *runtime.Tensor {
+// Forward runs a batch; see nn.Model.
+func (m *Model) Forward(x *nn.Tensor, mode nn.Mode) *nn.Tensor {
 	in := m.net.g.Nodes[0]
 	if len(x.Shape) != 4 || x.Shape[1] != in.C || x.Shape[2] != in.H || x.Shape[3] != in.W {
 		panic(fmt.Sprintf("interp: input shape %v, want [N %d %d %d]", x.Shape, in.C, in.H, in.W))
@@ -112,8 +112,8 @@ func (m *Model) Forward(x *runtime.Tensor, mode runtime.Mode) *runtime.Tensor {
 	return &m.logits
 }
 
-// Backward propagates dlogits; see runtime.Model.
-func (m *Model) Backward(dlogits *runtime.Tensor, want runtime.Grads) {
+// Backward propagates dlogits; see nn.Model.
+func (m *Model) Backward(dlogits *nn.Tensor, want nn.Grads) {
 	if m.fast != nil {
 		m.fast.Backward(dlogits.Data, want)
 	} else {
@@ -125,21 +125,21 @@ func (m *Model) Backward(dlogits *runtime.Tensor, want runtime.Grads) {
 }
 
 // InputGrad is the input gradient of the last Backward.
-func (m *Model) InputGrad() *runtime.Tensor { return &m.dx }
+func (m *Model) InputGrad() *nn.Tensor { return &m.dx }
 
 // Params lists the trainable parameters in graph order.
-func (m *Model) Params() []*runtime.Param { return m.params }
+func (m *Model) Params() []*nn.Param { return m.params }
 
 // NormState lists the running statistics of every BN (clean then
 // adversarial branch for MBN).
-func (m *Model) NormState() []*runtime.NormStats { return m.stats }
+func (m *Model) NormState() []*nn.NormStats { return m.stats }
 
 // BatchStats lists the batch statistics of the last Forward, with
-// NormState's names and order; see runtime.BatchStatser.
-func (m *Model) BatchStats() []*runtime.NormStats {
-	out := make([]*runtime.NormStats, len(m.stats))
+// NormState's names and order; see nn.BatchStatser.
+func (m *Model) BatchStats() []*nn.NormStats {
+	out := make([]*nn.NormStats, len(m.stats))
 	for i, st := range m.stats {
-		b := &runtime.NormStats{Name: st.Name, Momentum: st.Momentum}
+		b := &nn.NormStats{Name: st.Name, Momentum: st.Momentum}
 		if m.usedBatchStats(m.bns[i]) {
 			var mean, variance []float32
 			if m.fast != nil {
@@ -157,7 +157,7 @@ func (m *Model) BatchStats() []*runtime.NormStats {
 // usedBatchStats reports whether the last Forward normalized some images
 // with batch statistics through b.
 func (m *Model) usedBatchStats(b normBranch) bool {
-	if m.net.n == 0 || m.net.mode.Norm != runtime.BatchStats {
+	if m.net.n == 0 || m.net.mode.Norm != nn.BatchStats {
 		return false
 	}
 	for _, p := range m.net.parts(b.nd) {

@@ -9,7 +9,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/spec"
 )
@@ -36,7 +36,7 @@ type Net[T ref.Float] struct {
 	add              func(a, b, y []T) // y = a + b, for gradients that accumulate
 
 	n    int // batch of the last Forward
-	mode runtime.Mode
+	mode nn.Mode
 	out  [][]T  // node outputs
 	grad [][]T  // gradients of node outputs
 	set  []bool // grad[i] written during the current Backward
@@ -132,7 +132,7 @@ func (m *Net[T]) ParamValues() [][]T { return m.params }
 func (m *Net[T]) ParamGrads() [][]T { return m.grads }
 
 // Running returns the running mean and variance of a norm node's branch.
-func (m *Net[T]) Running(n *compiler.Node, branch runtime.Branch) (mean, variance []T) {
+func (m *Net[T]) Running(n *compiler.Node, branch nn.Branch) (mean, variance []T) {
 	ns := m.norms[n.ID]
 	return ns.runMean[branch], ns.runVar[branch]
 }
@@ -140,7 +140,7 @@ func (m *Net[T]) Running(n *compiler.Node, branch runtime.Branch) (mean, varianc
 // BatchStats returns the per-channel batch mean and (biased) variance
 // that the last Forward with batch statistics on ref's ops computed for
 // a norm node's branch; they are the network's own buffers.
-func (m *Net[T]) BatchStats(n *compiler.Node, branch runtime.Branch) (mean, variance []T) {
+func (m *Net[T]) BatchStats(n *compiler.Node, branch nn.Branch) (mean, variance []T) {
 	ns := m.norms[n.ID]
 	return ns.mean[branch], ns.variance[branch]
 }
@@ -159,7 +159,7 @@ func grow[T any](s []T, n int) []T {
 
 // Forward runs a batch of n images x (n×C×H×W, pixels in [0,1]) and
 // returns the logits (n×classes), owned by the network.
-func (m *Net[T]) Forward(x []T, n int, mode runtime.Mode) []T {
+func (m *Net[T]) Forward(x []T, n int, mode nn.Mode) []T {
 	g := m.g
 	if want := n * g.Nodes[0].Size(); len(x) != want {
 		panic(fmt.Sprintf("interp: input has %d values, want %d for %d images", len(x), want, n))
@@ -204,27 +204,27 @@ func (m *Net[T]) conv(nd *compiler.Node) ref.Conv {
 // part is a contiguous run of images normalized with one branch.
 type part struct {
 	lo, hi int // images
-	branch runtime.Branch
+	branch nn.Branch
 }
 
 // parts splits the batch by MBN branch: plain BN and GN use branch 0 for
 // all images.
 func (m *Net[T]) parts(nd *compiler.Node) []part {
 	if nd.Norm.Kind != spec.MBN {
-		return []part{{0, m.n, runtime.Clean}}
+		return []part{{0, m.n, nn.Clean}}
 	}
 	if s := m.mode.Split; s > 0 {
 		if s == m.n {
-			return []part{{0, s, runtime.Clean}}
+			return []part{{0, s, nn.Clean}}
 		}
-		return []part{{0, s, runtime.Clean}, {s, m.n, runtime.Adv}}
+		return []part{{0, s, nn.Clean}, {s, m.n, nn.Adv}}
 	}
 	return []part{{0, m.n, m.mode.Branch}}
 }
 
 // affine names the affine parameters of a norm node's branch.
-func (m *Net[T]) affine(nd *compiler.Node, br runtime.Branch) (gammaName, betaName string) {
-	if br == runtime.Adv && nd.Norm.Share != spec.ShareAffine {
+func (m *Net[T]) affine(nd *compiler.Node, br nn.Branch) (gammaName, betaName string) {
+	if br == nn.Adv && nd.Norm.Share != spec.ShareAffine {
 		return nd.Name + ".adv.weight", nd.Name + ".adv.bias"
 	}
 	return nd.Name + ".weight", nd.Name + ".bias"
@@ -241,7 +241,7 @@ func (m *Net[T]) normForward(nd *compiler.Node, y []T) {
 		ref.GNForward(m.n, c, hw, groups, x, T(Eps), m.Param(nd.Name+".weight"), m.Param(nd.Name+".bias"), y, ns.gnMean, ns.gnRstd)
 		return
 	}
-	if nd.Norm.Share == spec.ShareStats && m.mode.Norm == runtime.BatchStats {
+	if nd.Norm.Share == spec.ShareStats && m.mode.Norm == nn.BatchStats {
 		// Statistics of the whole batch, then each part's affine.
 		ref.BNStats(m.n, c, hw, x, ns.mean[0], ns.variance[0])
 		if m.mode.UpdateStats {
@@ -258,7 +258,7 @@ func (m *Net[T]) normForward(nd *compiler.Node, y []T) {
 		gn, bn := m.affine(nd, p.branch)
 		xs, ys := x[p.lo*c*hw:p.hi*c*hw], y[p.lo*c*hw:p.hi*c*hw]
 		mean, variance := ns.runMean[p.branch], ns.runVar[p.branch]
-		if m.mode.Norm == runtime.BatchStats {
+		if m.mode.Norm == nn.BatchStats {
 			mean, variance = ns.mean[p.branch], ns.variance[p.branch]
 			ref.BNStats(p.hi-p.lo, c, hw, xs, mean, variance)
 			if m.mode.UpdateStats {
@@ -270,9 +270,9 @@ func (m *Net[T]) normForward(nd *compiler.Node, y []T) {
 }
 
 // Backward propagates dlogits (n×classes) through the last Forward. With
-// runtime.AllGrads it overwrites every parameter gradient; either way it
+// nn.AllGrads it overwrites every parameter gradient; either way it
 // computes the input gradient.
-func (m *Net[T]) Backward(dlogits []T, want runtime.Grads) {
+func (m *Net[T]) Backward(dlogits []T, want nn.Grads) {
 	g := m.g
 	all := m.startBackward(dlogits, want)
 	n := m.n
@@ -334,12 +334,12 @@ func (m *Net[T]) linearBackward(nd *compiler.Node, dy []T, all bool) {
 // startBackward readies the gradient buffers for a Backward from
 // dlogits: it clears the parameter gradients if want is AllGrads (and
 // reports whether it is).
-func (m *Net[T]) startBackward(dlogits []T, want runtime.Grads) (all bool) {
+func (m *Net[T]) startBackward(dlogits []T, want nn.Grads) (all bool) {
 	last := len(m.g.Nodes) - 1
 	if len(dlogits) != len(m.out[last]) {
 		panic(fmt.Sprintf("interp: dlogits has %d values, want %d", len(dlogits), len(m.out[last])))
 	}
-	all = want == runtime.AllGrads
+	all = want == nn.AllGrads
 	if all {
 		for _, gr := range m.grads {
 			clear(gr)
@@ -384,7 +384,7 @@ func (m *Net[T]) accumulate(in *compiler.Node) {
 
 // normGrads is where the gradients of a norm layer's affine parameters
 // for branch br go: nil unless all parameter gradients are wanted.
-func (m *Net[T]) normGrads(nd *compiler.Node, br runtime.Branch, all bool) (dgamma, dbeta []T) {
+func (m *Net[T]) normGrads(nd *compiler.Node, br nn.Branch, all bool) (dgamma, dbeta []T) {
 	if !all {
 		return nil, nil
 	}
@@ -399,19 +399,19 @@ func (m *Net[T]) normBackward(nd *compiler.Node, dy []T, all bool) {
 	defer m.accumulate(in)
 	ns := m.norms[nd.ID]
 	c, hw := nd.C, nd.H*nd.W
-	grads := func(br runtime.Branch) (dg, db []T) { return m.normGrads(nd, br, all) }
+	grads := func(br nn.Branch) (dg, db []T) { return m.normGrads(nd, br, all) }
 	if nd.Norm.Kind == spec.GN {
-		dg, db := grads(runtime.Clean)
+		dg, db := grads(nn.Clean)
 		ref.GNBackward(m.n, c, hw, nd.Norm.Groups, x, dy, ns.gnMean, ns.gnRstd, m.Param(nd.Name+".weight"), dx, dg, db)
 		return
 	}
 	parts := m.parts(nd)
-	frozen := m.mode.Norm != runtime.BatchStats
+	frozen := m.mode.Norm != nn.BatchStats
 	// Parts that share affine parameters add their gradients.
 	shared := nd.Norm.Share == spec.ShareAffine && len(parts) > 1
 	scratch := make([]T, 2*c)
 	if shared && all {
-		dg, db := grads(runtime.Clean)
+		dg, db := grads(nn.Clean)
 		clear(dg)
 		clear(db)
 	}

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/ckpt"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
@@ -99,23 +99,23 @@ func TestMatchesPyTorch(t *testing.T) {
 			}
 			size := s.Input[0] * s.Input[1] * s.Input[2]
 			opt := train.NewSGD(m.Params(), 0.9, 1e-4, true)
-			dl := runtime.NewTensor(batch, s.Classes)
+			dl := nn.NewTensor(batch, s.Classes)
 			labels := make([]int, batch)
 			for step := range steps {
-				x := &runtime.Tensor{Shape: []int{batch, s.Input[0], s.Input[1], s.Input[2]}, Data: xs[step*batch*size : (step+1)*batch*size]}
+				x := &nn.Tensor{Shape: []int{batch, s.Input[0], s.Input[1], s.Input[2]}, Data: xs[step*batch*size : (step+1)*batch*size]}
 				for i := range labels {
 					labels[i] = int(ys[step*batch+i])
 				}
-				logits := m.Forward(x, runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true})
+				logits := m.Forward(x, nn.Mode{Norm: nn.BatchStats, UpdateStats: true})
 				loss := ref.SoftmaxCrossEntropy(batch, s.Classes, logits.Data, labels, 0, dl.Data)
 				if d := math.Abs(float64(loss) - want.Losses[step]); d > 1e-4*math.Max(1, want.Losses[step]) {
 					t.Errorf("step %d: loss %.7f, PyTorch %.7f", step, loss, want.Losses[step])
 				}
-				m.Backward(dl, runtime.AllGrads)
+				m.Backward(dl, nn.AllGrads)
 				opt.Step(m.Params(), lr, nil)
 			}
-			x := &runtime.Tensor{Shape: []int{batch, s.Input[0], s.Input[1], s.Input[2]}, Data: xs[:batch*size]}
-			for i, v := range m.Forward(x, runtime.Mode{}).Data {
+			x := &nn.Tensor{Shape: []int{batch, s.Input[0], s.Input[1], s.Input[2]}, Data: xs[:batch*size]}
+			for i, v := range m.Forward(x, nn.Mode{}).Data {
 				if d := math.Abs(float64(v) - want.Logits[i]); d > 1e-4*math.Max(1, math.Abs(want.Logits[i])) {
 					t.Fatalf("inference logit %d: %.7f, PyTorch %.7f", i, v, want.Logits[i])
 				}

@@ -11,8 +11,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/spec"
 )
@@ -28,7 +28,7 @@ const (
 type Pass struct {
 	ISA  kernels.ISA
 	N    int // images
-	Mode runtime.Mode
+	Mode nn.Mode
 	// All is set when the backward computes parameter gradients.
 	All bool
 }
@@ -36,8 +36,8 @@ type Pass struct {
 // CanFold reports whether a forward in mode over n images may fold frozen
 // BN into the convolutions: running statistics, input gradient only, one
 // MBN branch for the whole batch.
-func CanFold(mode runtime.Mode, n int) bool {
-	return mode.InputOnly && mode.Norm == runtime.RunningStats && (mode.Split == 0 || mode.Split == n)
+func CanFold(mode nn.Mode, n int) bool {
+	return mode.InputOnly && mode.Norm == nn.RunningStats && (mode.Split == 0 || mode.Split == n)
 }
 
 // Arena is one run-time buffer for every activation and gradient of a
@@ -111,7 +111,7 @@ type Conv struct {
 
 	packed, folded, bias, scale []float32
 	packedOK, foldedOK          bool // for the current weights
-	foldedBranch                runtime.Branch
+	foldedBranch                nn.Branch
 }
 
 // fresh forgets the weights derived from the parameters unless the pass
@@ -146,7 +146,7 @@ func (c *Conv) FoldedForward(p *Pass, x []float32, bn *Norm, res, y []float32, r
 	s := c.Shape(p.N)
 	br := p.Mode.Branch
 	if bn.Kind != spec.MBN || p.Mode.Split == p.N && p.N > 0 {
-		br = runtime.Clean
+		br = nn.Clean
 	}
 	c.fresh(p)
 	if !c.foldedOK || c.foldedBranch != br {
@@ -156,7 +156,7 @@ func (c *Conv) FoldedForward(p *Pass, x []float32, bn *Norm, res, y []float32, r
 }
 
 // fold computes the folded weights and bias of branch br.
-func (c *Conv) fold(s ref.Conv, bn *Norm, br runtime.Branch) {
+func (c *Conv) fold(s ref.Conv, bn *Norm, br nn.Branch) {
 	gamma, beta := bn.Weight[br], bn.Bias[br]
 	mean, variance := bn.RunMean[br], bn.RunVar[br]
 	c.bias = grow(c.bias, c.K)
@@ -210,27 +210,27 @@ type Norm struct {
 // part is a contiguous run of images normalized with one branch.
 type part struct {
 	lo, hi int
-	br     runtime.Branch
+	br     nn.Branch
 }
 
 // BatchStats returns the per-channel batch mean and variance that the
 // last Forward with batch statistics computed for branch br (nil before
 // any). They are the layer's own buffers, overwritten by the next such
 // Forward through br.
-func (b *Norm) BatchStats(br runtime.Branch) (mean, variance []float32) {
+func (b *Norm) BatchStats(br nn.Branch) (mean, variance []float32) {
 	return b.mean[br], b.variance[br]
 }
 
 // parts splits the batch by MBN branch.
 func (b *Norm) parts(p *Pass) []part {
 	if b.Kind != spec.MBN {
-		return []part{{0, p.N, runtime.Clean}}
+		return []part{{0, p.N, nn.Clean}}
 	}
 	if s := p.Mode.Split; s > 0 {
 		if s == p.N {
-			return []part{{0, s, runtime.Clean}}
+			return []part{{0, s, nn.Clean}}
 		}
-		return []part{{0, s, runtime.Clean}, {s, p.N, runtime.Adv}}
+		return []part{{0, s, nn.Clean}, {s, p.N, nn.Adv}}
 	}
 	return []part{{0, p.N, p.Mode.Branch}}
 }
@@ -244,7 +244,7 @@ func (b *Norm) Forward(p *Pass, x, y []float32, relu bool) {
 		kernels.GNForward(p.ISA, p.N, c, hw, b.Groups, x, Eps, b.Weight[0], b.Bias[0], relu, y, b.gnMean, b.gnRstd)
 		return
 	}
-	if b.Share == spec.ShareStats && p.Mode.Norm == runtime.BatchStats {
+	if b.Share == spec.ShareStats && p.Mode.Norm == nn.BatchStats {
 		// Statistics of the whole batch, then each part's affine.
 		b.mean[0], b.variance[0] = grow(b.mean[0], c), grow(b.variance[0], c)
 		b.mean[1], b.variance[1] = b.mean[0], b.variance[0]
@@ -262,7 +262,7 @@ func (b *Norm) Forward(p *Pass, x, y []float32, relu bool) {
 		nimg := pt.hi - pt.lo
 		xs, ys := x[pt.lo*c*hw:pt.hi*c*hw], y[pt.lo*c*hw:pt.hi*c*hw]
 		mean, variance := b.RunMean[pt.br], b.RunVar[pt.br]
-		if p.Mode.Norm == runtime.BatchStats {
+		if p.Mode.Norm == nn.BatchStats {
 			b.mean[pt.br] = grow(b.mean[pt.br], c)
 			b.variance[pt.br] = grow(b.variance[pt.br], c)
 			mean, variance = b.mean[pt.br], b.variance[pt.br]
@@ -280,18 +280,18 @@ func (b *Norm) Forward(p *Pass, x, y []float32, relu bool) {
 // also overwrites the affine parameters' gradients.
 func (b *Norm) Backward(p *Pass, x, mask, dy, dx []float32) {
 	c, hw := b.C, b.HW
-	grads := func(br runtime.Branch) (dg, db []float32) {
+	grads := func(br nn.Branch) (dg, db []float32) {
 		if p.All {
 			return b.WeightGrad[br], b.BiasGrad[br]
 		}
 		return nil, nil
 	}
 	if b.Kind == spec.GN {
-		dg, db := grads(runtime.Clean)
+		dg, db := grads(nn.Clean)
 		kernels.GNBackward(p.ISA, p.N, c, hw, b.Groups, x, dy, mask, b.gnMean, b.gnRstd, b.Weight[0], dx, dg, db)
 		return
 	}
-	frozen := p.Mode.Norm != runtime.BatchStats
+	frozen := p.Mode.Norm != nn.BatchStats
 	parts := b.parts(p)
 	// Parts that share affine parameters add their gradients.
 	shared := b.Share == spec.ShareAffine && len(parts) > 1 && p.All
@@ -430,15 +430,15 @@ func (l *Linear) Backward(p *Pass, x, dy, dx []float32) {
 // graph's order, allocating them, and initializes them as the
 // interpreter does.
 type Params struct {
-	List  []*runtime.Param
-	Stats []*runtime.NormStats
+	List  []*nn.Param
+	Stats []*nn.NormStats
 	inits []compiler.Init
 }
 
 // Tensor adds a parameter and returns its value and gradient.
 func (ps *Params) Tensor(name string, init compiler.Init, decay, norm bool, shape ...int) (value, grad []float32) {
-	v, g := runtime.NewTensor(shape...), runtime.NewTensor(shape...)
-	ps.List = append(ps.List, &runtime.Param{Name: name, Value: v, Grad: g, Decay: decay, Norm: norm})
+	v, g := nn.NewTensor(shape...), nn.NewTensor(shape...)
+	ps.List = append(ps.List, &nn.Param{Name: name, Value: v, Grad: g, Decay: decay, Norm: norm})
 	ps.inits = append(ps.inits, init)
 	return v.Data, g.Data
 }
@@ -455,13 +455,13 @@ func (ps *Params) Norm(name string, b *Norm, zeroInit bool) {
 	if zeroInit {
 		gamma = compiler.Zeros
 	}
-	branches := []runtime.Branch{runtime.Clean}
+	branches := []nn.Branch{nn.Clean}
 	if b.Kind == spec.MBN && b.Share != spec.ShareAffine {
-		branches = append(branches, runtime.Adv)
+		branches = append(branches, nn.Adv)
 	}
 	for _, br := range branches {
 		prefix := name
-		if br == runtime.Adv {
+		if br == nn.Adv {
 			prefix += ".adv"
 		}
 		b.Weight[br], b.WeightGrad[br] = ps.Tensor(prefix+".weight", gamma, false, true, b.C)
@@ -514,19 +514,19 @@ func (ps *Params) Init(seed uint64) {
 
 // normStats lists the running statistics of BN layer name (both
 // branches for MBN); GN has none.
-func normStats(name string, b *Norm) []*runtime.NormStats {
+func normStats(name string, b *Norm) []*nn.NormStats {
 	if b.Kind == spec.GN {
 		return nil
 	}
-	s := []*runtime.NormStats{{Name: name, Mean: b.RunMean[0], Var: b.RunVar[0], Momentum: Momentum}}
+	s := []*nn.NormStats{{Name: name, Mean: b.RunMean[0], Var: b.RunVar[0], Momentum: Momentum}}
 	if b.Kind == spec.MBN && b.Share != spec.ShareStats {
-		s = append(s, &runtime.NormStats{Name: name + ".adv", Mean: b.RunMean[1], Var: b.RunVar[1], Momentum: Momentum})
+		s = append(s, &nn.NormStats{Name: name + ".adv", Mean: b.RunMean[1], Var: b.RunVar[1], Momentum: Momentum})
 	}
 	return s
 }
 
 // CheckInput panics unless x is a batch of in's images.
-func CheckInput(x *runtime.Tensor, c, h, w int) {
+func CheckInput(x *nn.Tensor, c, h, w int) {
 	if len(x.Shape) != 4 || x.Shape[1] != c || x.Shape[2] != h || x.Shape[3] != w || len(x.Data) != x.Shape[0]*c*h*w {
 		panic(fmt.Sprintf("input shape %v, want [N %d %d %d]", x.Shape, c, h, w))
 	}

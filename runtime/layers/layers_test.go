@@ -5,8 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -35,7 +35,7 @@ func TestSameWeightsReusesFolding(t *testing.T) {
 	fill(x)
 	run := func(same bool) []float32 {
 		y := make([]float32, len(x))
-		p := &Pass{ISA: isa, N: n, Mode: runtime.Mode{Norm: runtime.RunningStats, InputOnly: true, SameWeights: same}}
+		p := &Pass{ISA: isa, N: n, Mode: nn.Mode{Norm: nn.RunningStats, InputOnly: true, SameWeights: same}}
 		conv.FoldedForward(p, x, &bn, nil, y, true)
 		return y
 	}
@@ -52,7 +52,7 @@ func TestSameWeightsReusesFolding(t *testing.T) {
 	if !slices.Equal(run(true), changed) {
 		t.Error("SameWeights after new weights: not the new folded weights")
 	}
-	p := &Pass{ISA: isa, N: n, Mode: runtime.Mode{Norm: runtime.RunningStats, InputOnly: true, SameWeights: true}}
+	p := &Pass{ISA: isa, N: n, Mode: nn.Mode{Norm: nn.RunningStats, InputOnly: true, SameWeights: true}}
 	y := make([]float32, len(x))
 	conv.Forward(p, x, y) // never packed: must pack despite SameWeights
 	fill(conv.Weight)

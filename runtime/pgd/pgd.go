@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/ref"
 )
 
@@ -65,9 +65,9 @@ type Config struct {
 	// Norm is how BN normalizes during the attack: RunningStats (default,
 	// as IAT) or BatchStats (batch statistics, never updating the running
 	// ones). MBN attacks with the adversarial branch.
-	Norm runtime.NormMode
+	Norm nn.NormMode
 	// Branch is the MBN branch the attack goes through.
-	Branch runtime.Branch
+	Branch nn.Branch
 }
 
 // EffectiveStep is max(Step, Eps/Steps).
@@ -107,7 +107,7 @@ func ParseFraction(s string) (float64, error) {
 type Attacker struct {
 	Config
 	rng     *rand.Rand
-	dlogits runtime.Tensor
+	dlogits nn.Tensor
 	lo, hi  []float32
 	started bool // a Step ran since the last Start
 }
@@ -129,9 +129,9 @@ func (a *Attacker) Targets(y []int, k int) []int {
 // batch) or x0 + U(−ε, ε) clipped to the pixel range. The model must not
 // change until the attack's last Step: steps after the first tell it so
 // (Mode.SameWeights).
-func (a *Attacker) Start(x0 *runtime.Tensor) *runtime.Tensor {
+func (a *Attacker) Start(x0 *nn.Tensor) *nn.Tensor {
 	a.started = false
-	x := runtime.NewTensor(x0.Shape...)
+	x := nn.NewTensor(x0.Shape...)
 	a.lo = grow(a.lo, x0.Len())
 	a.hi = grow(a.hi, x0.Len())
 	eps := float32(a.Eps)
@@ -154,15 +154,15 @@ func (a *Attacker) Start(x0 *runtime.Tensor) *runtime.Tensor {
 // loss's gradient and projects it back into the ε-ball ∩ [0,1] of the
 // batch given to Start. y holds the true labels (untargeted, CW) or the
 // targets (targeted). It returns the logits at x before the step.
-func (a *Attacker) Step(m runtime.Model, x *runtime.Tensor, y []int, alpha float64) *runtime.Tensor {
+func (a *Attacker) Step(m nn.Model, x *nn.Tensor, y []int, alpha float64) *nn.Tensor {
 	logits := a.forward(m, x)
 	a.descend(m, logits, x, y, alpha)
 	return logits
 }
 
 // forward is an attack step's forward pass.
-func (a *Attacker) forward(m runtime.Model, x *runtime.Tensor) *runtime.Tensor {
-	logits := m.Forward(x, runtime.Mode{Norm: a.Norm, Branch: a.Branch, InputOnly: true, SameWeights: a.started})
+func (a *Attacker) forward(m nn.Model, x *nn.Tensor) *nn.Tensor {
+	logits := m.Forward(x, nn.Mode{Norm: a.Norm, Branch: a.Branch, InputOnly: true, SameWeights: a.started})
 	a.started = true
 	return logits
 }
@@ -170,7 +170,7 @@ func (a *Attacker) forward(m runtime.Model, x *runtime.Tensor) *runtime.Tensor {
 // descend is the rest of an attack step from the logits of x that
 // forward returned: the loss's gradient, the backward pass and the sign
 // step with its projection.
-func (a *Attacker) descend(m runtime.Model, logits, x *runtime.Tensor, y []int, alpha float64) {
+func (a *Attacker) descend(m nn.Model, logits, x *nn.Tensor, y []int, alpha float64) {
 	n, k := logits.Shape[0], logits.Shape[1]
 	a.dlogits.Shape = logits.Shape
 	a.dlogits.Data = grow(a.dlogits.Data, n*k)
@@ -184,7 +184,7 @@ func (a *Attacker) descend(m runtime.Model, logits, x *runtime.Tensor, y []int, 
 	case CW:
 		cwMarginGrad(n, k, logits.Data, y, a.dlogits.Data)
 	}
-	m.Backward(&a.dlogits, runtime.InputOnly)
+	m.Backward(&a.dlogits, nn.InputOnly)
 	g := m.InputGrad().Data
 	for i, gi := range g {
 		v := x.Data[i]
@@ -200,8 +200,8 @@ func (a *Attacker) descend(m runtime.Model, logits, x *runtime.Tensor, y []int, 
 
 // Inference is the mode in which an attack's iterates are classified:
 // the frozen running statistics, through the attack's branch.
-func (a *Attacker) Inference() runtime.Mode {
-	return runtime.Mode{Norm: runtime.RunningStats, Branch: a.Branch, InputOnly: true}
+func (a *Attacker) Inference() nn.Mode {
+	return nn.Mode{Norm: nn.RunningStats, Branch: a.Branch, InputOnly: true}
 }
 
 // GradientError is a NaN in the input gradient of an attack step: the
@@ -223,10 +223,10 @@ func (e *GradientError) Error() string {
 // logits nor run the model, and x holds the iterate while it runs. An
 // error from visit stops the attack and is returned, as is a
 // *GradientError.
-func (a *Attacker) Trajectory(m runtime.Model, x *runtime.Tensor, follow []int, alpha float64, steps int, visit func(s int, logits *runtime.Tensor) error) error {
+func (a *Attacker) Trajectory(m nn.Model, x *nn.Tensor, follow []int, alpha float64, steps int, visit func(s int, logits *nn.Tensor) error) error {
 	// Under running statistics the step's own forward pass is the
 	// inference one: its logits classify the iterate for free.
-	shared := a.Norm == runtime.RunningStats
+	shared := a.Norm == nn.RunningStats
 	size := x.Len() / max(x.Shape[0], 1)
 	for s := 0; s < steps; s++ {
 		if !shared {
@@ -279,7 +279,7 @@ func cwMarginGrad(n, k int, z []float32, y []int, dz []float32) {
 // Attack runs a whole attack on the clean batch x0 with labels y (k
 // classes) and returns the adversarial batch and, for targeted attacks, the
 // targets (nil otherwise).
-func (a *Attacker) Attack(m runtime.Model, x0 *runtime.Tensor, y []int, k int) (*runtime.Tensor, []int) {
+func (a *Attacker) Attack(m nn.Model, x0 *nn.Tensor, y []int, k int) (*nn.Tensor, []int) {
 	x, targets, _ := a.AttackContext(context.Background(), m, x0, y, k)
 	return x, targets
 }
@@ -287,7 +287,7 @@ func (a *Attacker) Attack(m runtime.Model, x0 *runtime.Tensor, y []int, k int) (
 // AttackContext is Attack that gives up, returning ctx's error and no
 // batch, as soon as ctx is done: it looks before every step, so that a
 // long attack does not hold off an interrupt.
-func (a *Attacker) AttackContext(ctx context.Context, m runtime.Model, x0 *runtime.Tensor, y []int, k int) (*runtime.Tensor, []int, error) {
+func (a *Attacker) AttackContext(ctx context.Context, m nn.Model, x0 *nn.Tensor, y []int, k int) (*nn.Tensor, []int, error) {
 	var targets []int
 	follow := y
 	if a.Loss == Targeted {

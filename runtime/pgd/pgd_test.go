@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
@@ -13,18 +13,18 @@ import (
 type linear struct {
 	k, d   int
 	w      []float32 // k×d
-	x      *runtime.Tensor
-	logits runtime.Tensor
-	dx     runtime.Tensor
-	modes  []runtime.Mode
+	x      *nn.Tensor
+	logits nn.Tensor
+	dx     nn.Tensor
+	modes  []nn.Mode
 }
 
 func (m *linear) Spec() *spec.Spec { return nil }
-func (m *linear) Forward(x *runtime.Tensor, mode runtime.Mode) *runtime.Tensor {
+func (m *linear) Forward(x *nn.Tensor, mode nn.Mode) *nn.Tensor {
 	m.modes = append(m.modes, mode)
 	n := x.Shape[0]
 	m.x = x
-	m.logits = runtime.Tensor{Shape: []int{n, m.k}, Data: make([]float32, n*m.k)}
+	m.logits = nn.Tensor{Shape: []int{n, m.k}, Data: make([]float32, n*m.k)}
 	for i := 0; i < n; i++ {
 		for j := 0; j < m.k; j++ {
 			var s float32
@@ -36,9 +36,9 @@ func (m *linear) Forward(x *runtime.Tensor, mode runtime.Mode) *runtime.Tensor {
 	}
 	return &m.logits
 }
-func (m *linear) Backward(dl *runtime.Tensor, _ runtime.Grads) {
+func (m *linear) Backward(dl *nn.Tensor, _ nn.Grads) {
 	n := dl.Shape[0]
-	m.dx = runtime.Tensor{Shape: m.x.Shape, Data: make([]float32, n*m.d)}
+	m.dx = nn.Tensor{Shape: m.x.Shape, Data: make([]float32, n*m.d)}
 	for i := 0; i < n; i++ {
 		for t := 0; t < m.d; t++ {
 			var s float32
@@ -49,9 +49,9 @@ func (m *linear) Backward(dl *runtime.Tensor, _ runtime.Grads) {
 		}
 	}
 }
-func (m *linear) InputGrad() *runtime.Tensor      { return &m.dx }
-func (m *linear) Params() []*runtime.Param        { return nil }
-func (m *linear) NormState() []*runtime.NormStats { return nil }
+func (m *linear) InputGrad() *nn.Tensor      { return &m.dx }
+func (m *linear) Params() []*nn.Param        { return nil }
+func (m *linear) NormState() []*nn.NormStats { return nil }
 
 func newLinear(k, d int, rng *rand.Rand) *linear {
 	m := &linear{k: k, d: d, w: make([]float32, k*d)}
@@ -113,7 +113,7 @@ func TestTargetsNeverTheLabelAndUniform(t *testing.T) {
 
 func TestStartStaysInBallAndCoin(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
-	x0 := runtime.NewTensor(4, 1, 3, 3)
+	x0 := nn.NewTensor(4, 1, 3, 3)
 	for i := range x0.Data {
 		x0.Data[i] = float32(i%3) / 2 // 0, 0.5, 1: hits both pixel bounds
 	}
@@ -143,7 +143,7 @@ func TestStartStaysInBallAndCoin(t *testing.T) {
 func TestStepDirectionAndProjection(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	m := newLinear(3, 8, rng)
-	x0 := runtime.NewTensor(2, 1, 2, 4)
+	x0 := nn.NewTensor(2, 1, 2, 4)
 	for i := range x0.Data {
 		x0.Data[i] = float32(rng.Float64())
 	}
@@ -152,7 +152,7 @@ func TestStepDirectionAndProjection(t *testing.T) {
 		a := New(Config{Eps: 0.05, Step: 0.02, Steps: 10, Loss: loss}, rng)
 		x := a.Start(x0)
 		ce := func() float64 { // mean CE of y at x
-			l := m.Forward(x, runtime.Mode{})
+			l := m.Forward(x, nn.Mode{})
 			s := 0.0
 			for i, yi := range y {
 				row := l.Data[i*3 : i*3+3]
@@ -186,14 +186,14 @@ func TestStepDirectionAndProjection(t *testing.T) {
 func TestAttackUsesInferenceAndAdvBranch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	m := newLinear(3, 4, rng)
-	x0 := runtime.NewTensor(1, 1, 2, 2)
-	a := New(Config{Eps: 0.1, Steps: 3, Norm: runtime.RunningStats, Branch: runtime.Adv}, rng)
+	x0 := nn.NewTensor(1, 1, 2, 2)
+	a := New(Config{Eps: 0.1, Steps: 3, Norm: nn.RunningStats, Branch: nn.Adv}, rng)
 	a.Attack(m, x0, []int{1}, 3)
 	if len(m.modes) != 3 {
 		t.Fatalf("%d forward passes, want 3", len(m.modes))
 	}
 	for _, md := range m.modes {
-		if md.Norm != runtime.RunningStats || md.Branch != runtime.Adv || md.UpdateStats {
+		if md.Norm != nn.RunningStats || md.Branch != nn.Adv || md.UpdateStats {
 			t.Errorf("attack ran in mode %+v", md)
 		}
 	}
@@ -201,7 +201,7 @@ func TestAttackUsesInferenceAndAdvBranch(t *testing.T) {
 
 func TestSeededAttacksRepeat(t *testing.T) {
 	m := newLinear(4, 6, rand.New(rand.NewPCG(5, 5)))
-	x0 := runtime.NewTensor(3, 1, 2, 3)
+	x0 := nn.NewTensor(3, 1, 2, 3)
 	run := func() []float32 {
 		a := New(Config{Eps: 0.2, Step: 0.05, Steps: 4}, rand.New(rand.NewPCG(9, 9)))
 		x, _ := a.Attack(m, x0, []int{0, 1, 2}, 4)

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/netc/netc/runtime"
+	"github.com/netc/netc/runtime/nn"
 )
 
 // Trajectory visits the logits of every iterate, the start point and each
@@ -13,19 +13,19 @@ import (
 // batch-statistics attacks it takes one more (inference) forward pass
 // per iterate.
 func TestTrajectoryVisitsEveryIterate(t *testing.T) {
-	for _, norm := range []runtime.NormMode{runtime.RunningStats, runtime.BatchStats} {
+	for _, norm := range []nn.NormMode{nn.RunningStats, nn.BatchStats} {
 		m := newLinear(3, 4, rand.New(rand.NewPCG(1, 2)))
-		x0 := &runtime.Tensor{Shape: []int{2, 1, 2, 2}, Data: []float32{0.1, 0.5, 0.9, 0.3, 0.7, 0.2, 0.4, 0.6}}
+		x0 := &nn.Tensor{Shape: []int{2, 1, 2, 2}, Data: []float32{0.1, 0.5, 0.9, 0.3, 0.7, 0.2, 0.4, 0.6}}
 		y := []int{0, 2}
-		c := Config{Eps: 0.1, Step: 0.02, Steps: 4, Loss: Untargeted, Norm: norm, Branch: runtime.Adv}
+		c := Config{Eps: 0.1, Step: 0.02, Steps: 4, Loss: Untargeted, Norm: norm, Branch: nn.Adv}
 		want, _ := New(c, rand.New(rand.NewPCG(5, 6))).Attack(m, x0, y, 3)
 		a := New(c, rand.New(rand.NewPCG(5, 6)))
 		x := a.Start(x0)
 		m.modes = nil
 		var seen []int
-		err := a.Trajectory(m, x, y, a.EffectiveStep(), c.Steps, func(s int, logits *runtime.Tensor) error {
+		err := a.Trajectory(m, x, y, a.EffectiveStep(), c.Steps, func(s int, logits *nn.Tensor) error {
 			seen = append(seen, s)
-			if mode := m.modes[len(m.modes)-1]; mode.Norm != runtime.RunningStats || mode.Branch != runtime.Adv {
+			if mode := m.modes[len(m.modes)-1]; mode.Norm != nn.RunningStats || mode.Branch != nn.Adv {
 				t.Errorf("%s: iterate %d classified in mode %+v", norm, s, mode)
 			}
 			got := slices.Clone(logits.Data)

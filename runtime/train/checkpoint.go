@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/ckpt"
+	"github.com/netc/netc/runtime/nn"
 )
 
 // Format names netc's checkpoint metadata layout.
@@ -40,7 +40,7 @@ func SpecHash(canonical string) string {
 // tensors lists what a checkpoint of m holds: its parameters, running
 // statistics and, if opt is not nil, the optimizer's momentum, each named
 // as in the file and shaped as the model needs it.
-func tensors(m runtime.Model, opt *SGD) []ckpt.Tensor {
+func tensors(m nn.Model, opt *SGD) []ckpt.Tensor {
 	var ts []ckpt.Tensor
 	for _, p := range m.Params() {
 		ts = append(ts, ckpt.Tensor{Name: p.Name, Shape: p.Value.Shape, Data: p.Value.Data})
@@ -59,15 +59,15 @@ func tensors(m runtime.Model, opt *SGD) []ckpt.Tensor {
 }
 
 // CheckFinite returns an error wrapping ErrNonFinite (and a
-// *runtime.NonFiniteError) that names the first tensor of m (parameters,
+// *nn.NonFiniteError) that names the first tensor of m (parameters,
 // running statistics and, if opt is not nil, the optimizer's momentum)
 // holding NaN or Inf, and how many of its values do; nil if all are
 // finite.
-func CheckFinite(m runtime.Model, opt *SGD) error {
-	err := runtime.CheckFinite(m)
+func CheckFinite(m nn.Model, opt *SGD) error {
+	err := nn.CheckFinite(m)
 	if err == nil && opt != nil {
 		for i, p := range m.Params() {
-			if err = runtime.CheckTensor("optimizer."+p.Name+".momentum_buffer", opt.Velocity[i]); err != nil {
+			if err = nn.CheckTensor("optimizer."+p.Name+".momentum_buffer", opt.Velocity[i]); err != nil {
 				break
 			}
 		}
@@ -83,7 +83,7 @@ func CheckFinite(m runtime.Model, opt *SGD) error {
 // Format, Spec and SpecHash filled in from m) to path, atomically. It
 // refuses, with an error wrapping ErrNonFinite, to write NaN or Inf: the
 // file at path, if any, stays as it was.
-func SaveCheckpoint(path string, m runtime.Model, opt *SGD, meta Meta) error {
+func SaveCheckpoint(path string, m nn.Model, opt *SGD, meta Meta) error {
 	if err := CheckFinite(m, opt); err != nil {
 		return fmt.Errorf("not saving %s: %w", path, err)
 	}
@@ -150,7 +150,7 @@ func (c *Checkpoint) index(ts []ckpt.Tensor) (*Checkpoint, error) {
 // of them must be present with its exact shape, and the checkpoint must
 // hold no other tensor (but the optimizer's, when opt is nil). Its errors
 // are InputErrors.
-func (c *Checkpoint) Restore(m runtime.Model, opt *SGD) error {
+func (c *Checkpoint) Restore(m nn.Model, opt *SGD) error {
 	want := tensors(m, opt)
 	needed := make(map[string]bool, len(want))
 	for _, w := range want {

@@ -1,6 +1,6 @@
 package train
 
-import "github.com/netc/netc/runtime"
+import "github.com/netc/netc/runtime/nn"
 
 // SGD is stochastic gradient descent with (Nesterov) momentum and weight
 // decay on the parameters that ask for it, as PyTorch's torch.optim.SGD.
@@ -13,7 +13,7 @@ type SGD struct {
 }
 
 // NewSGD returns an optimizer with zero momentum buffers for params.
-func NewSGD(params []*runtime.Param, momentum, weightDecay float32, nesterov bool) *SGD {
+func NewSGD(params []*nn.Param, momentum, weightDecay float32, nesterov bool) *SGD {
 	o := &SGD{Momentum: momentum, Nesterov: nesterov, WeightDecay: weightDecay}
 	for _, p := range params {
 		o.Velocity = append(o.Velocity, make([]float32, p.Value.Len()))
@@ -23,7 +23,7 @@ func NewSGD(params []*runtime.Param, momentum, weightDecay float32, nesterov boo
 
 // Step updates params with learning rate lr from their gradients. Only
 // parameters accepted by train (nil: all) move.
-func (o *SGD) Step(params []*runtime.Param, lr float32, train func(*runtime.Param) bool) {
+func (o *SGD) Step(params []*nn.Param, lr float32, train func(*nn.Param) bool) {
 	mu := o.Momentum
 	for i, p := range params {
 		if train != nil && !train(p) {

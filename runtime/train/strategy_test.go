@@ -7,24 +7,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/spec"
 )
 
 // recorder is a model that records every Forward of the trainer.
 type recorder struct {
-	runtime.Model
+	nn.Model
 	passes []pass
 }
 
 type pass struct {
-	mode runtime.Mode
+	mode nn.Mode
 	x    [][]float32 // the images
 }
 
-func (r *recorder) Forward(x *runtime.Tensor, m runtime.Mode) *runtime.Tensor {
+func (r *recorder) Forward(x *nn.Tensor, m nn.Mode) *nn.Tensor {
 	n := x.Shape[0]
 	size := len(x.Data) / n
 	p := pass{mode: m}
@@ -38,7 +38,7 @@ func (r *recorder) Forward(x *runtime.Tensor, m runtime.Mode) *runtime.Tensor {
 // recorded trains one epoch of c on a tiny net with norm on 64 synthetic
 // images and returns the training passes (not the attacks'), the data
 // and the model.
-func recorded(t *testing.T, c Config, norm string) ([]pass, *data.Dataset, *recorder, runtime.Model) {
+func recorded(t *testing.T, c Config, norm string) ([]pass, *data.Dataset, *recorder, nn.Model) {
 	t.Helper()
 	s, err := spec.Parse("tiny.spec", []byte(tinySpec+"norm "+norm+"\n"))
 	if err != nil {
@@ -93,7 +93,7 @@ func TestCleanRatioComposesTheBatch(t *testing.T) {
 				t.Fatalf("%d training steps, want %d", len(steps), d.Len()/c.Batch)
 			}
 			for _, p := range steps {
-				if len(p.x) != c.Batch+nClean || p.mode.Split != nClean || p.mode.Branch != runtime.Adv {
+				if len(p.x) != c.Batch+nClean || p.mode.Split != nClean || p.mode.Branch != nn.Adv {
 					t.Fatalf("step of %d images, split %d, branch %v; want %d, %d, adv", len(p.x), p.mode.Split, p.mode.Branch, c.Batch+nClean, nClean)
 				}
 				for i, x := range p.x {
@@ -116,21 +116,21 @@ func TestMBNRoutesByBranch(t *testing.T) {
 	c.CleanRatio, c.Attack.CleanStart = 1, 0
 	steps, _, rec, m := recorded(t, c, "mbn")
 	for _, p := range rec.passes {
-		if p.mode.InputOnly && p.mode.Branch != runtime.Adv {
+		if p.mode.InputOnly && p.mode.Branch != nn.Adv {
 			t.Fatalf("an attack ran through the %v branch", p.mode.Branch)
 		}
 	}
 	last := steps[len(steps)-1]
 	n := c.Batch
-	split := runtime.NewTensor(2*n, 1, 8, 8)
-	half := runtime.NewTensor(n, 1, 8, 8)
+	split := nn.NewTensor(2*n, 1, 8, 8)
+	half := nn.NewTensor(n, 1, 8, 8)
 	for i, x := range last.x {
 		copy(split.Data[i*64:], x)
 		if i < n {
 			copy(half.Data[i*64:], x)
 		}
 	}
-	stats := func(mm runtime.Model) [][]float32 {
+	stats := func(mm nn.Model) [][]float32 {
 		var s [][]float32
 		for _, st := range mm.NormState() {
 			s = append(s, slices.Clone(st.Mean), slices.Clone(st.Var))
@@ -138,7 +138,7 @@ func TestMBNRoutesByBranch(t *testing.T) {
 		return s
 	}
 	before := stats(m)
-	m.Forward(split, runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true, Split: n, Branch: runtime.Adv})
+	m.Forward(split, nn.Mode{Norm: nn.BatchStats, UpdateStats: true, Split: n, Branch: nn.Adv})
 	mixed := stats(m)
 	restore := func() {
 		for i, st := range m.NormState() {
@@ -147,7 +147,7 @@ func TestMBNRoutesByBranch(t *testing.T) {
 		}
 	}
 	restore()
-	m.Forward(half, runtime.Mode{Norm: runtime.BatchStats, UpdateStats: true, Split: n})
+	m.Forward(half, nn.Mode{Norm: nn.BatchStats, UpdateStats: true, Split: n})
 	cleanOnly := stats(m)
 	for i, st := range m.NormState() {
 		if strings.HasSuffix(st.Name, ".adv") {
@@ -175,7 +175,7 @@ func TestRunningStatsModeFreezesStatistics(t *testing.T) {
 	}
 	steps, _, _, m := recorded(t, c, "bn")
 	for _, p := range steps {
-		if p.mode.Norm != runtime.RunningStats || p.mode.UpdateStats {
+		if p.mode.Norm != nn.RunningStats || p.mode.UpdateStats {
 			t.Fatalf("training pass in mode %+v", p.mode)
 		}
 	}

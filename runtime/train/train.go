@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/progress"
 	"github.com/netc/netc/runtime/ref"
@@ -179,7 +179,7 @@ func (c *Config) perStep() (clean, adv int) {
 type Run struct {
 	Dir    string
 	Config Config
-	Model  runtime.Model
+	Model  nn.Model
 	Data   *data.Dataset
 	// Test, if set, gives the clean test accuracy on its first TestLimit
 	// images at the end of each epoch.
@@ -402,21 +402,21 @@ func (r *Run) Train(ctx context.Context) error {
 	}
 	attacker := pgd.New(c.Attack, r.rng)
 	if hasMBN(r.Model.Spec()) {
-		attacker.Branch = runtime.Adv
+		attacker.Branch = nn.Adv
 	}
 	size := d.C * d.H * d.W
-	xb := runtime.NewTensor(c.Batch, d.C, d.H, d.W)
+	xb := nn.NewTensor(c.Batch, d.C, d.H, d.W)
 	yb := make([]int, c.Batch)
-	in := runtime.NewTensor(nClean+c.Batch, d.C, d.H, d.W)
+	in := nn.NewTensor(nClean+c.Batch, d.C, d.H, d.W)
 	yin := make([]int, nClean+c.Batch)
-	dl := runtime.NewTensor(nClean+c.Batch, k)
+	dl := nn.NewTensor(nClean+c.Batch, k)
 
 	for epoch := r.state.Epoch; epoch < c.Epochs; epoch++ {
 		order := rand.New(rand.NewPCG(c.Seed, uint64(epoch))).Perm(n)
 		label := fmt.Sprintf("epoch %d/%d", epoch+1, c.Epochs)
-		normMode := runtime.BatchStats
+		normMode := nn.BatchStats
 		if c.RunningStatsEpochs > 0 && epoch >= c.Epochs-c.RunningStatsEpochs {
-			normMode = runtime.RunningStats
+			normMode = nn.RunningStats
 		}
 		start, lastSave := time.Now(), time.Now()
 		first, t := r.state.InEpoch, r.state.Sums
@@ -440,7 +440,7 @@ func (r *Run) Train(ctx context.Context) error {
 				return fmt.Errorf("stopped at epoch %d, step %d of %d (checkpoint saved; run again to resume): %w", epoch+1, s, steps, err)
 			}
 			d.Batch(order[s*c.Batch:(s+1)*c.Batch], xb.Data, yb)
-			mode := runtime.Mode{Norm: normMode, UpdateStats: normMode == runtime.BatchStats}
+			mode := nn.Mode{Norm: normMode, UpdateStats: normMode == nn.BatchStats}
 			var batch int
 			if c.Adversarial {
 				if c.EpsWarmup > 0 {
@@ -469,14 +469,14 @@ func (r *Run) Train(ctx context.Context) error {
 				copy(yin, yb[:nClean])
 				copy(yin[nClean:], yb)
 				batch = nClean + c.Batch
-				mode.Split, mode.Branch = nClean, runtime.Adv
+				mode.Split, mode.Branch = nClean, nn.Adv
 			} else {
 				copy(in.Data, xb.Data)
 				copy(yin, yb)
 				batch = c.Batch
-				mode.Split, mode.Branch = batch, runtime.Clean
+				mode.Split, mode.Branch = batch, nn.Clean
 			}
-			x := &runtime.Tensor{Shape: []int{batch, d.C, d.H, d.W}, Data: in.Data[:batch*size]}
+			x := &nn.Tensor{Shape: []int{batch, d.C, d.H, d.W}, Data: in.Data[:batch*size]}
 			logits := r.Model.Forward(x, mode)
 			dl.Shape = []int{batch, k}
 			dl.Data = dl.Data[:batch*k]
@@ -495,14 +495,14 @@ func (r *Run) Train(ctx context.Context) error {
 				l := ref.SoftmaxCrossEntropy(split, k, logits.Data[:split*k], yin[:split], sm, dl.Data[:split*k])
 				scale(dl.Data[:split*k], float32(wClean))
 				loss += wClean * float64(l)
-				t.CleanOK += runtime.CountTop1(logits.Data[:split*k], k, yin[:split])
+				t.CleanOK += nn.CountTop1(logits.Data[:split*k], k, yin[:split])
 				t.CleanN += split
 			}
 			if split < batch {
 				l := ref.SoftmaxCrossEntropy(batch-split, k, logits.Data[split*k:], yin[split:batch], sm, dl.Data[split*k:])
 				scale(dl.Data[split*k:], float32(wAdv))
 				loss += wAdv * float64(l)
-				t.AdvOK += runtime.CountTop1(logits.Data[split*k:batch*k], k, yin[split:batch])
+				t.AdvOK += nn.CountTop1(logits.Data[split*k:batch*k], k, yin[split:batch])
 				t.AdvN += batch - split
 			}
 			if c.ALP > 0 {
@@ -513,14 +513,14 @@ func (r *Run) Train(ctx context.Context) error {
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return fmt.Errorf("%w: loss is %v at epoch %d step %d (lr %.4g); %s", ErrNonFinite, loss, epoch+1, s+1, lr, diagnose(params))
 			}
-			r.Model.Backward(dl, runtime.AllGrads)
+			r.Model.Backward(dl, nn.AllGrads)
 			if p := firstNonFinite(params, true); p != "" {
 				return fmt.Errorf("%w: gradient of %s at epoch %d step %d (lr %.4g, loss %.4g); try a lower --lr or a longer --warmup", ErrNonFinite, p, epoch+1, s+1, lr, loss)
 			}
 			lr = sched.At(float64(epoch) + float64(s+1)/float64(steps))
-			var only func(*runtime.Param) bool
+			var only func(*nn.Param) bool
 			if c.NormOnly {
-				only = func(p *runtime.Param) bool { return p.Norm }
+				only = func(p *nn.Param) bool { return p.Norm }
 			}
 			r.opt.Step(params, float32(lr), only)
 			if p := firstNonFinite(params, false); p != "" {
@@ -551,7 +551,7 @@ func (r *Run) Train(ctx context.Context) error {
 			m.AdvAcc = float64(t.AdvOK) / float64(t.AdvN)
 		}
 		if r.Test != nil {
-			m.TestAcc = Accuracy(r.Model, r.Test, r.TestLimit, c.Batch, runtime.Mode{Norm: runtime.RunningStats, Branch: attacker.Branch, InputOnly: true})
+			m.TestAcc = Accuracy(r.Model, r.Test, r.TestLimit, c.Batch, nn.Mode{Norm: nn.RunningStats, Branch: attacker.Branch, InputOnly: true})
 		}
 		// The epoch's metrics enter the checkpoint; metrics.jsonl follows
 		// (Start repairs it if a kill came between the two).
@@ -627,12 +627,12 @@ func scale(v []float32, a float32) {
 
 // Accuracy is the clean accuracy of m on the first limit images of d (0:
 // all) in mode.
-func Accuracy(m runtime.Model, d *data.Dataset, limit, batch int, mode runtime.Mode) float64 {
+func Accuracy(m nn.Model, d *data.Dataset, limit, batch int, mode nn.Mode) float64 {
 	n := d.Len()
 	if limit > 0 && limit < n {
 		n = limit
 	}
-	x := runtime.NewTensor(batch, d.C, d.H, d.W)
+	x := nn.NewTensor(batch, d.C, d.H, d.W)
 	y := make([]int, batch)
 	idx := make([]int, batch)
 	ok := 0
@@ -641,27 +641,27 @@ func Accuracy(m runtime.Model, d *data.Dataset, limit, batch int, mode runtime.M
 		for i := range b {
 			idx[i] = lo + i
 		}
-		xs := &runtime.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x.Data[:b*d.C*d.H*d.W]}
+		xs := &nn.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x.Data[:b*d.C*d.H*d.W]}
 		d.Batch(idx[:b], xs.Data, y[:b])
-		ok += runtime.CountTop1(m.Forward(xs, mode).Data, d.Classes, y[:b])
+		ok += nn.CountTop1(m.Forward(xs, mode).Data, d.Classes, y[:b])
 	}
 	return float64(ok) / float64(n)
 }
 
-func firstNonFinite(params []*runtime.Param, grads bool) string {
+func firstNonFinite(params []*nn.Param, grads bool) string {
 	for _, p := range params {
 		v := p.Value.Data
 		if grads {
 			v = p.Grad.Data
 		}
-		if runtime.FirstNonFinite(v) >= 0 {
+		if nn.FirstNonFinite(v) >= 0 {
 			return p.Name
 		}
 	}
 	return ""
 }
 
-func diagnose(params []*runtime.Param) string {
+func diagnose(params []*nn.Param) string {
 	if p := firstNonFinite(params, false); p != "" {
 		return "parameter " + p + " is already non-finite; try a lower --lr or a longer --warmup"
 	}

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/spec"
 )
@@ -78,7 +78,7 @@ func TestResumeIsExact(t *testing.T) {
 
 // sameParams fails the test unless the uninterrupted run's parameters
 // equal the resumed run's bit for bit.
-func sameParams(t *testing.T, whole, resumed runtime.Model) {
+func sameParams(t *testing.T, whole, resumed nn.Model) {
 	t.Helper()
 	for i, p := range whole.Params() {
 		q := resumed.Params()[i]
@@ -136,12 +136,12 @@ func TestStopMidEpochResumesExactly(t *testing.T) {
 // cancelling is a model that cancels a context at its n-th forward pass
 // and counts the passes after that one.
 type cancelling struct {
-	runtime.Model
+	nn.Model
 	n, after int
 	cancel   func()
 }
 
-func (c *cancelling) Forward(x *runtime.Tensor, m runtime.Mode) *runtime.Tensor {
+func (c *cancelling) Forward(x *nn.Tensor, m nn.Mode) *nn.Tensor {
 	if c.n--; c.n == 0 {
 		c.cancel()
 	} else if c.n < 0 {
@@ -221,7 +221,7 @@ func TestLearnsQuadrants(t *testing.T) {
 	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	acc := Accuracy(r.Model, quadrants(60, 2), 0, 20, runtime.Mode{Norm: runtime.RunningStats})
+	acc := Accuracy(r.Model, quadrants(60, 2), 0, 20, nn.Mode{Norm: nn.RunningStats})
 	if acc < 0.9 {
 		t.Errorf("test accuracy %.2f after training, want >= 0.9", acc)
 	}
@@ -275,9 +275,9 @@ func TestSchedule(t *testing.T) {
 }
 
 func TestSGDMatchesPyTorchFormula(t *testing.T) {
-	p := &runtime.Param{Name: "w", Value: &runtime.Tensor{Data: []float32{1, -2}}, Grad: &runtime.Tensor{Data: []float32{0.5, 0.25}}, Decay: true}
-	o := NewSGD([]*runtime.Param{p}, 0.9, 0.1, true)
-	o.Step([]*runtime.Param{p}, 0.1, nil)
+	p := &nn.Param{Name: "w", Value: &nn.Tensor{Data: []float32{1, -2}}, Grad: &nn.Tensor{Data: []float32{0.5, 0.25}}, Decay: true}
+	o := NewSGD([]*nn.Param{p}, 0.9, 0.1, true)
+	o.Step([]*nn.Param{p}, 0.1, nil)
 	// d = g + wd·w = (0.6, 0.05); v = d; nesterov step d + 0.9·v = 1.9·d.
 	want := []float32{1 - 0.1*1.9*0.6, -2 - 0.1*1.9*0.05}
 	for i := range want {

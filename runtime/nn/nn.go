@@ -1,7 +1,7 @@
 // Package runtime holds what every netc model links: the Model interface
 // that the attacker, trainer and evaluator use, and the tensors and
 // parameters it exchanges.
-package runtime
+package nn
 
 import (
 	"math"
