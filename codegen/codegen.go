@@ -16,6 +16,7 @@ import (
 
 	"github.com/netc/netc/asm"
 	"github.com/netc/netc/compiler"
+	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/spec"
 )
 
@@ -70,8 +71,8 @@ func Generate(s *spec.Spec, src []byte, o Options) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := supported(g); err != nil {
-		return nil, err
+	if err := compiler.Supported(g, kernels.Block); err != nil {
+		return nil, fmt.Errorf("%w (the interpreter, netc train without a compiled model, runs any width)", err)
 	}
 	files := Files{}
 	shapes := convShapes(g)
@@ -157,22 +158,18 @@ func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, err
 	}
 	f.PackageComment("Predict classifies an image and PredictBatch many, from any number of goroutines at once.")
 
-	train := newBuilder(g, false).build()
-	var attack *program
-	if len(compiler.Fuse(g).Folds) > 0 {
-		attack = newBuilder(g, true).build()
-	}
+	train, attack := g.Program(compiler.TrainPass), g.Program(compiler.AttackPass)
 	in := g.Nodes[0]
 	consts := []jen.Code{
 		jen.Comment("Input is the shape of one image (channels, height, width) and Classes the number of logits."),
 		jen.Id("InputC").Op("=").Lit(in.C), jen.Id("InputH").Op("=").Lit(in.H), jen.Id("InputW").Op("=").Lit(in.W),
 		jen.Id("Classes").Op("=").Lit(g.Output().C),
 		jen.Comment("trainArena and attackArena are the arena floats per image of the two programs."),
-		jen.Id("trainArena").Op("=").Lit(train.size),
+		jen.Id("trainArena").Op("=").Lit(train.ArenaSize),
 	}
 	arena := jen.Id("trainArena")
 	if attack != nil {
-		consts = append(consts, jen.Id("attackArena").Op("=").Lit(attack.size))
+		consts = append(consts, jen.Id("attackArena").Op("=").Lit(attack.ArenaSize))
 		arena = jen.Max(jen.Id("trainArena"), jen.Id("attackArena"))
 	}
 	f.Const().Defs(consts...)
@@ -183,17 +180,17 @@ func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, err
 
 	emitTypes(f, g)
 	emitModel(f, g, arena, attack != nil)
-	perImage := train.size
+	perImage := train.ArenaSize
 	if attack != nil {
-		perImage = max(perImage, attack.size)
+		perImage = max(perImage, attack.ArenaSize)
 	}
 	emitPredict(f, perImage)
 	emitBuild(f, g, sh)
-	emitPhase(f, "trainForward", jen.Id("x").Op("*").Qual(nnPath, "Tensor"), train.forward)
-	emitPhase(f, "trainBackward", jen.Id("dlogits").Op("*").Qual(nnPath, "Tensor"), train.backward)
+	emitPhase(f, "trainForward", jen.Id("x").Op("*").Qual(nnPath, "Tensor"), train.Forward)
+	emitPhase(f, "trainBackward", jen.Id("dlogits").Op("*").Qual(nnPath, "Tensor"), train.Backward)
 	if attack != nil {
-		emitPhase(f, "attackForward", jen.Id("x").Op("*").Qual(nnPath, "Tensor"), attack.forward)
-		emitPhase(f, "attackBackward", jen.Id("dlogits").Op("*").Qual(nnPath, "Tensor"), attack.backward)
+		emitPhase(f, "attackForward", jen.Id("x").Op("*").Qual(nnPath, "Tensor"), attack.Forward)
+		emitPhase(f, "attackBackward", jen.Id("dlogits").Op("*").Qual(nnPath, "Tensor"), attack.Backward)
 	}
 	return renderFile(f)
 }
@@ -227,20 +224,19 @@ func emitTypes(f *jen.File, g *compiler.Graph) {
 		if t == "" {
 			continue
 		}
-		b := blockOf(nd)
-		if b == "" {
+		if !nd.InBlock() {
 			top = append(top, jen.Id(field(nd)).Qual(layersPath, t).Comment(nd.Name))
 			topReplicas = append(topReplicas, replica("p", field(nd)))
 			continue
 		}
-		st := stageField(b)
+		st := stageField(nd.Stage)
 		if _, ok := stages[st]; !ok {
 			stageOrder = append(stageOrder, st)
 			top = append(top, jen.Id(st).Index(jen.Id(st+"Blocks")).Id("Block"))
 			topReplicas = append(topReplicas, jen.For(jen.Id("i").Op(":=").Range().Id("p").Dot(st)).Block(
 				jen.Id("p").Dot(st).Index(jen.Id("i")).Dot("replicate").Call()))
 		}
-		stages[st] = blockIndex(b) + 1
+		stages[st] = nd.Block + 1
 		if !seen[field(nd)] {
 			seen[field(nd)] = true
 			blk = append(blk, jen.Id(field(nd)).Qual(layersPath, t))
@@ -414,19 +410,18 @@ func emitBuild(f *jen.File, g *compiler.Graph, sh shapes) {
 	// Items are top-level layers and blocks, in graph order.
 	type item struct {
 		nd    *compiler.Node // top-level layer, or nil
-		block string
+		block blockKey
 		nodes []*compiler.Node
 		sig   string
 	}
 	var items []*item
 	for _, nd := range g.Nodes {
-		b := blockOf(nd)
-		if b == "" {
+		if !nd.InBlock() {
 			items = append(items, &item{nd: nd})
 			continue
 		}
-		if last := items[len(items)-1]; last.block != b {
-			items = append(items, &item{block: b})
+		if last := items[len(items)-1]; last.nd != nil || last.block != keyOf(nd) {
+			items = append(items, &item{block: keyOf(nd)})
 		}
 		it := items[len(items)-1]
 		it.nodes = append(it.nodes, nd)
@@ -440,18 +435,18 @@ func emitBuild(f *jen.File, g *compiler.Graph, sh shapes) {
 			continue
 		}
 		j := i + 1
-		for j < len(items) && items[j].sig == it.sig && stageField(items[j].block) == stageField(it.block) {
+		for j < len(items) && items[j].sig == it.sig && items[j].block.stage == it.block.stage {
 			j++
 		}
-		stage := stageField(it.block)
+		stage := stageField(it.block.stage)
 		var stmts []jen.Code
 		stmts = append(stmts, jen.List(jen.Id("b"), jen.Id("name")).Op(":=").List(
 			jen.Op("&").Id("m").Dot("P").Dot(stage).Index(jen.Id("i")),
 			jen.Lit(strings.ToLower(stage)+".").Op("+").Qual("strconv", "Itoa").Call(jen.Id("i")).Op("+").Lit(".")))
 		for _, nd := range it.nodes {
-			stmts = append(stmts, layer(nd, jen.Id("b").Dot(field(nd)), jen.Id("name").Op("+").Lit(strings.TrimPrefix(nd.Name, it.block+".")))...)
+			stmts = append(stmts, layer(nd, jen.Id("b").Dot(field(nd)), jen.Id("name").Op("+").Lit(strings.TrimPrefix(nd.Name, it.block.name()+".")))...)
 		}
-		first, last := blockIndex(it.block), blockIndex(items[j-1].block)
+		first, last := it.block.block, items[j-1].block.block
 		body = append(body, jen.For(jen.Id("i").Op(":=").Lit(first), jen.Id("i").Op("<=").Lit(last), jen.Id("i").Op("++")).Block(stmts...))
 		i = j
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/spec"
 	"github.com/netc/netc/specs"
 )
@@ -28,41 +27,6 @@ func eachSpec(t *testing.T, f func(t *testing.T, s *spec.Spec, src []byte)) {
 		}
 		t.Run(name, func(t *testing.T) { f(t, s, src) })
 	}
-}
-
-// TestArenaPlan checks the liveness plan of every spec's programs: two
-// buffers that are live at the same call never share memory, and the
-// arena is smaller than all buffers side by side.
-func TestArenaPlan(t *testing.T) {
-	eachSpec(t, func(t *testing.T, s *spec.Spec, _ []byte) {
-		g, err := compiler.Lower(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, fold := range []bool{false, true} {
-			p := newBuilder(g, fold).build()
-			sum := 0
-			for i, a := range p.bufs {
-				sum += a.size
-				if a.first < 0 {
-					t.Fatalf("%s: buffer %d is never used", p.name, i)
-				}
-				for _, b := range p.bufs[:i] {
-					if a.first <= b.last && b.first <= a.last && a.off < b.off+b.size && b.off < a.off+a.size {
-						t.Fatalf("%s: buffers %+v and %+v overlap while both live", p.name, *a, *b)
-					}
-				}
-				if a.off+a.size > p.size {
-					t.Fatalf("%s: buffer %+v outside the arena of %d", p.name, *a, p.size)
-				}
-			}
-			if p.size >= sum {
-				t.Errorf("%s: arena of %d floats per image for buffers of %d in all", p.name, p.size, sum)
-			}
-			t.Logf("%s program: %d calls, %d buffers, arena %.2f MB per image (%.2f MB side by side)",
-				p.name, len(p.forward)+len(p.backward), len(p.bufs), float64(4*p.size)/1e6, float64(4*sum)/1e6)
-		}
-	})
 }
 
 // TestGenerate checks every spec compiles into gofmt'd, parseable Go

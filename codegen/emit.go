@@ -12,17 +12,24 @@ import (
 
 const (
 	layersPath  = "github.com/netc/netc/runtime/layers"
-	nnPath = "github.com/netc/netc/runtime/nn"
+	nnPath      = "github.com/netc/netc/runtime/nn"
 	kernelsPath = "github.com/netc/netc/runtime/kernels"
 	specPath    = "github.com/netc/netc/spec"
 )
+
+// blockKey is a residual block: its stage and index.
+type blockKey struct{ stage, block int }
+
+func keyOf(nd *compiler.Node) blockKey { return blockKey{nd.Stage, nd.Block} }
+
+func (k blockKey) name() string { return compiler.BlockName(k.stage, k.block) }
 
 // field is the Go field of a layer: its name inside its block (or the
 // network) in CamelCase, "downsample.0" -> Downsample0.
 func field(nd *compiler.Node) string {
 	name := nd.Name
-	if b := blockOf(nd); b != "" {
-		name = strings.TrimPrefix(name, b+".")
+	if nd.InBlock() {
+		name = strings.TrimPrefix(name, keyOf(nd).name()+".")
 	}
 	var s strings.Builder
 	for _, part := range strings.Split(name, ".") {
@@ -31,46 +38,37 @@ func field(nd *compiler.Node) string {
 	return s.String()
 }
 
-// stageField is the Params field of a block's stage: "layer3.17" -> Layer3.
-func stageField(block string) string {
-	st, _, _ := strings.Cut(block, ".")
-	return strings.ToUpper(st[:1]) + st[1:]
-}
-
-func blockIndex(block string) int {
-	var st, i int
-	fmt.Sscanf(block, "layer%d.%d", &st, &i)
-	return i
-}
+// stageField is the Params field of a stage: 3 -> Layer3.
+func stageField(stage int) string { return fmt.Sprintf("Layer%d", stage) }
 
 // layerPath is the Go expression of node nd's layer: b.Conv1 inside a
 // block function, m.P.Conv1 at top level.
 func layerPath(nd *compiler.Node, inBlock bool) *jen.Statement {
-	if inBlock && blockOf(nd) != "" {
+	if inBlock && nd.InBlock() {
 		return jen.Id("b").Dot(field(nd))
 	}
 	return jen.Id("m").Dot("P").Dot(field(nd))
 }
 
-// segment is a run of calls: top-level calls (blocks empty), or the
+// segment is a run of calls: one top-level call (blocks empty), or the
 // calls of consecutive blocks of one stage that are the same but for
 // their buffers' offsets, which a table holds, a row per block.
 type segment struct {
-	calls  []*call  // the first block's (or the top-level calls)
-	blocks []string // block names
-	slots  [][]*buf // per block, its buffers in order of first use
-	sig    string   // the first block's signature
+	calls  []*compiler.Call     // the first block's (or the top-level call)
+	blocks []blockKey           // the blocks
+	slots  [][]*compiler.Buffer // per block, its arena buffers in order of first use
+	sig    string               // the first block's signature
 }
 
 // slotsOf lists the arena buffers of calls in order of first use.
-func slotsOf(calls []*call) []*buf {
-	var s []*buf
-	seen := map[*buf]bool{}
+func slotsOf(calls []*compiler.Call) []*compiler.Buffer {
+	var s []*compiler.Buffer
+	seen := map[*compiler.Buffer]bool{}
 	for _, c := range calls {
-		for _, a := range c.args {
-			if a.buf != nil && a.buf.ext == "" && !seen[a.buf] {
-				seen[a.buf] = true
-				s = append(s, a.buf)
+		for _, o := range statementOf(c).operands {
+			if b := o.buf; b != nil && b.External == compiler.InArena && !seen[b] {
+				seen[b] = true
+				s = append(s, b)
 			}
 		}
 	}
@@ -78,30 +76,31 @@ func slotsOf(calls []*call) []*buf {
 }
 
 // signature describes calls up to their buffers' offsets.
-func signature(calls []*call) string {
-	slot := map[*buf]int{}
+func signature(calls []*compiler.Call) string {
+	slot := map[*compiler.Buffer]int{}
 	for i, b := range slotsOf(calls) {
 		slot[b] = i
 	}
 	var s strings.Builder
 	for _, c := range calls {
-		fmt.Fprintf(&s, "%s.", c.self)
-		if c.recv != nil {
-			fmt.Fprintf(&s, "%s.", field(c.recv))
+		st := statementOf(c)
+		fmt.Fprintf(&s, "%s.", st.recv)
+		if st.layer != nil {
+			fmt.Fprintf(&s, "%s.", field(st.layer))
 		}
-		s.WriteString(c.method)
-		for _, a := range c.args {
+		s.WriteString(st.method)
+		for _, o := range st.operands {
 			switch {
-			case a.buf != nil && a.buf.ext != "":
-				s.WriteString(" " + a.buf.ext)
-			case a.buf != nil:
-				fmt.Fprintf(&s, " $%d:%d", slot[a.buf], a.buf.size)
-			case a.node != nil:
-				s.WriteString(" &" + field(a.node))
-			case a.src != "":
-				s.WriteString(" " + a.src)
+			case o.buf != nil && o.buf.External != compiler.InArena:
+				s.WriteString(" " + external[o.buf.External])
+			case o.buf != nil:
+				fmt.Fprintf(&s, " $%d:%d", slot[o.buf], o.buf.Size)
+			case o.layer != nil:
+				s.WriteString(" &" + field(o.layer))
+			case o.null:
+				s.WriteString(" nil")
 			default:
-				fmt.Fprintf(&s, " %v", a.lit)
+				fmt.Fprintf(&s, " %v", o.lit)
 			}
 		}
 		s.WriteString(";")
@@ -110,26 +109,27 @@ func signature(calls []*call) string {
 }
 
 // segments splits a call list into top-level calls and runs of blocks.
-func segments(calls []*call) []*segment {
+func segments(calls []*compiler.Call) []*segment {
 	var segs []*segment
 	for i := 0; i < len(calls); {
 		c := calls[i]
-		if c.block == "" {
-			segs = append(segs, &segment{calls: []*call{c}})
+		if c.Block < 0 {
+			segs = append(segs, &segment{calls: []*compiler.Call{c}})
 			i++
 			continue
 		}
+		k := blockKey{c.Stage, c.Block}
 		j := i
-		for j < len(calls) && calls[j].block == c.block {
+		for j < len(calls) && calls[j].Stage == c.Stage && calls[j].Block == c.Block {
 			j++
 		}
 		blk := calls[i:j]
 		sig := signature(blk)
-		if last := lastSeg(segs); last != nil && last.sig == sig && stageField(last.blocks[0]) == stageField(c.block) {
-			last.blocks = append(last.blocks, c.block)
+		if last := lastSeg(segs); last != nil && last.sig == sig && last.blocks[0].stage == k.stage {
+			last.blocks = append(last.blocks, k)
 			last.slots = append(last.slots, slotsOf(blk))
 		} else {
-			segs = append(segs, &segment{calls: blk, blocks: []string{c.block}, slots: [][]*buf{slotsOf(blk)}, sig: sig})
+			segs = append(segs, &segment{calls: blk, blocks: []blockKey{k}, slots: [][]*compiler.Buffer{slotsOf(blk)}, sig: sig})
 		}
 		i = j
 	}
@@ -146,44 +146,45 @@ func lastSeg(segs []*segment) *segment {
 // render writes a call, inside a block function (b the block) or at top
 // level; slot maps a buffer to its column in the block table, or is nil
 // for constant offsets.
-func render(c *call, inBlock bool, slot map[*buf]int) jen.Code {
+func render(c *compiler.Call, inBlock bool, slot map[*compiler.Buffer]int) jen.Code {
+	st := statementOf(c)
 	args := []jen.Code{}
-	if c.method != "copy" {
+	if st.method != "copy" {
 		args = append(args, jen.Id("p"))
 	}
-	for _, a := range c.args {
+	for _, o := range st.operands {
 		switch {
-		case a.buf != nil && a.buf.ext != "":
-			args = append(args, jen.Id(a.buf.ext))
-		case a.buf != nil:
-			off := jen.Lit(a.buf.off)
+		case o.buf != nil && o.buf.External != compiler.InArena:
+			args = append(args, jen.Id(external[o.buf.External]))
+		case o.buf != nil:
+			off := jen.Lit(o.buf.Offset)
 			if slot != nil {
-				off = jen.Id("o").Index(jen.Lit(slot[a.buf]))
+				off = jen.Id("o").Index(jen.Lit(slot[o.buf]))
 			}
-			args = append(args, jen.Id("m").Dot("arena").Dot("At").Call(jen.Id("p"), off, jen.Lit(a.buf.size)))
-		case a.node != nil:
-			args = append(args, jen.Op("&").Add(layerPath(a.node, inBlock)))
-		case a.src != "":
-			args = append(args, jen.Id(a.src))
+			args = append(args, jen.Id("m").Dot("arena").Dot("At").Call(jen.Id("p"), off, jen.Lit(o.buf.Size)))
+		case o.layer != nil:
+			args = append(args, jen.Op("&").Add(layerPath(o.layer, inBlock)))
+		case o.null:
+			args = append(args, jen.Nil())
 		default:
-			args = append(args, jen.Lit(a.lit))
+			args = append(args, jen.Lit(o.lit))
 		}
 	}
 	switch {
-	case c.method == "copy":
+	case st.method == "copy":
 		return jen.Copy(args[0], args[1])
-	case c.self == "layers":
-		return jen.Qual(layersPath, c.method).Call(args...)
-	case c.self != "":
-		return jen.Id(c.self).Dot(c.method).Call(args...)
+	case st.recv == "layers":
+		return jen.Qual(layersPath, st.method).Call(args...)
+	case st.recv != "":
+		return jen.Id(st.recv).Dot(st.method).Call(args...)
 	}
-	return layerPath(c.recv, inBlock).Dot(c.method).Call(args...)
+	return layerPath(st.layer, inBlock).Dot(st.method).Call(args...)
 }
 
 // emitPhase writes func (m *Model) <name>(p, x or dlogits) running calls:
 // top-level calls and single blocks in a straight line, runs of equal
 // blocks as a loop over a function and a table of buffer offsets.
-func emitPhase(f *jen.File, name string, param jen.Code, calls []*call) {
+func emitPhase(f *jen.File, name string, param jen.Code, calls []*compiler.Call) {
 	var body []jen.Code
 	for _, s := range segments(calls) {
 		switch {
@@ -191,19 +192,20 @@ func emitPhase(f *jen.File, name string, param jen.Code, calls []*call) {
 			body = append(body, render(s.calls[0], false, nil))
 		case len(s.blocks) == 1:
 			blk := s.blocks[0]
-			stmts := []jen.Code{jen.Id("b").Op(":=").Op("&").Id("m").Dot("P").Dot(stageField(blk)).Index(jen.Lit(blockIndex(blk)))}
+			stmts := []jen.Code{jen.Id("b").Op(":=").Op("&").Id("m").Dot("P").Dot(stageField(blk.stage)).Index(jen.Lit(blk.block))}
 			for _, c := range s.calls {
 				stmts = append(stmts, render(c, true, nil))
 			}
-			body = append(body, jen.Comment(blk), jen.Block(stmts...))
+			body = append(body, jen.Comment(blk.name()), jen.Block(stmts...))
 		default:
-			fn := fmt.Sprintf("%s%s", name, stageField(s.blocks[0]))
-			if k := blockIndex(s.blocks[0]); k != 0 {
+			stage := stageField(s.blocks[0].stage)
+			fn := name + stage
+			if k := s.blocks[0].block; k != 0 {
 				fn += fmt.Sprintf("From%d", k)
 			}
 			table := fn + "Offsets"
 			cols := len(s.slots[0])
-			slot := map[*buf]int{}
+			slot := map[*compiler.Buffer]int{}
 			for i, b := range s.slots[0] {
 				slot[b] = i
 			}
@@ -211,12 +213,11 @@ func emitPhase(f *jen.File, name string, param jen.Code, calls []*call) {
 			for _, bs := range s.slots {
 				var offs []jen.Code
 				for _, b := range bs {
-					offs = append(offs, jen.Lit(b.off))
+					offs = append(offs, jen.Lit(b.Offset))
 				}
 				rows = append(rows, jen.Values(offs...))
 			}
-			first, last := blockIndex(s.blocks[0]), blockIndex(s.blocks[len(s.blocks)-1])
-			stage := stageField(s.blocks[0])
+			first, last := s.blocks[0].block, s.blocks[len(s.blocks)-1].block
 			f.Commentf("%s holds the arena offsets of the buffers of %s, blocks %d to %d, a row per block.", table, name, first, last)
 			f.Var().Id(table).Op("=").Index(jen.Lit(len(rows))).Index(jen.Lit(cols)).Int().Values(jen.Line().List(rows...).Op(",").Line())
 			var stmts []jen.Code

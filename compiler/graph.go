@@ -46,9 +46,12 @@ type Node struct {
 
 	// Conv and MaxPool: square kernel, stride and padding.
 	Kernel, Stride, Pad int
-	// Norm: the normalization and the stage it belongs to (0 = stem).
-	Norm  spec.Norm
-	Stage int
+	// Norm: the normalization.
+	Norm spec.Norm
+	// Stage is the residual stage a node belongs to (1..; 0 = the stem
+	// and the head) and Block its block's index in the stage (-1 outside
+	// residual blocks).
+	Stage, Block int
 	// ZeroInit marks the last norm of a residual block, whose gamma starts at 0.
 	ZeroInit bool
 }
@@ -118,7 +121,7 @@ func Lower(s *spec.Spec) (*Graph, error) {
 	if len(s.Stages) != s.Stem.NumStages() {
 		return nil, fmt.Errorf("%s: %d stages, the %s stem needs %d", s.File, len(s.Stages), s.Stem, s.Stem.NumStages())
 	}
-	b := &builder{g: &Graph{Spec: s}}
+	b := &builder{g: &Graph{Spec: s}, inBlock: -1}
 	x := b.add(&Node{Op: Input, Name: "input", C: s.Input[0], H: s.Input[1], W: s.Input[2]})
 
 	// Stem.
@@ -143,9 +146,11 @@ func Lower(s *spec.Spec) (*Graph, error) {
 			if bi == 0 && si > 0 {
 				stride = 2
 			}
-			x = b.block(fmt.Sprintf("layer%d.%d", stage, bi), x, stage, width, stride)
+			b.inStage, b.inBlock = stage, bi
+			x = b.block(BlockName(stage, bi), x, stage, width, stride)
 		}
 	}
+	b.inStage, b.inBlock = 0, -1
 
 	x = b.add(&Node{Op: AvgPool, Name: "avgpool", In: []*Node{x}, C: x.C, H: 1, W: 1})
 	fc := b.add(&Node{Op: Linear, Name: "fc", In: []*Node{x}, C: s.Classes, H: 1, W: 1})
@@ -159,10 +164,21 @@ func Lower(s *spec.Spec) (*Graph, error) {
 	return b.g, nil
 }
 
-type builder struct{ g *Graph }
+// BlockName is the name of block i of a stage, the prefix of its layers'
+// names: torchvision's "layer3.17".
+func BlockName(stage, i int) string { return fmt.Sprintf("layer%d.%d", stage, i) }
+
+// InBlock reports whether the node belongs to a residual block.
+func (n *Node) InBlock() bool { return n.Block >= 0 }
+
+type builder struct {
+	g                *Graph
+	inStage, inBlock int // of the nodes being added
+}
 
 func (b *builder) add(n *Node) *Node {
 	n.ID = len(b.g.Nodes)
+	n.Stage, n.Block = b.inStage, b.inBlock
 	b.g.Nodes = append(b.g.Nodes, n)
 	return n
 }
@@ -193,7 +209,7 @@ func (b *builder) norm(name string, x *Node, stage int, zeroInit bool) *Node {
 		return x
 	}
 	n := b.add(&Node{Op: Norm, Name: name, In: []*Node{x}, C: x.C, H: x.H, W: x.W,
-		Norm: nm, Stage: stage, ZeroInit: zeroInit})
+		Norm: nm, ZeroInit: zeroInit})
 	gamma := Ones
 	if zeroInit {
 		gamma = Zeros
