@@ -302,6 +302,8 @@ func emitModel(f *jen.File, g *compiler.Graph, arena jen.Code, fold bool) {
 	f.Func().Params(m).Id("Params").Params().Index().Op("*").Add(rt("Param")).Block(jen.Return(jen.Id("m").Dot("params").Dot("List")))
 	f.Comment("NormState lists the running statistics of every BN (clean then adversarial branch for MBN).")
 	f.Func().Params(m).Id("NormState").Params().Index().Op("*").Add(rt("NormStats")).Block(jen.Return(jen.Id("m").Dot("params").Dot("Stats")))
+	f.Comment("ArenaBytesPerImage is the bytes per image of the arena every activation and gradient lives in (see nn.ArenaSizer).")
+	f.Func().Params(m).Id("ArenaBytesPerImage").Params().Int64().Block(jen.Return(jen.Lit(4).Op("*").Int64().Parens(arena)))
 	f.Comment("InputGrad is the input gradient of the last Backward.")
 	f.Func().Params(m).Id("InputGrad").Params().Op("*").Add(rt("Tensor")).Block(jen.Return(jen.Op("&").Id("m").Dot("dx")))
 

@@ -151,6 +151,11 @@ func (m *Model) NormState() []*nn.NormStats {
 	return m.params.Stats
 }
 
+// ArenaBytesPerImage is the bytes per image of the arena every activation and gradient lives in (see nn.ArenaSizer).
+func (m *Model) ArenaBytesPerImage() int64 {
+	return 4 * int64(max(trainArena, attackArena))
+}
+
 // InputGrad is the input gradient of the last Backward.
 func (m *Model) InputGrad() *nn.Tensor {
 	return &m.dx

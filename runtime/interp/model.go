@@ -55,7 +55,7 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 	m := &Model{net: net}
 	switch {
 	case isa == kernels.Generic: // the pure-Go kernels are slower than ref's
-	case fastSupports(g) && os.Getenv("NETC_INTERP") != "gemm":
+	case compiler.Supported(g, kernels.Block) == nil && os.Getenv("NETC_INTERP") != "gemm":
 		m.fast = newFast(net, isa)
 	default:
 		net.SetConvolver(kernels.Convolver(isa))
@@ -90,6 +90,21 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 	return m, nil
 }
 
+// ArenaBytesPerImage is the activation and gradient memory of the kernel
+// path per image: its programs' arena, as in the compiled model of the
+// same spec. The reference path (no arena) keeps every node's output and
+// gradient: twice their sizes.
+func (m *Model) ArenaBytesPerImage() int64 {
+	if m.fast != nil {
+		return 4 * int64(m.fast.arenaSize())
+	}
+	var floats int64
+	for _, nd := range m.net.g.Nodes {
+		floats += 2 * int64(nd.Size())
+	}
+	return 4 * floats
+}
+
 // Net is the underlying network.
 func (m *Model) Net() *Net[float32] { return m.net }
 
@@ -116,10 +131,11 @@ func (m *Model) Forward(x *nn.Tensor, mode nn.Mode) *nn.Tensor {
 func (m *Model) Backward(dlogits *nn.Tensor, want nn.Grads) {
 	if m.fast != nil {
 		m.fast.Backward(dlogits.Data, want)
+		m.dx.Data = m.fast.dx
 	} else {
 		m.net.Backward(dlogits.Data, want)
+		m.dx.Data = m.net.InputGrad()
 	}
-	m.dx.Data = m.net.InputGrad()
 	in := m.net.g.Nodes[0]
 	m.dx.Shape = []int{m.net.n, in.C, in.H, in.W}
 }

@@ -144,6 +144,14 @@ type Model interface {
 	NormState() []*NormStats
 }
 
+// ArenaSizer is implemented by models that run a compiler.Program on
+// one arena (a compiled model and the interpreter's kernel path), so
+// their activation and gradient memory is known before a pass.
+type ArenaSizer interface {
+	// ArenaBytesPerImage is the arena's bytes per image of a batch.
+	ArenaBytesPerImage() int64
+}
+
 // BatchStatser is implemented by models that expose the batch statistics
 // of their last Forward (the interpreter's): what each BN normalized with,
 // the per-channel mean and (biased) variance of its input over the part of
