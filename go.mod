@@ -4,10 +4,12 @@ go 1.26.0
 
 require (
 	github.com/dave/jennifer v1.7.1
+	github.com/google/go-cmp v0.7.0
 	github.com/google/renameio/v2 v2.0.2
 	github.com/mmcloughlin/avo v0.5.0
 	golang.org/x/mod v0.27.0
 	golang.org/x/sys v0.50.0
+	golang.org/x/tools v0.36.0
 	gonum.org/v1/plot v0.17.0
 )
 
@@ -21,5 +23,4 @@ require (
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/sync v0.16.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
-	golang.org/x/tools v0.36.0 // indirect
 )
