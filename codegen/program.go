@@ -37,8 +37,12 @@ func bufOp(b *compiler.Buffer) operand {
 func statementOf(c *compiler.Call) statement {
 	nd := c.Node
 	x, z, dy, y := bufOp(c.X), bufOp(c.Z), bufOp(c.DY), bufOp(c.Y)
-	layer := func(method string, ops ...operand) statement { return statement{layer: nd, method: method, operands: ops} }
-	fn := func(method string, ops ...operand) statement { return statement{recv: "layers", method: method, operands: ops} }
+	layer := func(method string, ops ...operand) statement {
+		return statement{layer: nd, method: method, operands: ops}
+	}
+	fn := func(method string, ops ...operand) statement {
+		return statement{recv: "layers", method: method, operands: ops}
+	}
 	pool := func() (c, hw operand) {
 		in := nd.In[0]
 		return operand{lit: in.C}, operand{lit: in.H * in.W}
