@@ -1,6 +1,9 @@
 package compiler
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Pass is the kind of pass a Program computes.
 type Pass int
@@ -429,4 +432,54 @@ func (b *planner) plan() {
 		x.Offset = offs[i]
 	}
 	p.ArenaSize = size
+}
+
+// String lists the program: a line per call, its operands as buffer
+// numbers (#ID), and a line per buffer with its life and arena place.
+func (p *Program) String() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "program %s of %s: %d calls, %d buffers, arena %d floats per image\n",
+		p.Pass, p.Graph.Spec.Model, len(p.Forward)+len(p.Backward), len(p.Buffers), p.ArenaSize)
+	for i, c := range p.Calls() {
+		if i == 0 {
+			s.WriteString("forward:\n")
+		} else if i == len(p.Forward) {
+			s.WriteString("backward:\n")
+		}
+		fmt.Fprintf(&s, "  %4d %-19s %-24s", i, c.Op, c.Node.Name)
+		for _, o := range []struct {
+			name string
+			b    *Buffer
+		}{{"x", c.X}, {"z", c.Z}, {"dy", c.DY}, {"y", c.Y}} {
+			if o.b != nil {
+				fmt.Fprintf(&s, " %s=#%d", o.name, o.b.ID)
+			}
+		}
+		if c.Fold != nil {
+			fmt.Fprintf(&s, " fold=%s", c.Fold.Norm.Name)
+		}
+		if c.ReLU {
+			s.WriteString(" relu")
+		}
+		if len(c.Final) > 0 {
+			s.WriteString(" final:")
+			for _, q := range c.Final {
+				s.WriteString(" " + q.Name)
+			}
+		}
+		s.WriteString("\n")
+	}
+	s.WriteString("buffers:\n")
+	for _, b := range p.Buffers {
+		what := "output"
+		if b.Grad {
+			what = "gradient"
+		}
+		where := fmt.Sprintf("arena %d", b.Offset)
+		if b.External != InArena {
+			where = [...]string{"", "image", "logits", "dlogits", "input gradient"}[b.External]
+		}
+		fmt.Fprintf(&s, "  #%-4d %-8s of %-24s %8d floats, calls %d-%d, %s\n", b.ID, what, b.Node.Name, b.Size, b.First, b.Last, where)
+	}
+	return s.String()
 }
