@@ -78,7 +78,7 @@ func TestEvalInterrupted(t *testing.T) {
 		m, err := interp.NewModel(s, seed)
 		return &signalling{Model: m, n: 3}, err
 	}
-	out, err := stdout(t, func() error { return Eval(f, []string{path, "--pgd", "1000000", "--eps", "0.1"}) })
+	out, err := stdout(t, func() error { return Commands{New: f}.Eval([]string{path, "--pgd", "1000000", "--eps", "0.1"}) })
 	var ie *eval.InterruptedError
 	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) || errors.As(err, new(BadInput)) {
 		t.Fatalf("interrupted eval: %v, want an *eval.InterruptedError and a runtime failure", err)
