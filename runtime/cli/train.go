@@ -233,21 +233,35 @@ func (cm Commands) train(args []string, finetune bool) error {
 	return MarkInput(err)
 }
 
+// interruptions are the signals that Interruptible catches.
+var interruptions = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // Interruptible returns a context that Ctrl-C (SIGINT), SIGTERM or
 // SIGHUP (the terminal closed) cancels, saying on stderr "PROG:
-// interrupted: DOING (again: quit at once)". After that first signal
-// their default action is back, so a second one ends the process
-// whatever it is doing.
+// interrupted: DOING (again: quit at once)"; its cause names the signal.
+// By the time the context is done the signals' default action is back,
+// so a second one ends the process whatever it is doing. The returned
+// function cancels the context too and gives the signals their default
+// action back.
 func Interruptible(prog, doing string) (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	context.AfterFunc(ctx, func() {
-		signalled := context.Cause(ctx) != context.Canceled // not the deferred stop
-		stop()
-		if signalled {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	caught, released := make(chan os.Signal, 1), make(chan struct{})
+	signal.Notify(caught, interruptions...)
+	go func() {
+		defer close(released)
+		select {
+		case sig := <-caught:
+			signal.Stop(caught)
 			fmt.Fprintf(os.Stderr, "\n%s: interrupted: %s (again: quit at once)\n", prog, doing)
+			cancel(fmt.Errorf("%v signal received", sig))
+		case <-ctx.Done():
+			signal.Stop(caught)
 		}
-	})
-	return ctx, stop
+	}()
+	return ctx, func() {
+		cancel(context.Canceled)
+		<-released
+	}
 }
 
 // MarkInput marks an error of the library about its input
