@@ -304,7 +304,7 @@ Flags:
 func positiveInts(name, s string, most int) ([]int, error) {
 	vs, err := ints(s)
 	if err != nil {
-		return nil, badf("bench: %s: %v", name, err)
+		return nil, badf("bench: %s: %w", name, err)
 	}
 	var out []int
 	for _, v := range vs {

@@ -62,7 +62,7 @@ func AttackFlags(fs *flag.FlagSet, c *pgd.Config, more *[]pgd.Loss) func() error
 		for i, name := range names {
 			l, err := pgd.ParseLoss(strings.TrimSpace(name))
 			if err != nil {
-				return Badf("--attack: %v", err)
+				return Badf("--attack: %w", err)
 			}
 			if seen[l] {
 				return Badf("--attack %q: %s twice", *loss, l)
@@ -125,7 +125,7 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 		})
 		var err error
 		if c.DecayEpochs, err = parseDecay(*decay); err != nil {
-			return Badf("--decay: %v", err)
+			return Badf("--decay: %w", err)
 		}
 		c.Adversarial = c.Attack.Steps > 0
 		return Bad(c.Validate())
