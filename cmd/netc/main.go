@@ -25,7 +25,7 @@
 // Every command runs in this process: train, finetune-norm, eval,
 // attack, predict, stats and bench model run the spec's program on the
 // interpreter (runtime/interp), so netc needs no Go toolchain at run
-// time (only compile and build do). SIGINT, SIGTERM and SIGHUP stop a
+// time (only compile and build do, and --data mnist to fetch MNIST). SIGINT, SIGTERM and SIGHUP stop a
 // training run after it checkpoints where it stands (a second one quits
 // at once), and an evaluation without a result. --interp, which chose
 // the interpreter when these commands ran a compiled model binary, is
@@ -42,8 +42,8 @@
 //	1  a runtime or environment failure (a file that cannot be written, a
 //	   training run that diverged, one stopped by a signal: its checkpoint
 //	   is kept, and the same command resumes it)
-//	2  bad input: a spec, flag, data set or checkpoint, with a message
-//	   naming the file and place
+//	2  bad input: a spec, flag, data set, checkpoint or NETC_ISA value,
+//	   with a message naming the file and place
 //	3  an internal error (a panic): "netc: internal error: VALUE; stack
 //	   trace written to FILE", a file in the temporary folder named with
 //	   the pid and the time

@@ -122,6 +122,8 @@ func TestExitStatuses(t *testing.T) {
 		{name: "help", args: []string{"help"}, code: 0},
 		{name: "unwritable profile", env: "NETC_CPUPROFILE=" + filepath.Join(dir, "no", "such", "folder", "prof"),
 			args: []string{"check", "../../specs/mnist-resnet.spec"}, code: 1, msg: "NETC_CPUPROFILE: .*no such file"},
+		{name: "ISA this CPU lacks", env: "NETC_ISA=sse1", args: []string{"check", "../../specs/mnist-resnet.spec"}, code: 2,
+			msg: `^netc: NETC_ISA: "sse1" is not available: this CPU and build offer \[generic`},
 		{name: "bad spec", args: []string{"check", writeSpec(t, dir, "main", 4, 16)}, code: 2, msg: `main-4-16.spec:1:7: model name "main"`},
 		{name: "huge width", args: []string{"check", writeSpec(t, dir, "wide", 4, 1<<20)}, code: 2, msg: `wide-4-1048576.spec:7:7: width must be between 1 and 4096, got 1048576`},
 		{name: "classes differ", args: train(spec5, tree), code: 2, msg: `imagefolder/train \(.*tree\): 4 classes but .*tiny-5-16.spec has classes 5; they must be equal`},
