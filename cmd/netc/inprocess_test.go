@@ -204,3 +204,35 @@ func waitTraining(t *testing.T, dir string, pid, step int, exited <-chan struct{
 func tail(b []byte) string {
 	return string(b[max(0, len(b)-2000):])
 }
+
+// TestBuildModelBinary: netc build still makes the spec's model binary
+// (with the go command), and the model binary takes netc's train command
+// line as it is, SPEC argument included, and trains.
+func TestBuildModelBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a model binary")
+	}
+	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOCACHE", strings.TrimSpace(string(gocache))) // warm, though the user cache moves
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())                 // netc build's module folder
+	run := filepath.Join(t.TempDir(), "run")
+	args := tinyTraining(t, run, "--epochs", "1")
+	bin := filepath.Join(t.TempDir(), "tiny")
+	if code, _, stderr := runCapture(t, "build", args[1], "-o", bin); code != 0 {
+		t.Fatalf("netc build: exit %d: %s", code, stderr)
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the model binary, with netc's train command line: %v\n%s", err, tail(out))
+	}
+	c, err := train.OpenCheckpoint(filepath.Join(run, "checkpoints", "last.safetensors"))
+	if err != nil {
+		t.Fatalf("the model binary wrote no checkpoint: %v\n%s", err, tail(out))
+	}
+	if c.Meta.State.Epoch != 1 {
+		t.Errorf("the model binary's checkpoint is at epoch %d, want 1", c.Meta.State.Epoch)
+	}
+}
