@@ -11,7 +11,6 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
 	"github.com/netc/netc/runtime/eval"
@@ -36,7 +35,7 @@ type Result struct {
 type Runner struct {
 	Grid *Grid
 	Dir  string
-	New  cli.Factory // the interpreter, or compiled models
+	New  train.Factory // the interpreter, or compiled models
 	Log  func(format string, args ...any)
 }
 
@@ -108,7 +107,7 @@ func (r *Runner) Run(ctx context.Context, only ...string) (map[string]*Result, e
 			if row.Init != "" {
 				c.Init = r.checkpoint(row.Init)
 			}
-			if m, err = cli.TrainSpec(r.New, s, c, r.rowDir(row.Name), 0); err != nil {
+			if m, err = train.RunSpec(ctx, r.New, s, c, r.rowDir(row.Name), train.Options{CheckpointEvery: train.DefaultCheckpointEvery}); err != nil {
 				if !errors.Is(err, train.ErrNonFinite) {
 					return results, fmt.Errorf("%s: %w", row.Name, err)
 				}
@@ -128,7 +127,7 @@ func (r *Runner) Run(ctx context.Context, only ...string) (map[string]*Result, e
 		}
 		ec := r.Grid.Eval
 		ec.Branch, ec.Locate = row.Branch, diag.FirstNonFinite
-		res, err := eval.Run(m, test, ec)
+		res, err := eval.RunContext(ctx, m, test, ec)
 		if err != nil {
 			return results, err
 		}

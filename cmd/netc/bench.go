@@ -122,7 +122,7 @@ type benchShape struct {
 
 func runBench(args []string) error {
 	if len(args) > 0 && args[0] == "model" {
-		return viaBinary("bench", args[1:], func(f cli.Factory, a []string) error { return cli.Bench(f, nil, a) })
+		return inProcess(models.Bench)(args[1:])
 	}
 	fs, o := benchKernelsFlags()
 	fs.Usage = func() { benchUsage(fs.Output()) }
@@ -304,7 +304,7 @@ Flags:
 func positiveInts(name, s string, most int) ([]int, error) {
 	vs, err := ints(s)
 	if err != nil {
-		return nil, badf("bench: %s: %v", name, err)
+		return nil, badf("bench: %s: %w", name, err)
 	}
 	var out []int
 	for _, v := range vs {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/renameio/v2"
 	"github.com/netc/netc/compiler"
-	"github.com/netc/netc/runtime/cli"
+	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
 
@@ -58,9 +58,9 @@ func runCheck(args []string) error {
 	fmt.Printf("  parameters     %s\n", commas(sum.Params))
 	fmt.Printf("  multiply-adds  %s per image (%.3g G)\n", commas(sum.MACs), float64(sum.MACs)/1e9)
 	fmt.Printf("  memory         batch %d: activations %s; a training step at least %s (compiled), about %s on the interpreter\n",
-		sum.Batch, cli.FormatBytes(sum.ActivationBytes), cli.FormatBytes(sum.MinTrainBytes), cli.FormatBytes(sum.TrainBytes))
-	if have, from := cli.MachineMemory("/"); have > 0 && sum.MinTrainBytes > have {
-		fmt.Printf("  warning        that is more than the %s of memory %s: train and eval will refuse it\n", cli.FormatBytes(have), from)
+		sum.Batch, train.FormatBytes(sum.ActivationBytes), train.FormatBytes(sum.MinTrainBytes), train.FormatBytes(sum.TrainBytes))
+	if have, from := train.MachineMemory("/"); have > 0 && sum.MinTrainBytes > have {
+		fmt.Printf("  warning        that is more than the %s of memory %s: train and eval will refuse it\n", train.FormatBytes(have), from)
 	}
 	return nil
 }

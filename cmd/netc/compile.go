@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"github.com/netc/netc/runtime/cli"
 	"maps"
 	"os"
 	pathpkg "path"
@@ -77,15 +76,15 @@ func (c *compileFlags) prepare(path string) (*spec.Spec, []byte, codegen.Options
 		o.Package = codegen.PackageName(s)
 	}
 	if c.weights != "" {
-		ck, err := train.OpenCheckpoint(cli.CheckpointPath(c.weights))
+		ck, err := train.OpenCheckpoint(train.CheckpointPath(c.weights))
 		if err != nil {
 			return nil, nil, o, bad(err)
 		}
 		ws, err := spec.Parse(ck.Path+"[spec]", []byte(ck.Meta.Spec))
 		if err != nil {
-			return nil, nil, o, badf("%s: its spec does not parse: %v", ck.Path, err)
+			return nil, nil, o, badf("%s: its spec does not parse: %w", ck.Path, err)
 		}
-		if !cli.SameSpec(s, ws) {
+		if !train.SameNetwork(s, ws) {
 			return nil, nil, o, badf("--weights %s: trained for a different network than %s", ck.Path, path)
 		}
 		if o.Weights, err = ck.WeightsOnly(); err != nil {

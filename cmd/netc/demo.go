@@ -3,10 +3,11 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/netc/netc/runtime/cli"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/netc/netc/runtime/cli"
 
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime/data"
@@ -68,27 +69,30 @@ func runDemo(args []string) error {
 	base := train.Defaults(128)
 	base.Data, base.Seed, base.LR, base.Smoothing = "mnist", *seed, 0.2, 0
 
+	ctx, stop := cli.Interruptible("demo", "checkpointing where the runs stand; a rerun resumes them")
+	defer stop()
+	opts := train.Options{CheckpointEvery: train.DefaultCheckpointEvery}
 	std := base
 	std.Limit, std.DecayEpochs = *stdImages, []float64{0.75}
 	stdDir := filepath.Join(*out, "standard")
 	fmt.Fprintf(os.Stderr, "\n1. standard training on %d clean images\n", std.Limit)
-	stdModel, err := cli.TrainSpec(interpreted, s, std, stdDir, 0)
+	stdModel, err := train.RunSpec(ctx, interpreted, s, std, stdDir, opts)
 	if err != nil {
-		return err
+		return cli.MarkInput(err)
 	}
 
 	// Adversarial training from scratch at ε = 0.3 stalls for about an
 	// epoch; starting from the standard model with ε ramped up gets a
 	// robust one in a fraction of one (docs/TRAINING.md measures each part).
 	adv := base
-	adv.Limit, adv.Init = *advImages, cli.CheckpointPath(stdDir)
+	adv.Limit, adv.Init = *advImages, train.CheckpointPath(stdDir)
 	adv.DecayEpochs, adv.EpsWarmup = []float64{0.75}, 0.6
 	adv.Adversarial = true
 	adv.Attack = pgd.Config{Eps: 0.3, Step: 0.2, Steps: *steps, Loss: pgd.Untargeted, CleanStart: 0.2}
 	fmt.Fprintf(os.Stderr, "\n2. adversarial fine-tuning of that model on %d images: 100%% adversarial, untargeted PGD-%d, eps 0.3\n", adv.Limit, *steps)
-	advModel, err := cli.TrainSpec(interpreted, s, adv, filepath.Join(*out, "adversarial"), 0)
+	advModel, err := train.RunSpec(ctx, interpreted, s, adv, filepath.Join(*out, "adversarial"), opts)
 	if err != nil {
-		return err
+		return cli.MarkInput(err)
 	}
 
 	test, err := data.Load("mnist", "test")
@@ -116,7 +120,7 @@ func runDemo(args []string) error {
 			c.Iters = []int{iters}
 			fmt.Fprintf(os.Stderr, "\n3. evaluating the %s model: %s\n", what, attackName(loss, iters, restarts, limit))
 		}
-		return eval.Run(m, test, c)
+		return eval.RunContext(ctx, m, test, c)
 	}
 	var rows []row
 	for _, r := range []struct {

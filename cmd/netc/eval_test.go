@@ -84,12 +84,12 @@ type evalJSON struct {
 func TestEvalDefaultsAndJSON(t *testing.T) {
 	src := tinyMNIST(t, 12)
 	adv := writeRun(t, src, pgd.Config{Eps: 0.2, Step: 0.05, Steps: 2, Loss: pgd.Untargeted, CleanStart: 0.2}, nil)
-	cleanAttack := cli.PaperAttack()
+	cleanAttack := pgd.Paper()
 	cleanAttack.Steps = 0
 	clean := writeRun(t, src, cleanAttack, nil)
 	evalJ := func(args ...string) (evalJSON, string) {
 		t.Helper()
-		code, out, stderr := runCapture(t, append([]string{"eval", "--interp", "--limit", "6", "--batch", "4", "--json"}, args...)...)
+		code, out, stderr := runCapture(t, append([]string{"eval", "--limit", "6", "--batch", "4", "--json"}, args...)...)
 		if code != 0 {
 			t.Fatalf("netc eval %s: exit %d: %s", strings.Join(args, " "), code, stderr)
 		}
@@ -145,14 +145,14 @@ func TestEvalDefaultsAndJSON(t *testing.T) {
 		t.Errorf("a run trained on clean images: %+v, settings %v", r.Attacks, r.Settings)
 	}
 
-	code, out, stderr := runCapture(t, "eval", adv, "--interp", "--limit", "6", "--pgd", "1")
+	code, out, stderr := runCapture(t, "eval", adv, "--limit", "6", "--pgd", "1")
 	if code != 0 || !strings.Contains(out, "clean") || !strings.Contains(out, "PGD-1 ") || !strings.Contains(out, "at K-th") ||
 		strings.Contains(stderr, "PGD-1 ") || !strings.Contains(stderr, "eval: attack untargeted") {
 		t.Errorf("table: exit %d, stdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 
 	for _, list := range []string{"0,5", "-1", "1,x", ""} {
-		if code, _, stderr := runCapture(t, "eval", adv, "--interp", "--pgd", list); code != 2 || !strings.Contains(stderr, "--pgd") {
+		if code, _, stderr := runCapture(t, "eval", adv, "--pgd", list); code != 2 || !strings.Contains(stderr, "--pgd") {
 			t.Errorf("--pgd %q: exit %d, %s; want 2", list, code, stderr)
 		}
 	}
@@ -176,16 +176,16 @@ func equalMaps(a, b map[string]string) bool {
 func TestNonFiniteCheckpointIsRefused(t *testing.T) {
 	src := tinyMNIST(t, 8)
 	var name string
-	path := writeRun(t, src, cli.PaperAttack(), func(m nn.Model) {
+	path := writeRun(t, src, pgd.Paper(), func(m nn.Model) {
 		p := m.Params()[3]
 		p.Value.Data[5], name = float32(math.NaN()), p.Name
 	})
 	tensor := "tensor " + name + " is not finite: value 5 is NaN (1 of its"
 	for _, args := range [][]string{
-		{"eval", path, "--interp", "--pgd", "0"},
-		{"eval", path, "--interp", "--pgd", "1", "--limit", "4"},
+		{"eval", path, "--pgd", "0"},
+		{"eval", path, "--pgd", "1", "--limit", "4"},
 		{"stats", path},
-		{"finetune-norm", path, "--interp", "--out", t.TempDir()},
+		{"finetune-norm", path, "--out", t.TempDir()},
 	} {
 		code, _, stderr := runCapture(t, args...)
 		if code != 1 || !strings.Contains(stderr, path) || !strings.Contains(stderr, tensor) {
@@ -193,8 +193,8 @@ func TestNonFiniteCheckpointIsRefused(t *testing.T) {
 		}
 	}
 	for name, run := range map[string]func() error{
-		"attack":  func() error { return cli.Attack(interpreted, []string{path, "--limit", "2"}) },
-		"predict": func() error { return cli.Predict(interpreted, nil, []string{path, "x.png"}) },
+		"attack":  func() error { return models.Attack([]string{path, "--limit", "2"}) },
+		"predict": func() error { return models.Predict([]string{path, "x.png"}) },
 	} {
 		err := run()
 		if err == nil || errors.As(err, new(cli.BadInput)) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tensor) {
@@ -208,7 +208,7 @@ func TestNonFiniteCheckpointIsRefused(t *testing.T) {
 // output is not finite, exit status 1.
 func TestInfiniteLogitsStopEval(t *testing.T) {
 	src := tinyMNIST(t, 8)
-	path := writeRun(t, src, cli.PaperAttack(), func(m nn.Model) {
+	path := writeRun(t, src, pgd.Paper(), func(m nn.Model) {
 		for _, p := range m.Params() { // logit 0 overflows
 			if p.Name == "fc.weight" || p.Name == "fc.bias" {
 				for i := range p.Value.Data[:p.Value.Len()/10] {
@@ -217,7 +217,7 @@ func TestInfiniteLogitsStopEval(t *testing.T) {
 			}
 		}
 	})
-	code, _, stderr := runCapture(t, "eval", path, "--interp", "--pgd", "1", "--limit", "4")
+	code, _, stderr := runCapture(t, "eval", path, "--pgd", "1", "--limit", "4")
 	for _, want := range []string{"test image 0 (batch of images 0-3): its logits in the clean pass hold a NaN or an infinity, though the weights are finite",
 		"the first layer whose output is not finite is fc (linear, 10x1x1), image 0 of the input, channel 0: +Inf"} {
 		if code != 1 || !strings.Contains(stderr, want) {
@@ -243,9 +243,9 @@ func captured(t *testing.T, f func() error) (string, string, error) {
 // and each line says whether its image stayed robust so.
 func TestAttackSummaryDoesNotOverstate(t *testing.T) {
 	src := tinyMNIST(t, 20)
-	path := writeRun(t, src, cli.PaperAttack(), nil)
+	path := writeRun(t, src, pgd.Paper(), nil)
 	out, stderr, err := captured(t, func() error {
-		return cli.Attack(interpreted, []string{path, "--limit", "20", "--batch", "8", "--steps", "3", "--eps", "0.3", "--attack", "untargeted"})
+		return models.Attack([]string{path, "--limit", "20", "--batch", "8", "--steps", "3", "--eps", "0.3", "--attack", "untargeted"})
 	})
 	if err != nil {
 		t.Fatal(err)

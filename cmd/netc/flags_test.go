@@ -67,8 +67,8 @@ func checkHelpShowsEveryFlag(t *testing.T, cases []helpCase, extra map[string]bo
 	}
 }
 
-// TestHelpShowsEveryFlag checks every netc command's -h: --interp (which
-// netc takes before the command's flag set) included.
+// TestHelpShowsEveryFlag checks every netc command's -h: the deprecated
+// --interp (which netc takes before the command's flag set) included.
 func TestHelpShowsEveryFlag(t *testing.T) {
 	var cases []helpCase
 	for _, c := range commands {
@@ -113,18 +113,19 @@ func TestModelBinaryHelpShowsEveryFlag(t *testing.T) {
 	checkHelpShowsEveryFlag(t, cases, nil)
 }
 
-// TestInterpFlag checks the forms of --interp that netc takes for itself.
+// TestInterpFlag checks the forms of the deprecated --interp that netc
+// takes out of a command's arguments.
 func TestInterpFlag(t *testing.T) {
 	for _, tc := range []struct {
 		args   []string
-		interp bool
+		interp bool // given
 		rest   []string
 		bad    bool
 	}{
 		{args: []string{"a", "--interp", "b"}, interp: true, rest: []string{"a", "b"}},
 		{args: []string{"-interp"}, interp: true},
 		{args: []string{"--interp=true", "x"}, interp: true, rest: []string{"x"}},
-		{args: []string{"--interp", "--interp=false"}, rest: nil},
+		{args: []string{"--interp", "--interp=false"}, interp: true, rest: nil},
 		{args: []string{"interp", "--interpret"}, rest: []string{"interp", "--interpret"}},
 		{args: []string{"x", "--", "--interp"}, rest: []string{"x", "--", "--interp"}},
 		{args: []string{"--interp=maybe"}, bad: true},

@@ -155,7 +155,7 @@ func runPlot(args []string) error {
 			return bad(err2)
 		}
 		if err = plot.Stats(&buf, r, *layer, o); err != nil {
-			return badf("%s: %v", inputs[0], err)
+			return badf("%s: %w", inputs[0], err)
 		}
 	}
 	if err != nil {

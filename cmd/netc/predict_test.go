@@ -12,8 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/data"
+	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/train"
 )
 
 // tinyRun trains a tiny model for one epoch on the interpreter, on an
@@ -47,7 +48,7 @@ func tinyRun(t *testing.T) (run, source string, images []string) {
 		}
 	}
 	run, source = filepath.Join(dir, "run"), "imagefolder:"+tree
-	code, _, stderr := runCapture(t, "train", specPath, "--data", source, "--out", run, "--interp",
+	code, _, stderr := runCapture(t, "train", specPath, "--data", source, "--out", run,
 		"--attack-steps", "0", "--batch", "4", "--lr", "0.05", "--test-limit", "0")
 	if code != 0 {
 		t.Fatalf("netc train: exit %d: %s", code, stderr)
@@ -59,12 +60,12 @@ func tinyRun(t *testing.T) (run, source string, images []string) {
 // the classes and lines the runtime's commands give, in netc.
 func TestPredictAndAttack(t *testing.T) {
 	run, source, images := tinyRun(t)
-	m, _, _, err := cli.LoadModel(interpreted, run)
+	m, _, _, err := train.LoadModel(interpreted, run, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	code, out, stderr := runCapture(t, append([]string{"predict", run, "--interp"}, images...)...)
+	code, out, stderr := runCapture(t, append([]string{"predict", run}, images...)...)
 	if code != 0 {
 		t.Fatalf("netc predict: exit %d: %s", code, stderr)
 	}
@@ -73,21 +74,21 @@ func TestPredictAndAttack(t *testing.T) {
 		t.Fatalf("netc predict printed %d lines for %d images:\n%s", len(lines), len(images), out)
 	}
 	for i, path := range images {
-		img, err := cli.ReadImage(path, m.Spec().Input)
+		img, err := data.ReadImage(path, m.Spec().Input)
 		if err != nil {
 			t.Fatal(err)
 		}
-		class, probs := cli.Classify(m, img)
+		class, probs := eval.Classify(m, img)
 		if want := fmt.Sprintf("%s: class %d (p = %.4f)", path, class, probs[class]); lines[i] != want {
 			t.Errorf("netc predict line %d: %q, want %q", i, lines[i], want)
 		}
 	}
-	if code, _, stderr := runCapture(t, "predict", run, "--interp"); code != 2 || !strings.Contains(stderr, "PNG images") {
+	if code, _, stderr := runCapture(t, "predict", run); code != 2 || !strings.Contains(stderr, "PNG images") {
 		t.Errorf("netc predict without images: exit %d, %q; want 2 and a message", code, stderr)
 	}
 
 	const eps = 0.1
-	code, out, stderr = runCapture(t, "attack", run, "--interp", "--limit", "4", "--batch", "3", "--steps", "2",
+	code, out, stderr = runCapture(t, "attack", run, "--limit", "4", "--batch", "3", "--steps", "2",
 		"--eps", fmt.Sprint(eps), "--attack", "untargeted")
 	if code != 0 {
 		t.Fatalf("netc attack: exit %d: %s", code, stderr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/netc/netc/experiments"
+	"github.com/netc/netc/runtime/cli"
 )
 
 func runReproduce(args []string) error {
@@ -53,7 +53,9 @@ func runReproduce(args []string) error {
 		}
 	}
 	r := &experiments.Runner{Grid: g, Dir: *out, New: interpreted, Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f, a...) }}
-	res, err := r.Run(context.Background(), only...)
+	ctx, stop := cli.Interruptible("reproduce", "checkpointing where the row stands; a rerun resumes the grid")
+	defer stop()
+	res, err := r.Run(ctx, only...)
 	figs, ferr := r.Figures(filepath.Join(filepath.Dir(*doc), "figures"), filepath.Dir(*doc), res)
 	if werr := g.WriteDoc(*doc, res, figs); werr != nil && err == nil {
 		err = werr

@@ -8,6 +8,8 @@ import (
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
 	"github.com/netc/netc/runtime/nn"
+	"github.com/netc/netc/runtime/pgd"
+	"github.com/netc/netc/runtime/train"
 )
 
 // `netc stats RUN|CKPT` prints the per-channel running statistics of a
@@ -22,7 +24,7 @@ func runStats(args []string) error {
 	batches := fs.Int("batches", 0, "also measure batch statistics on the first `N` test batches")
 	batch := fs.Int("batch", 100, "images per batch")
 	adversarial := fs.Bool("adversarial", false, "batch statistics of PGD adversarial images (the paper's attack unless the attack flags say otherwise; a random start, as in eval)")
-	att := cli.PaperAttack() // diag.Collect starts it at random, as evaluation does
+	att := pgd.Paper() // diag.Collect starts it at random, as evaluation does
 	finishAttack := cli.AttackFlags(fs, &att, nil)
 	fs.IntVar(&att.Steps, "attack-steps", att.Steps, "PGD iterations of --adversarial")
 	seed := fs.Uint64("seed", 1, "seed of the attack's random draws")
@@ -61,25 +63,22 @@ func runStats(args []string) error {
 	default:
 		return badf("stats: --branch %q: want clean, adv or both", *branch)
 	}
-	m, meta, path, err := cli.LoadModel(interpreted, pos[0])
+	m, meta, path, err := train.LoadModel(interpreted, pos[0], 0)
 	if err != nil {
-		return err
+		return cli.MarkInput(err)
 	}
 	var test *data.Dataset
 	if c.Batches > 0 {
 		if *src == "" {
 			*src = meta.Config.Data
 		}
-		if test, err = data.Load(*src, "test"); err != nil {
+		if test, err = data.LoadTest(m.Spec(), *src); err != nil {
 			return bad(err)
-		}
-		if err := cli.Compatible(m.Spec(), test); err != nil {
-			return err
 		}
 	}
 	r, err := diag.Collect(m, test, c)
 	if err != nil {
-		return badf("%s: %v", path, err)
+		return badf("%s: %w", path, err)
 	}
 	r.Checkpoint = path
 	if c.Batches > 0 {

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/diag"
+	"github.com/netc/netc/runtime/train"
 )
 
 // mnistCkpt is a real checkpoint of the default spec (plain BN).
@@ -55,7 +55,7 @@ func TestStatsRunning(t *testing.T) {
 	if want := []string{"layer2.0.bn1[bn]", "layer2.0.bn2[bn]", "layer2.0.downsample.1[bn]"}; !slices.Equal(names, want) {
 		t.Errorf("layers %v, want %v", names, want)
 	}
-	m, _, _, err := cli.LoadModel(interpreted, mnistCkpt)
+	m, _, _, err := train.LoadModel(interpreted, mnistCkpt, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

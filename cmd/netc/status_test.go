@@ -89,10 +89,10 @@ func TestExitStatuses(t *testing.T) {
 	os.MkdirAll(filepath.Join(emptyClass, "train", "f"), 0o755)
 	spec4, spec5 := writeSpec(t, dir, "tiny", 4, 16), writeSpec(t, dir, "tiny", 5, 16)
 	train := func(spec, data string, more ...string) []string {
-		return append([]string{"train", spec, "--interp", "--data", "imagefolder:" + data, "--out", t.TempDir(), "--batch", "4", "--attack-steps", "0"}, more...)
+		return append([]string{"train", spec, "--data", "imagefolder:" + data, "--out", t.TempDir(), "--batch", "4", "--attack-steps", "0"}, more...)
 	}
 	run := t.TempDir()
-	if code, _, stderr := runCapture(t, "train", spec4, "--interp", "--data", "imagefolder:"+tree, "--out", run, "--batch", "4", "--attack-steps", "0"); code != 0 {
+	if code, _, stderr := runCapture(t, "train", spec4, "--data", "imagefolder:"+tree, "--out", run, "--batch", "4", "--attack-steps", "0"); code != 0 {
 		t.Fatalf("netc train: exit %d: %s", code, stderr)
 	}
 	// Checkpoints whose metadata hold the issue's spec (width 1048576) and
@@ -109,7 +109,7 @@ func TestExitStatuses(t *testing.T) {
 	wideCkpt := hugeCkpt("wide.safetensors", wideSpec)
 	bigCkpt := hugeCkpt("big.safetensors", "model big\ninput 3 224 224\nclasses 1000\nstem imagenet\nblock bottleneck\nstages 3 82 124 3\nwidth 4096\n")
 	eval := func(data string, more ...string) []string {
-		return append([]string{"eval", run, "--interp", "--data", "imagefolder:" + data, "--pgd", "1"}, more...)
+		return append([]string{"eval", run, "--data", "imagefolder:" + data, "--pgd", "1"}, more...)
 	}
 	for _, tc := range []struct {
 		name string
@@ -122,6 +122,8 @@ func TestExitStatuses(t *testing.T) {
 		{name: "help", args: []string{"help"}, code: 0},
 		{name: "unwritable profile", env: "NETC_CPUPROFILE=" + filepath.Join(dir, "no", "such", "folder", "prof"),
 			args: []string{"check", "../../specs/mnist-resnet.spec"}, code: 1, msg: "NETC_CPUPROFILE: .*no such file"},
+		{name: "ISA this CPU lacks", env: "NETC_ISA=sse1", args: []string{"check", "../../specs/mnist-resnet.spec"}, code: 2,
+			msg: `^netc: NETC_ISA: "sse1" is not available: this CPU and build offer \[generic`},
 		{name: "bad spec", args: []string{"check", writeSpec(t, dir, "main", 4, 16)}, code: 2, msg: `main-4-16.spec:1:7: model name "main"`},
 		{name: "huge width", args: []string{"check", writeSpec(t, dir, "wide", 4, 1<<20)}, code: 2, msg: `wide-4-1048576.spec:7:7: width must be between 1 and 4096, got 1048576`},
 		{name: "classes differ", args: train(spec5, tree), code: 2, msg: `imagefolder/train \(.*tree\): 4 classes but .*tiny-5-16.spec has classes 5; they must be equal`},
@@ -134,15 +136,15 @@ func TestExitStatuses(t *testing.T) {
 		{name: "eval without a random start", args: eval(tree, "--restarts", "0"), code: 2, msg: `--restarts 0: want >= 1`},
 		{name: "eval of one attack twice", args: eval(tree, "--attack", "targeted,targeted"), code: 2, msg: `--attack "targeted,targeted": targeted twice`},
 		{name: "eval memory limit", args: eval(tree, "--memory", "1KiB"), code: 2, msg: `last.safetensors\[spec\]: a step of 1 image needs at least`},
-		{name: "eval of a checkpoint with a huge width", args: []string{"eval", wideCkpt, "--interp", "--data", "imagefolder:" + tree},
+		{name: "eval of a checkpoint with a huge width", args: []string{"eval", wideCkpt, "--data", "imagefolder:" + tree},
 			code: 2, msg: `wide.safetensors: its spec does not parse: .*width must be between 1 and 4096, got 1048576`},
 		{name: "stats of a checkpoint with a huge width", args: []string{"stats", wideCkpt}, code: 2, msg: `wide.safetensors: its spec does not parse`},
-		{name: "finetune-norm of a checkpoint with a huge width", args: []string{"finetune-norm", wideCkpt, "--interp", "--out", t.TempDir()},
+		{name: "finetune-norm of a checkpoint with a huge width", args: []string{"finetune-norm", wideCkpt, "--out", t.TempDir()},
 			code: 2, msg: `wide.safetensors: its spec does not parse`},
-		{name: "eval of a checkpoint too large for memory", args: []string{"eval", bigCkpt, "--interp", "--data", "imagefolder:" + tree},
+		{name: "eval of a checkpoint too large for memory", args: []string{"eval", bigCkpt, "--data", "imagefolder:" + tree},
 			code: 2, msg: `big.safetensors\[spec\]: a step of 1 image needs at least .* TiB .* more than the`},
 		{name: "stats of a checkpoint too large for memory", args: []string{"stats", bigCkpt}, code: 2, msg: `big.safetensors\[spec\]: a step of 1 image`},
-		{name: "finetune-norm of a checkpoint too large for memory", args: []string{"finetune-norm", bigCkpt, "--interp", "--out", t.TempDir(), "--data", "imagefolder:" + tree},
+		{name: "finetune-norm of a checkpoint too large for memory", args: []string{"finetune-norm", bigCkpt, "--out", t.TempDir(), "--data", "imagefolder:" + tree},
 			code: 2, msg: `big.safetensors\[spec\]: a step of [0-9]+ images? needs`},
 		{name: "memory limit", args: train(spec4, tree, "--memory", "64KiB"), code: 2, msg: `tiny-4-16.spec: a step of 4 images needs at least .* more than the 64.0 KiB of memory --memory allows`},
 		{name: "bad memory flag", args: train(spec4, tree, "--memory", "lots"), code: 2, msg: `invalid value "lots" for flag -memory`},

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/netc/netc/generated/mnistresnet"
-	"github.com/netc/netc/runtime/cli"
+	"github.com/netc/netc/runtime/data"
 )
 
 // digits returns n images: the test digits with noise of their own each
@@ -22,7 +22,7 @@ func digits(t *testing.T, n int) [][]float32 {
 	rng := rand.New(rand.NewPCG(11, 13))
 	imgs := make([][]float32, n)
 	for i := range imgs {
-		img, err := cli.ReadImage(files[i%len(files)], [3]int{mnistresnet.InputC, mnistresnet.InputH, mnistresnet.InputW})
+		img, err := data.ReadImage(files[i%len(files)], [3]int{mnistresnet.InputC, mnistresnet.InputH, mnistresnet.InputW})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"os"
 
 	"github.com/netc/netc/generated/mnistresnet"
-	"github.com/netc/netc/runtime/cli"
+	"github.com/netc/netc/runtime/data"
 )
 
 func main() {
@@ -51,7 +51,7 @@ type result struct {
 func classify(m *mnistresnet.Model, paths []string) (results []result, errs []error) {
 	var imgs [][]float32
 	for _, path := range paths {
-		img, err := cli.ReadImage(path, [3]int{mnistresnet.InputC, mnistresnet.InputH, mnistresnet.InputW})
+		img, err := data.ReadImage(path, [3]int{mnistresnet.InputC, mnistresnet.InputH, mnistresnet.InputW})
 		if err != nil {
 			errs = append(errs, err)
 			continue

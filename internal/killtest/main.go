@@ -96,14 +96,14 @@ func (t *test) run(kills, epochs, images int, keep bool) error {
 	build := exec.Command("go", "build", "-o", t.netc, "./cmd/netc")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building netc: %v\n%s", err, out)
+		return fmt.Errorf("building netc: %w\n%s", err, out)
 	}
 	src, err := writeData(filepath.Join(work, "data"), images, 100)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("killtest: data %s; %d epochs of %d images, a checkpoint after every step\n", src, epochs, images)
-	t.args = []string{"train", filepath.Join(root, "specs", "mnist-resnet.spec"), "--interp", "--data", "mnist:" + filepath.Join(work, "data"),
+	t.args = []string{"train", filepath.Join(root, "specs", "mnist-resnet.spec"), "--data", "mnist:" + filepath.Join(work, "data"),
 		"--epochs", fmt.Sprint(epochs), "--batch", "32", "--attack-steps", "1", "--test-limit", "100", "--seed", "3", "--checkpoint-every", "1ms"}
 	// The same thread count everywhere: training is bitwise repeatable for
 	// a seed and a thread count.
@@ -134,7 +134,7 @@ func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	mod := strings.TrimSpace(string(out))
 	if err != nil || mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("run killtest inside netc's module (go env GOMOD: %q, %v)", mod, err)
+		return "", fmt.Errorf("run killtest inside netc's module (go env GOMOD: %q, %w)", mod, err)
 	}
 	return filepath.Dir(mod), nil
 }
@@ -228,7 +228,7 @@ func (t *test) uninterrupted(dir string) error {
 func (t *test) exited(dir string, err error) error {
 	if err != nil {
 		log, _ := os.ReadFile(dir + ".log")
-		return fmt.Errorf("netc train: %v; its output ends:\n%s", err, log[max(0, len(log)-3000):])
+		return fmt.Errorf("netc train: %w; its output ends:\n%s", err, log[max(0, len(log)-3000):])
 	}
 	return nil
 }
@@ -321,7 +321,7 @@ func (t *test) inspect(dir string) error {
 	c, err := train.OpenCheckpoint(path)
 	if err != nil {
 		t.corrupt++
-		return fmt.Errorf("corrupt checkpoint after kill %d: %v", t.kills, err)
+		return fmt.Errorf("corrupt checkpoint after kill %d: %w", t.kills, err)
 	}
 	lines, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
 	if bytes.Count(lines, []byte("\n")) != len(c.Meta.History) || (len(lines) > 0 && lines[len(lines)-1] != '\n') {

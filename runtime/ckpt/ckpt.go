@@ -58,7 +58,7 @@ type info struct {
 func Save(path string, tensors []Tensor, meta any) error {
 	header, err := encodeHeader(tensors, meta)
 	if err != nil {
-		return fmt.Errorf("ckpt: saving %s: %v", path, err)
+		return fmt.Errorf("ckpt: saving %s: %w", path, err)
 	}
 	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
 	if err != nil {
@@ -81,7 +81,7 @@ func Save(path string, tensors []Tensor, meta any) error {
 func Encode(tensors []Tensor, meta any) ([]byte, error) {
 	header, err := encodeHeader(tensors, meta)
 	if err != nil {
-		return nil, fmt.Errorf("ckpt: %v", err)
+		return nil, fmt.Errorf("ckpt: %w", err)
 	}
 	var b bytes.Buffer
 	if err := writeData(&b, header, tensors); err != nil {
@@ -127,7 +127,7 @@ func encodeHeader(tensors []Tensor, meta any) ([]byte, error) {
 	if meta != nil {
 		m, err := json.Marshal(meta)
 		if err != nil {
-			return nil, fmt.Errorf("metadata: %v", err)
+			return nil, fmt.Errorf("metadata: %w", err)
 		}
 		md, err := json.Marshal(map[string]string{netcKey: string(m)})
 		if err != nil {
@@ -249,7 +249,7 @@ func read(r io.Reader, size int64, meta any) ([]Tensor, error) {
 	}
 	if meta != nil && netc != nil {
 		if err := json.Unmarshal([]byte(*netc), meta); err != nil {
-			return nil, fmt.Errorf("netc metadata: %v", err)
+			return nil, fmt.Errorf("netc metadata: %w", err)
 		}
 	}
 	return ts, nil
@@ -280,7 +280,7 @@ func parseHeader(header []byte, dataLen int64) ([]Tensor, []info, *string, error
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("bad JSON header: %v", err)
+			return nil, nil, nil, fmt.Errorf("bad JSON header: %w", err)
 		}
 		name, ok := tok.(string)
 		if !ok {
@@ -293,7 +293,7 @@ func parseHeader(header []byte, dataLen int64) ([]Tensor, []info, *string, error
 		if name == metaKey {
 			var md map[string]string
 			if err := dec.Decode(&md); err != nil {
-				return nil, nil, nil, fmt.Errorf("bad %s (want an object of strings): %v", metaKey, err)
+				return nil, nil, nil, fmt.Errorf("bad %s (want an object of strings): %w", metaKey, err)
 			}
 			if s, ok := md[netcKey]; ok {
 				netc = &s
@@ -302,17 +302,17 @@ func parseHeader(header []byte, dataLen int64) ([]Tensor, []info, *string, error
 		}
 		var in info
 		if err := dec.Decode(&in); err != nil {
-			return nil, nil, nil, fmt.Errorf("tensor %q: bad header entry (want {\"dtype\", \"shape\", \"data_offsets\"}): %v", name, err)
+			return nil, nil, nil, fmt.Errorf("tensor %q: bad header entry (want {\"dtype\", \"shape\", \"data_offsets\"}): %w", name, err)
 		}
 		t, err := check(name, in, dataLen)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("tensor %q: %v", name, err)
+			return nil, nil, nil, fmt.Errorf("tensor %q: %w", name, err)
 		}
 		ts = append(ts, t)
 		infos = append(infos, in)
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, nil, nil, fmt.Errorf("bad JSON header: %v", err)
+		return nil, nil, nil, fmt.Errorf("bad JSON header: %w", err)
 	}
 	if tok, err := dec.Token(); err != io.EOF {
 		return nil, nil, nil, fmt.Errorf("bad JSON header: data after the object (%v)", cmp.Or[any](err, tok))

@@ -1,6 +1,7 @@
 // Package cli is the command line that netc and every model binary it
 // compiles share: train, finetune-norm, eval, attack, bench and predict,
-// with the same flags, errors and exit statuses:
+// with the same flags, errors and exit statuses (flags, their checks and
+// printing only; the work is the library's: train, eval, data, pgd):
 //
 //	0  ok
 //	1  a runtime or environment failure (a file that cannot be written, a
@@ -24,8 +25,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netc/netc/runtime/eval"
+	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/ref"
+	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
 
@@ -108,7 +112,7 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 				fs.Usage()
 				return nil, err
 			}
-			return nil, Badf("%s: %v", fs.Name(), err)
+			return nil, Badf("%s: %w", fs.Name(), err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -135,51 +139,42 @@ func Ints(s string) ([]int, error) {
 	return out, nil
 }
 
-// Factory builds the model of a spec with weights drawn from seed.
-type Factory func(s *spec.Spec, seed uint64) (nn.Model, error)
-
-// Compiled is the factory of a compiled model: it builds only the spec
-// the model was compiled from.
-func Compiled[M nn.Model](newModel func(seed uint64) (M, error)) Factory {
-	return func(s *spec.Spec, seed uint64) (nn.Model, error) {
-		m, err := newModel(seed)
-		if err != nil {
-			return nil, err
-		}
-		if s != nil && !SameSpec(s, m.Spec()) {
-			return nil, fmt.Errorf("%s is not the spec this model was compiled from (%s, model %s)", s.File, m.Spec().File, m.Spec().Model)
-		}
-		return m, nil
-	}
-}
-
-// SameSpec reports whether two specs describe the same network (names
-// and file positions aside).
-func SameSpec(a, b *spec.Spec) bool { return network(a) == network(b) }
-
-func network(s *spec.Spec) string {
-	t := fmt.Sprint(s.Input, s.Mean, s.Std, s.Classes, s.Stem, s.Block, s.Stages, s.Width)
-	for st := range len(s.Stages) + 1 {
-		t += fmt.Sprint(s.NormAt(st))
-	}
-	return t
+// Commands are the commands that netc and every model binary share:
+// train, finetune-norm, eval, attack, bench and predict, over one source
+// of models.
+type Commands struct {
+	// New builds the model of a spec: netc's interpreter, or a model
+	// binary's compiled model (train.Compiled).
+	New train.Factory
+	// Spec is the spec compiled in (a model binary's; nil for netc):
+	// train and bench then take no SPEC file, or one of the same network,
+	// so that netc's command lines work as they are.
+	Spec *spec.Spec
+	// Trained, if not nil, returns the model with the weights compiled
+	// in: predict then needs no checkpoint.
+	Trained func() (nn.Model, error)
+	// Locate, if not nil, names the first layer whose output is not
+	// finite when an evaluation or an attack meets a NaN or an infinity
+	// (the interpreter's diag.FirstNonFinite; a compiled model has no
+	// layer outputs to look at).
+	Locate eval.Locator
 }
 
 // compiledSpecArg lets a model binary's command (name) that takes a
-// SPEC file in netc take it too, as netc passes it on: if compiled (the
-// spec compiled in) is not nil and the first of the positional arguments
-// pos is a spec file of the same network, it is dropped; one of another
-// network is bad input. Other arguments are returned as they are.
-func compiledSpecArg(name string, compiled *spec.Spec, pos []string) ([]string, error) {
-	if compiled == nil || len(pos) == 0 {
+// SPEC file in netc take it too: if cm.Spec (the spec compiled in) is not
+// nil and the first of the positional arguments pos is a spec file of
+// the same network, it is dropped; one of another network is bad input.
+// Other arguments are returned as they are.
+func (cm Commands) compiledSpecArg(name string, pos []string) ([]string, error) {
+	if cm.Spec == nil || len(pos) == 0 {
 		return pos, nil
 	}
 	s, err := spec.ParseFile(pos[0])
 	if err != nil {
 		return nil, Bad(err)
 	}
-	if !SameSpec(s, compiled) {
-		return nil, Badf("%s: %s is not the spec this model was compiled from (%s)", name, pos[0], compiled.File)
+	if !train.SameNetwork(s, cm.Spec) {
+		return nil, Badf("%s: %s is not the spec this model was compiled from (%s)", name, pos[0], cm.Spec.File)
 	}
 	return pos[1:], nil
 }
@@ -187,7 +182,8 @@ func compiledSpecArg(name string, compiled *spec.Spec, pos []string) ([]string, 
 // Main runs a model binary's command line (args without the program
 // name) for the model that newModel builds, and returns the exit status.
 // A package with embedded weights passes its Load as trained: predict
-// then needs no checkpoint.
+// then needs no checkpoint. NETC_ISA (avx512, avx2 or generic) picks the
+// kernels, as in netc.
 func Main[M nn.Model](newModel func(seed uint64) (M, error), args []string, trained ...func() (M, error)) (status int) {
 	prog := "model"
 	defer func() {
@@ -195,32 +191,35 @@ func Main[M nn.Model](newModel func(seed uint64) (M, error), args []string, trai
 			status = Internal(prog, v)
 		}
 	}()
+	if err := PreferISA(); err != nil {
+		return Status(prog, err)
+	}
 	m, err := newModel(0)
 	if err != nil {
 		return Status(prog, err)
 	}
 	prog = m.Spec().Model
-	f := Compiled(newModel)
-	var load func() (nn.Model, error)
+	cm := Commands{New: train.Compiled(newModel), Spec: m.Spec()}
 	if len(trained) > 0 {
-		load = func() (nn.Model, error) { return trained[0]() }
+		cm.Trained = func() (nn.Model, error) { return trained[0]() }
 	}
 	commands := []struct {
 		name, args, help string
 		run              func([]string) error
 	}{
-		{"train", "--data D --out RUN [flags]", "train (resumes RUN if it has a checkpoint)", func(a []string) error { return Train(f, m.Spec(), a) }},
-		{"finetune-norm", "RUN|CKPT --out RUN2 [flags]", "train only the norm layers of trained weights", func(a []string) error { return FinetuneNorm(f, a) }},
-		{"eval", "RUN|CKPT [--data D] [--pgd 10,100] [flags]", "clean and PGD accuracy of trained weights", func(a []string) error { return Eval(f, a) }},
-		{"attack", "RUN|CKPT [--data D] [--steps 10] [flags]", "attack test images; one JSON line per image", func(a []string) error { return Attack(f, a) }},
-		{"bench", "[--batch 128] [--threads 1] [--time 2s] [--json]", "images/s of inference, training, attack and PGD-10 training steps", func(a []string) error { return Bench(f, m.Spec(), a) }},
-		{"predict", "[RUN|CKPT] IMAGE...", "classify PNG images", func(a []string) error { return Predict(f, load, a) }},
+		{"train", "--data D --out RUN [flags]", "train (resumes RUN if it has a checkpoint)", cm.Train},
+		{"finetune-norm", "RUN|CKPT --out RUN2 [flags]", "train only the norm layers of trained weights", cm.FinetuneNorm},
+		{"eval", "RUN|CKPT [--data D] [--pgd 10,100] [flags]", "clean and PGD accuracy of trained weights", cm.Eval},
+		{"attack", "RUN|CKPT [--data D] [--steps 10] [flags]", "attack test images; one JSON line per image", cm.Attack},
+		{"bench", "[--batch 128] [--threads 1] [--time 2s] [--json]", "images/s of inference, training, attack and PGD-10 training steps", cm.Bench},
+		{"predict", "[RUN|CKPT] IMAGE...", "classify PNG images", cm.Predict},
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(os.Stderr, "%s: the model binary of %s (compiled by netc)\n\nUsage:\n", prog, m.Spec().File)
 		for _, c := range commands {
 			fmt.Fprintf(os.Stderr, "  %s %-8s %-45s %s\n", prog, c.name, c.args, c.help)
 		}
+		fmt.Fprintln(os.Stderr, "\nEnvironment: NETC_ISA=avx512|avx2|generic picks the kernels (default: the fastest).")
 		if len(args) == 0 {
 			return 2
 		}
@@ -232,4 +231,15 @@ func Main[M nn.Model](newModel func(seed uint64) (M, error), args []string, trai
 		}
 	}
 	return Status(prog, Badf("unknown command %q (commands: train, finetune-norm, eval, attack, bench, predict)", args[0]))
+}
+
+// PreferISA sets the kernels that NETC_ISA names (avx512, avx2 or
+// generic; unset or empty: the fastest this CPU has) for the process:
+// call it first, before any model is built. An ISA this CPU or build
+// lacks is bad input naming the variable.
+func PreferISA() error {
+	if err := kernels.Prefer(kernels.ISA(os.Getenv("NETC_ISA"))); err != nil {
+		return Badf("NETC_ISA: %w", err)
+	}
+	return nil
 }

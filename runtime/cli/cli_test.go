@@ -46,7 +46,7 @@ func stdout(t *testing.T, f func() error) (string, error) {
 
 func TestBenchJSON(t *testing.T) {
 	out, err := stdout(t, func() error {
-		return Bench(interpreted, defaultSpec(t), []string{"--batch", "2", "--time", "1ms", "--json"})
+		return Commands{New: interpreted, Spec: defaultSpec(t)}.Bench([]string{"--batch", "2", "--time", "1ms", "--json"})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,35 +66,22 @@ func TestBenchJSON(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	s := defaultSpec(t)
+	compiled := Commands{New: interpreted, Spec: defaultSpec(t)}
+	netc := Commands{New: interpreted}
 	for _, c := range []struct {
 		name string
 		err  error
 	}{
-		{"bench extra argument", Bench(interpreted, s, []string{"extra"})},
-		{"bench batch 0", Bench(interpreted, s, []string{"--batch", "0"})},
-		{"predict without images", Predict(interpreted, nil, []string{"x.safetensors"})},
-		{"eval missing checkpoint", Eval(interpreted, []string{"/nonexistent/last.safetensors"})},
-		{"train two specs", Train(interpreted, nil, []string{"a.spec", "b.spec", "--out", "x"})},
+		{"bench extra argument", compiled.Bench([]string{"extra"})},
+		{"bench batch 0", compiled.Bench([]string{"--batch", "0"})},
+		{"predict without images", netc.Predict([]string{"x.safetensors"})},
+		{"predict of a PNG that is not one", netc.Predict([]string{"../../generated/mnistresnet/weights.ckpt", "cli.go"})},
+		{"eval missing checkpoint", netc.Eval([]string{"/nonexistent/last.safetensors"})},
+		{"train two specs", netc.Train([]string{"a.spec", "b.spec", "--out", "x"})},
 	} {
 		if !errors.As(c.err, new(BadInput)) {
 			t.Errorf("%s: %v, want a bad-input error", c.name, c.err)
 		}
-	}
-	if _, err := ReadImage("cli.go", [3]int{1, 28, 28}); err == nil || !strings.Contains(err.Error(), "cli.go") {
-		t.Errorf("ReadImage(cli.go): %v, want an error naming the file", err)
-	}
-}
-
-func TestSameSpec(t *testing.T) {
-	a, b := defaultSpec(t), defaultSpec(t)
-	b.File, b.Model = "other.spec", "other"
-	if !SameSpec(a, b) {
-		t.Error("names count")
-	}
-	b.Width = 32
-	if SameSpec(a, b) {
-		t.Error("width does not count")
 	}
 }
 
@@ -102,7 +89,7 @@ func TestSameSpec(t *testing.T) {
 // one JSON line per image, perturbations within ε.
 func TestAttackLines(t *testing.T) {
 	out, err := stdout(t, func() error {
-		return Attack(interpreted, []string{"../../generated/mnistresnet/weights.ckpt", "--limit", "6", "--batch", "4",
+		return Commands{New: interpreted}.Attack([]string{"../../generated/mnistresnet/weights.ckpt", "--limit", "6", "--batch", "4",
 			"--steps", "2", "--eps", "0.3", "--attack", "untargeted"})
 	})
 	if err != nil {

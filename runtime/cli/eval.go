@@ -9,30 +9,23 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/eval"
 	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
-	"github.com/netc/netc/spec"
 )
 
-// Locate, if set (netc sets it; a model binary cannot), names the first
-// layer whose output is not finite when an evaluation meets a NaN or an
-// infinity.
-var Locate eval.Locator
-
 // Eval is the eval command: clean and PGD accuracy of a checkpoint's
-// weights in a model built by f. The attack is the run's training
+// weights. The attack is the run's training
 // attack (its eps and loss) unless flags say otherwise; the table goes
 // to stdout, progress and the settings' origins to stderr.
-func Eval(f Factory, args []string) error {
+func (cm Commands) Eval(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	src := fs.String("data", "", "data set (default: the one the run trained on)")
 	pgdList := fs.String("pgd", "10,100", "PGD iteration counts, e.g. 10,20,100,500,1000,2000; 0: clean accuracy only")
-	c := eval.Config{Attack: PaperAttack(), Batch: 100, Seed: 1}
+	c := eval.Config{Attack: pgd.Paper(), Batch: 100, Seed: 1, Locate: cm.Locate}
 	var more []pgd.Loss
 	finishAttack := AttackFlags(fs, &c.Attack, &more)
 	for name, paper := range map[string]string{"eps": "16/255", "attack": "targeted"} {
@@ -40,7 +33,7 @@ func Eval(f Factory, args []string) error {
 		fl.Usage += fmt.Sprintf(" (default: the run's training attack's; %s, the paper's, if it trained on clean images)", paper)
 		fl.DefValue = ""
 	}
-	MemoryFlag(fs)
+	memory := MemoryFlag(fs)
 	fs.IntVar(&c.Restarts, "restarts", 1, "random starts per image: robust only if it survives all")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "images per batch")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "evaluate the first N test images only (0: all)")
@@ -74,7 +67,7 @@ flags:
 		return err
 	}
 	if c.Iters, err = PGDCounts(*pgdList); err != nil {
-		return Badf("--pgd: %v", err)
+		return Badf("--pgd: %w", err)
 	}
 	switch *branch {
 	case "clean":
@@ -88,31 +81,30 @@ flags:
 		return Badf("--restarts %d: want >= 1", c.Restarts)
 	}
 	if err := c.Validate(); err != nil {
-		return Badf("%v", err)
+		return Bad(err)
 	}
-	m, meta, path, err := LoadModel(f, pos[0])
+	m, meta, path, err := train.LoadModel(cm.New, pos[0], *memory)
 	if err != nil {
-		return err
+		return MarkInput(err)
 	}
 	settings, err := runAttack(&c.Attack, &more, meta, set)
 	if err != nil {
-		return Badf("%s: %v", path, err)
+		return Badf("%s: %w", path, err)
 	}
 	if *src == "" {
 		*src = meta.Config.Data
 	}
-	test, err := loadTest(m, *src)
+	test, err := data.LoadTest(m.Spec(), *src)
 	if err != nil {
-		return err
+		return Bad(err)
 	}
 	if len(c.Iters) > 0 {
 		fmt.Fprintf(os.Stderr, "eval: %s\n", describeSettings(c.Attack, more, settings, path))
 	} else {
 		settings = nil
 	}
-	c.Locate = Locate
-	if err := CheckMemory(m.Spec(), c.Batch); err != nil {
-		return err
+	if err := train.CheckMemory(m.Spec(), c.Batch, *memory); err != nil {
+		return MarkInput(err)
 	}
 	var results []*eval.Result
 	byLoss := map[pgd.Loss]*eval.Result{}
@@ -279,73 +271,20 @@ func PrintReport(w io.Writer, r *eval.Report) error {
 	return bw.Flush()
 }
 
-// LoadModel opens a run folder (its last checkpoint) or a checkpoint
-// file and builds, with f, the model it holds.
-func LoadModel(f Factory, arg string) (nn.Model, *train.Meta, string, error) {
-	path := CheckpointPath(arg)
-	c, err := train.OpenCheckpoint(path)
+// loadForTest loads the model of checkpoint arg and the test split of
+// data set *src (if empty, the one the run trained on, which *src is set
+// to), with the memory that one step may need.
+func (cm Commands) loadForTest(arg string, src *string, memory int64) (nn.Model, string, *data.Dataset, error) {
+	m, meta, path, err := train.LoadModel(cm.New, arg, memory)
 	if err != nil {
-		return nil, nil, "", Bad(err)
-	}
-	s, err := spec.Parse(path+"[spec]", []byte(c.Meta.Spec))
-	if err != nil {
-		return nil, nil, "", Badf("%s: its spec does not parse: %v", path, err)
-	}
-	if err := CheckMemory(s, 1); err != nil {
-		return nil, nil, "", err
-	}
-	m, err := f(s, 0)
-	if err != nil {
-		return nil, nil, "", Bad(err)
-	}
-	if err := c.Restore(m, nil); err != nil {
-		return nil, nil, "", Bad(err)
-	}
-	// A model that is not finite has no accuracy: refuse it (a runtime
-	// failure of the training that wrote it, exit status 1).
-	if err := nn.CheckFinite(m); err != nil {
-		return nil, nil, "", fmt.Errorf("%s: %w: the model cannot be used", path, err)
-	}
-	meta := &c.Meta
-	return m, meta, path, nil
-}
-
-// loadForTest loads a checkpoint's model and the test split of data set
-// *src (if empty, the one the run trained on, which *src is set to).
-func loadForTest(f Factory, arg string, src *string) (nn.Model, string, *data.Dataset, error) {
-	m, meta, path, err := LoadModel(f, arg)
-	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, MarkInput(err)
 	}
 	if *src == "" {
 		*src = meta.Config.Data
 	}
-	test, err := loadTest(m, *src)
+	test, err := data.LoadTest(m.Spec(), *src)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, Bad(err)
 	}
 	return m, path, test, nil
-}
-
-// loadTest loads the test split of data set src for model m.
-func loadTest(m nn.Model, src string) (*data.Dataset, error) {
-	test, err := data.Load(src, "test")
-	if err != nil {
-		return nil, Bad(err)
-	}
-	if err := Compatible(m.Spec(), test); err != nil {
-		return nil, err
-	}
-	if err := test.MatchSplit(src, "train"); err != nil {
-		return nil, Bad(err)
-	}
-	return test, nil
-}
-
-// CheckpointPath is the checkpoint a RUN folder or file argument names.
-func CheckpointPath(arg string) string {
-	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
-		return filepath.Join(arg, "checkpoints", "last.safetensors")
-	}
-	return arg
 }

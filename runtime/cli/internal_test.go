@@ -35,3 +35,23 @@ func TestMainRecovers(t *testing.T) {
 		t.Errorf("stack trace file:\n%s", b)
 	}
 }
+
+// TestMainISA: a model binary takes NETC_ISA as netc does; one this CPU
+// lacks is bad input naming the variable (exit status 2), before any
+// model is built.
+func TestMainISA(t *testing.T) {
+	t.Setenv("NETC_ISA", "sse1")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	code := Main(func(uint64) (*interp.Model, error) { panic("built a model") }, []string{"train"})
+	os.Stderr = old
+	w.Close()
+	msg, _ := io.ReadAll(r)
+	if code != 2 || !strings.HasPrefix(string(msg), `model: NETC_ISA: "sse1" is not available`) {
+		t.Errorf("exit %d, stderr %q; want 2 and a message naming NETC_ISA", code, msg)
+	}
+}

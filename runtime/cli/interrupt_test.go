@@ -8,9 +8,12 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/netc/netc/runtime/eval"
 	"github.com/netc/netc/runtime/interp"
@@ -78,12 +81,43 @@ func TestEvalInterrupted(t *testing.T) {
 		m, err := interp.NewModel(s, seed)
 		return &signalling{Model: m, n: 3}, err
 	}
-	out, err := stdout(t, func() error { return Eval(f, []string{path, "--pgd", "1000000", "--eps", "0.1"}) })
+	out, err := stdout(t, func() error { return Commands{New: f}.Eval([]string{path, "--pgd", "1000000", "--eps", "0.1"}) })
 	var ie *eval.InterruptedError
 	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) || errors.As(err, new(BadInput)) {
 		t.Fatalf("interrupted eval: %v, want an *eval.InterruptedError and a runtime failure", err)
 	}
 	if out != "" {
 		t.Errorf("an interrupted eval printed a result:\n%s", out)
+	}
+}
+
+// TestInterruptibleSecondSignalQuits: the first SIGINT cancels the
+// context, saying so on stderr, with a cause that names the signal; by
+// then the default action is back, so a second SIGINT ends the process.
+// It runs in a child process (this test binary again): the second signal
+// kills it.
+func TestInterruptibleSecondSignalQuits(t *testing.T) {
+	if os.Getenv("NETC_TEST_INTERRUPTIBLE") == "child" {
+		ctx, stop := Interruptible("child", "testing")
+		defer stop()
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		<-ctx.Done()
+		fmt.Println("cause:", context.Cause(ctx))
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		time.Sleep(10 * time.Second)
+		fmt.Println("survived the second signal")
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInterruptibleSecondSignalQuits$")
+	cmd.Env = append(os.Environ(), "NETC_TEST_INTERRUPTIBLE=child")
+	out, err := cmd.CombinedOutput()
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("the child ended with %v, want death by SIGINT", err)
+	}
+	for _, want := range []string{"child: interrupted: testing (again: quit at once)", "cause: interrupt signal received"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the child's output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/netc/netc/spec"
 )
 
-// TestCompiledSpecArg checks that a model binary takes the spec file
-// netc passes on only if it is its own network. netc used to drop every
+// TestCompiledSpecArg checks that a model binary takes a SPEC file, as
+// netc's command lines have it, only if it is its own network. netc used to drop every
 // argument equal to the spec's path, a flag's value too (such as an --out
 // of the same name).
 func TestCompiledSpecArg(t *testing.T) {
@@ -29,16 +29,17 @@ func TestCompiledSpecArg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pos, err := compiledSpecArg("train", compiled, []string{same}); err != nil || len(pos) != 0 {
+	cm := Commands{Spec: compiled}
+	if pos, err := cm.compiledSpecArg("train", []string{same}); err != nil || len(pos) != 0 {
 		t.Errorf("own spec: %v, %v; want it dropped", pos, err)
 	}
-	if pos, err := compiledSpecArg("train", compiled, []string{"RUN"}); err == nil {
+	if pos, err := cm.compiledSpecArg("train", []string{"RUN"}); err == nil {
 		t.Errorf("a positional that is no spec: %v, nil; want an error", pos)
 	}
-	if pos, err := compiledSpecArg("train", nil, []string{same, "x"}); err != nil || !slices.Equal(pos, []string{same, "x"}) {
+	if pos, err := (Commands{}).compiledSpecArg("train", []string{same, "x"}); err != nil || !slices.Equal(pos, []string{same, "x"}) {
 		t.Errorf("netc's own command: %v, %v; want the arguments unchanged", pos, err)
 	}
-	_, err = compiledSpecArg("train", compiled, []string{other})
+	_, err = cm.compiledSpecArg("train", []string{other})
 	if err == nil || !strings.Contains(err.Error(), "is not the spec this model was compiled from") {
 		t.Errorf("another network's spec: %v", err)
 	}

@@ -2,11 +2,8 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"image"
-	_ "image/png" // PNG input for predict
 	"io"
 	"math/rand/v2"
 	"os"
@@ -20,21 +17,19 @@ import (
 	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
-	"github.com/netc/netc/runtime/ref"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
 
 // Attack is the attack command: PGD against a checkpoint's weights on
-// test images, one JSON line per image on stdout (label, clean and
-// adversarial prediction, whether it stayed robust, the largest pixel
-// change). It attacks as training does: each batch starts at the clean
-// images with probability --clean-start (PaperAttack's 0.2), else at a
-// random point of the ε-cube; eval always starts at random.
-func Attack(f Factory, args []string) error {
+// test images, one JSON line per image on stdout (eval.ImageAttack). It
+// attacks as training does: each batch starts at the clean images with
+// probability --clean-start (pgd.Paper's 0.2), else at a random point of
+// the ε-cube; eval always starts at random.
+func (cm Commands) Attack(args []string) error {
 	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
 	src := fs.String("data", "", "data set (default: the one the run trained on)")
-	c := PaperAttack()
+	c := pgd.Paper()
 	finish := AttackFlags(fs, &c, nil)
 	fs.IntVar(&c.Steps, "steps", 10, "PGD iterations")
 	fs.Float64Var(&c.CleanStart, "clean-start", c.CleanStart, "probability per batch that PGD starts at the clean images, as in training (eval always starts at random)")
@@ -72,89 +67,27 @@ flags:
 	if !(c.CleanStart >= 0 && c.CleanStart <= 1) {
 		return Badf("attack: --clean-start %g: want a probability in [0, 1]", c.CleanStart)
 	}
-	m, _, test, err := loadForTest(f, pos[0], src)
+	m, _, test, err := cm.loadForTest(pos[0], src, 0)
 	if err != nil {
 		return err
 	}
+	if c.Loss == pgd.Targeted && m.Spec().Classes < 2 {
+		return Badf("attack: a targeted attack needs 2 classes or more, %s has %d", m.Spec().File, m.Spec().Classes)
+	}
 	c.Branch = nn.Adv
 	a := pgd.New(c, rand.New(rand.NewPCG(*seed, 1)))
-	k, size := m.Spec().Classes, test.C*test.H*test.W
-	if c.Loss == pgd.Targeted && k < 2 {
-		return Badf("attack: a targeted attack needs 2 classes or more, %s has %d", m.Spec().File, k)
-	}
 	enc := json.NewEncoder(os.Stdout)
-	n := min(*limit, test.Len())
 	// Images classified right clean, at every iterate, and at the last.
-	cleanRight, robust, lastRight := 0, 0, 0
-	for lo := 0; lo < n; lo += *batch {
-		hi := min(n, lo+*batch)
-		idx := make([]int, hi-lo)
-		for i := range idx {
-			idx[i] = lo + i
-		}
-		x := nn.NewTensor(len(idx), test.C, test.H, test.W)
-		y := make([]int, len(idx))
-		test.Batch(idx, x.Data, y)
-		nonFinite := func(what, pass string, i int) error {
-			e := &eval.NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, hi - 1}, Pass: pass, What: what,
-				Layer: "netc eval --interp names the first layer whose output is not finite"}
-			if what != "logits" {
-				e.Layer = "the forward pass was finite: the backward pass made it"
-			}
-			return e
-		}
-		logits := m.Forward(x, a.Inference())
-		if j := nn.FirstNonFinite(logits.Data); j >= 0 {
-			return nonFinite("logits", "the clean pass", j/k)
-		}
-		clean := make([]int, len(y))
-		ok := make([]bool, len(y))
-		for i, lab := range y {
-			clean[i], _ = nn.Softmax(logits.Data[i*k : (i+1)*k])
-			ok[i] = clean[i] == lab
-			cleanRight += b2i(ok[i])
-		}
-		// The attack as pgd.Attacker.Attack runs it, seeing every iterate.
-		follow := y
-		if c.Loss == pgd.Targeted {
-			follow = a.Targets(y, k)
-		}
-		xa := a.Start(x)
-		adv := make([]float32, len(y)*k)
-		err := a.Trajectory(m, xa, follow, a.EffectiveStep(), c.Steps, func(s int, logits *nn.Tensor) error {
-			if j := nn.FirstNonFinite(logits.Data); j >= 0 {
-				return nonFinite("logits", fmt.Sprintf("PGD iterate %d", s), j/k)
-			}
-			for i, lab := range y {
-				if nn.CountTop1(logits.Data[i*k:(i+1)*k], k, []int{lab}) == 0 {
-					ok[i] = false
-				}
-			}
-			if s == c.Steps {
-				copy(adv, logits.Data)
-			}
-			return nil
-		})
-		var ge *pgd.GradientError
-		if errors.As(err, &ge) {
-			return nonFinite("input gradient", fmt.Sprintf("PGD iterate %d", ge.Iterate), ge.Image)
-		}
-		if err != nil {
-			return err
-		}
-		for i, lab := range y {
-			ac, probs := nn.Softmax(adv[i*k : (i+1)*k])
-			dmax := 0.0
-			for j := range size {
-				dmax = max(dmax, float64(abs32(xa.Data[i*size+j]-x.Data[i*size+j])))
-			}
-			robust += b2i(ok[i])
-			lastRight += b2i(ac == lab)
-			line := map[string]any{"index": lo + i, "label": lab, "clean": clean[i], "adversarial": ac, "robust": ok[i], "confidence": probs[ac], "linf": dmax}
-			if err := enc.Encode(line); err != nil {
-				return err
-			}
-		}
+	n, cleanRight, robust, lastRight := 0, 0, 0, 0
+	err = eval.AttackImages(m, test, a, *limit, *batch, cm.Locate, func(r eval.ImageAttack) error {
+		n++
+		cleanRight += b2i(r.Clean == r.Label)
+		robust += b2i(r.Robust)
+		lastRight += b2i(r.Adversarial == r.Label)
+		return enc.Encode(r)
+	})
+	if err != nil {
+		return err
 	}
 	pct := func(v int) float64 { return 100 * float64(v) / float64(n) }
 	fmt.Fprintf(os.Stderr, "%s PGD-%d, eps %.4g, clean start with p = %.2g: %d of %d images classified right clean and at every iterate (%.2f%%); clean %.2f%%, at the last iterate alone %.2f%%\n",
@@ -167,30 +100,6 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func abs32(v float32) float32 {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
-// BenchResult is what bench prints: images per second of each workload
-// on synthetic input.
-type BenchResult struct {
-	Model   string `json:"model"`
-	Batch   int    `json:"batch"`
-	Threads int    `json:"threads"`
-	ISA     string `json:"isa"`
-	// Inference is a forward pass with running statistics; TrainStep a
-	// training forward, softmax cross-entropy, full backward and SGD
-	// update; AttackStep one PGD step (forward and input gradient);
-	// AdvTrainStep ten attack steps and a training step.
-	Inference    float64 `json:"inference"`
-	TrainStep    float64 `json:"train_step"`
-	AttackStep   float64 `json:"attack_step"`
-	AdvTrainStep float64 `json:"adv_train_step_pgd10"`
 }
 
 // benchOptions are the settings of the bench command.
@@ -230,10 +139,11 @@ Flags:
 }
 
 // Bench is the bench command: images/s of inference, a training step, a
-// PGD attack step and a PGD-10 adversarial training step, for a model of
-// spec s built by f (with s nil, the spec is the first argument).
-func Bench(f Factory, s *spec.Spec, args []string) error {
+// PGD attack step and a PGD-10 adversarial training step (train.Bench)
+// of a spec's model (the positional SPEC file, or the spec compiled in).
+func (cm Commands) Bench(args []string) error {
 	fs, o := benchFlags()
+	s := cm.Spec
 	fs.Usage = func() {
 		synopsis := filepath.Base(os.Args[0]) + " bench"
 		if s == nil {
@@ -245,7 +155,7 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	if err != nil {
 		return err
 	}
-	if pos, err = compiledSpecArg("bench", s, pos); err != nil {
+	if pos, err = cm.compiledSpecArg("bench", pos); err != nil {
 		return err
 	}
 	if s == nil {
@@ -261,64 +171,23 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 	if o.batch < 1 || o.threads < 1 {
 		return Badf("bench: --batch and --threads must be >= 1")
 	}
-	if err := CheckMemory(s, o.batch); err != nil {
-		return err
+	if err := train.CheckMemory(s, o.batch, 0); err != nil {
+		return MarkInput(err)
 	}
 	runtime.GOMAXPROCS(o.threads)
 	kernels.SetThreads(o.threads)
-	m, err := f(s, 1)
+	m, err := cm.New(s, 1)
 	if err != nil {
-		return err
+		return Bad(err)
 	}
 	isa, err := kernels.Select()
 	if err != nil {
 		return err
 	}
-	s = m.Spec()
-	r := BenchResult{Model: s.Model, Batch: o.batch, Threads: o.threads, ISA: string(isa)}
-	d := data.Synthetic(o.batch, s.Input[0], s.Input[1], s.Input[2], s.Classes, 1)
-	x := nn.NewTensor(o.batch, s.Input[0], s.Input[1], s.Input[2])
-	y := make([]int, o.batch)
-	idx := make([]int, o.batch)
-	for i := range idx {
-		idx[i] = i
-	}
-	d.Batch(idx, x.Data, y)
-	k := s.Classes
-	dl := nn.NewTensor(o.batch, k)
-	opt := train.NewSGD(m.Params(), 0.9, 5e-4, true)
-	trainStep := func(x *nn.Tensor) {
-		logits := m.Forward(x, nn.Mode{Norm: nn.BatchStats, UpdateStats: true, Split: o.batch})
-		ref.SoftmaxCrossEntropy(o.batch, k, logits.Data, y, 0, dl.Data)
-		m.Backward(dl, nn.AllGrads)
-		opt.Step(m.Params(), 0.05, func(*nn.Param) bool { return true })
-	}
-	c := pgd.Config{Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 10, Loss: pgd.Untargeted, Norm: nn.RunningStats}
-	a := pgd.New(c, rand.New(rand.NewPCG(1, 2)))
-	xa := a.Start(x)
-	work := []struct {
-		name string
-		dst  *float64
-		run  func()
-	}{
-		{"inference", &r.Inference, func() { m.Forward(x, nn.Mode{Norm: nn.RunningStats, InputOnly: true}) }},
-		{"train_step", &r.TrainStep, func() { trainStep(x) }},
-		{"attack_step", &r.AttackStep, func() { a.Step(m, xa, y, c.EffectiveStep()) }},
-		{"adv_train_step_pgd10", &r.AdvTrainStep, func() {
-			adv, _ := a.Attack(m, x, y, k)
-			trainStep(adv)
-		}},
-	}
-	for _, w := range work {
-		w.run() // warm-up
-		start, iters := time.Now(), 0
-		for iters < 2 || time.Since(start) < o.minTime {
-			w.run()
-			iters++
-		}
-		*w.dst = float64(iters*o.batch) / time.Since(start).Seconds()
-		fmt.Fprintf(os.Stderr, "%s: %-22s %9.1f img/s (%d iterations)\n", s.Model, w.name, *w.dst, iters)
-	}
+	r := train.Bench(m, o.batch, o.minTime, func(workload string, perSecond float64, iters int) {
+		fmt.Fprintf(os.Stderr, "%s: %-22s %9.1f img/s (%d iterations)\n", s.Model, workload, perSecond, iters)
+	})
+	r.Threads, r.ISA = o.threads, string(isa)
 	if o.asJSON {
 		return json.NewEncoder(os.Stdout).Encode(r)
 	}
@@ -326,83 +195,35 @@ func Bench(f Factory, s *spec.Spec, args []string) error {
 }
 
 // Predict is the predict command: the class of each PNG image under a
-// checkpoint's weights, or, if trained is not nil and the first argument
-// is an image, under the weights trained returns (embedded ones).
-func Predict(f Factory, trained func() (nn.Model, error), args []string) error {
+// checkpoint's weights, or, if the weights are compiled in (cm.Trained)
+// and the first argument is an image, under those.
+func (cm Commands) Predict(args []string) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
 	}
 	var m nn.Model
-	if len(pos) > 0 && trained != nil && strings.HasSuffix(strings.ToLower(pos[0]), ".png") {
-		if m, err = trained(); err != nil {
+	if len(pos) > 0 && cm.Trained != nil && strings.HasSuffix(strings.ToLower(pos[0]), ".png") {
+		if m, err = cm.Trained(); err != nil {
 			return err
 		}
 	} else {
 		if len(pos) < 2 {
 			return Badf("predict: want a RUN folder or checkpoint and one or more PNG images")
 		}
-		if m, _, _, err = LoadModel(f, pos[0]); err != nil {
-			return err
+		if m, _, _, err = train.LoadModel(cm.New, pos[0], 0); err != nil {
+			return MarkInput(err)
 		}
 		pos = pos[1:]
 	}
 	for _, path := range pos {
-		img, err := ReadImage(path, m.Spec().Input)
+		img, err := data.ReadImage(path, m.Spec().Input)
 		if err != nil {
 			return Bad(err)
 		}
-		class, probs := Classify(m, img)
+		class, probs := eval.Classify(m, img)
 		fmt.Printf("%s: class %d (p = %.4f)\n", path, class, probs[class])
 	}
 	return nil
-}
-
-// Classify runs one image (C×H×W pixels in [0,1]) through m in inference
-// mode and returns its class and the softmax probabilities. It runs
-// m.Forward, so it is not safe for concurrent use on one m (a compiled
-// model's Predict is).
-func Classify(m nn.Model, img []float32) (int, []float32) {
-	var buf []float32
-	classes, probs := nn.PredictBatch(m, [][]float32{img}, 1, &buf)
-	return classes[0], probs[0]
-}
-
-// ReadImage reads a PNG image of the input size shape (channels,
-// height, width) as pixels in [0,1], channel-major: gray for one
-// channel, RGB for three.
-func ReadImage(path string, shape [3]int) ([]float32, error) {
-	r, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	img, _, err := image.Decode(r)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	c, h, w := shape[0], shape[1], shape[2]
-	b := img.Bounds()
-	if b.Dx() != w || b.Dy() != h {
-		return nil, fmt.Errorf("%s: image is %dx%d, the model takes %dx%d", path, b.Dx(), b.Dy(), w, h)
-	}
-	if c != 1 && c != 3 {
-		return nil, fmt.Errorf("%s: the model takes %d channels; PNG input gives 1 or 3", path, c)
-	}
-	out := make([]float32, c*h*w)
-	for yy := range h {
-		for xx := range w {
-			r16, g16, b16, _ := img.At(b.Min.X+xx, b.Min.Y+yy).RGBA()
-			rgb := [3]float32{float32(r16) / 65535, float32(g16) / 65535, float32(b16) / 65535}
-			if c == 1 {
-				out[yy*w+xx] = 0.299*rgb[0] + 0.587*rgb[1] + 0.114*rgb[2]
-				continue
-			}
-			for ch := range 3 {
-				out[(ch*h+yy)*w+xx] = rgb[ch]
-			}
-		}
-	}
-	return out, nil
 }

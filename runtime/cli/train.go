@@ -10,9 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
@@ -64,7 +62,7 @@ func AttackFlags(fs *flag.FlagSet, c *pgd.Config, more *[]pgd.Loss) func() error
 		for i, name := range names {
 			l, err := pgd.ParseLoss(strings.TrimSpace(name))
 			if err != nil {
-				return Badf("--attack: %v", err)
+				return Badf("--attack: %w", err)
 			}
 			if seen[l] {
 				return Badf("--attack %q: %s twice", *loss, l)
@@ -86,11 +84,6 @@ func AttackFlags(fs *flag.FlagSet, c *pgd.Config, more *[]pgd.Loss) func() error
 		}
 		return nil
 	}
-}
-
-// PaperAttack is the paper's attacker: targeted, ε = 16/255, step 1/255.
-func PaperAttack() pgd.Config {
-	return pgd.Config{Eps: 16.0 / 255, Step: 1.0 / 255, Steps: 30, Loss: pgd.Targeted, CleanStart: 0.2}
 }
 
 // TrainFlags registers the trainer's flags; the returned function
@@ -117,10 +110,9 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 	fs.Var(fraction{&c.EpsWarmup}, "eps-warmup", "epochs over which the attack's eps (and step) ramp up from 0")
 	fs.StringVar(&c.Init, "init", c.Init, "start from the weights of this checkpoint (or RUN folder)")
 	finishAttack := AttackFlags(fs, &c.Attack, nil)
-	MemoryFlag(fs)
 	return func() error {
 		if c.Init != "" {
-			c.Init = CheckpointPath(c.Init)
+			c.Init = train.CheckpointPath(c.Init)
 		}
 		if err := finishAttack(); err != nil {
 			return err
@@ -133,7 +125,7 @@ func TrainFlags(fs *flag.FlagSet, c *train.Config) func() error {
 		})
 		var err error
 		if c.DecayEpochs, err = parseDecay(*decay); err != nil {
-			return Badf("--decay: %v", err)
+			return Badf("--decay: %w", err)
 		}
 		c.Adversarial = c.Attack.Steps > 0
 		return Bad(c.Validate())
@@ -150,25 +142,25 @@ func parseDecay(s string) ([]float64, error) {
 	for _, f := range strings.Split(s, ",") {
 		v, err := pgd.ParseFraction(f)
 		if err != nil {
-			return nil, fmt.Errorf("bad epoch %q in %q: %v", f, s, err)
+			return nil, fmt.Errorf("bad epoch %q in %q: %w", f, s, err)
 		}
 		epochs = append(epochs, v)
 	}
 	return epochs, nil
 }
 
-// Train is the train command: it trains a model of spec s built by f
-// (with s nil, the spec is the first positional argument).
-func Train(f Factory, s *spec.Spec, args []string) error { return trainCommand(f, s, args, false) }
+// Train is the train command: it trains a model of a spec (the
+// positional SPEC file, or the spec compiled in).
+func (cm Commands) Train(args []string) error { return cm.train(args, false) }
 
 // FinetuneNorm is the finetune-norm command: it trains only the norm
 // layers (affine parameters and running statistics) of a checkpoint's
 // model, on clean images unless --attack-steps is set.
-func FinetuneNorm(f Factory, args []string) error { return trainCommand(f, nil, args, true) }
+func (cm Commands) FinetuneNorm(args []string) error { return cm.train(args, true) }
 
-// trainCommand is train, or with finetune, finetune-norm, whose
-// positional argument is a run or checkpoint rather than a spec.
-func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
+// train is train, or with finetune, finetune-norm, whose positional
+// argument is a run or checkpoint rather than a spec.
+func (cm Commands) train(args []string, finetune bool) error {
 	name := "train"
 	if finetune {
 		name = "finetune-norm"
@@ -176,27 +168,29 @@ func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c := train.Defaults(128)
 	c.Data = "mnist"
-	c.Attack = PaperAttack()
+	c.Attack = pgd.Paper()
 	if finetune {
 		c.Attack.Steps, c.Data = 0, ""
 	}
 	finish := TrainFlags(fs, &c)
+	memory := MemoryFlag(fs)
 	out := fs.String("out", "", "run folder: config.json, metrics.jsonl, checkpoints/")
-	fs.DurationVar(&CheckpointEvery, "checkpoint-every", CheckpointEvery, "also checkpoint within an epoch this often (0: at epoch ends only)")
+	every := fs.Duration("checkpoint-every", train.DefaultCheckpointEvery, "also checkpoint within an epoch this often (0: at epoch ends only)")
 	testLimit := fs.Int("test-limit", 1000, "test images for the clean accuracy after each epoch (0: none)")
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if pos, err = compiledSpecArg(name, s, pos); err != nil {
-		return err
-	}
-	want, what := 0, ""
-	switch {
-	case finetune:
-		want, what = 1, "RUN folder or checkpoint"
-	case s == nil:
-		want, what = 1, "SPEC file"
+	var s *spec.Spec // the spec to train; a checkpoint's for finetune-norm
+	want, what := 1, "RUN folder or checkpoint"
+	if !finetune {
+		if pos, err = cm.compiledSpecArg(name, pos); err != nil {
+			return err
+		}
+		s, want, what = cm.Spec, 1, "SPEC file"
+		if s != nil {
+			want = 0
+		}
 	}
 	if len(pos) != want {
 		if want == 1 {
@@ -210,14 +204,14 @@ func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
 	if *testLimit < 0 {
 		return Badf("%s: --test-limit %d: want >= 0 (0: no test accuracy)", name, *testLimit)
 	}
-	if CheckpointEvery < 0 {
-		return Badf("%s: --checkpoint-every %v: want >= 0 (0: at epoch ends only)", name, CheckpointEvery)
+	if *every < 0 {
+		return Badf("%s: --checkpoint-every %v: want >= 0 (0: at epoch ends only)", name, *every)
 	}
 	if finetune {
 		// LoadModel also refuses weights that are not finite.
-		m, meta, path, err := LoadModel(f, pos[0])
+		m, meta, path, err := train.LoadModel(cm.New, pos[0], *memory)
 		if err != nil {
-			return err
+			return MarkInput(err)
 		}
 		s = m.Spec()
 		c.Init, c.NormOnly = path, true
@@ -233,105 +227,50 @@ func trainCommand(f Factory, s *spec.Spec, args []string, finetune bool) error {
 			return Bad(err)
 		}
 	}
-	_, err = TrainSpec(f, s, c, *out, *testLimit)
-	return err
-}
-
-// CheckpointEvery is how often a run checkpoints within an epoch.
-var CheckpointEvery = 10 * time.Minute
-
-// TrainSpec trains (or resumes) a run of the spec and returns its model.
-// Ctrl-C (or SIGTERM) checkpoints where the run stands and stops it.
-func TrainSpec(f Factory, s *spec.Spec, c train.Config, dir string, testLimit int) (nn.Model, error) {
-	if err := CheckMemory(s, stepImages(c)); err != nil {
-		return nil, err
-	}
-	m, err := f(s, c.Seed)
-	if err != nil {
-		return nil, Bad(err)
-	}
-	trainSet, err := data.Load(c.Data, "train")
-	if err != nil {
-		return nil, Bad(err)
-	}
-	if err := Compatible(s, trainSet); err != nil {
-		return nil, err
-	}
-	r := &train.Run{Dir: dir, Config: c, Model: m, Data: trainSet, CheckpointEvery: CheckpointEvery}
-	if testLimit > 0 {
-		if r.Test, err = data.Load(c.Data, "test"); err != nil {
-			return nil, Bad(err)
-		}
-		if err := Compatible(s, trainSet, r.Test); err != nil {
-			return nil, err
-		}
-		r.TestLimit = testLimit
-	}
-	if err := r.Start(); err != nil {
-		return nil, runError(err)
-	}
-	defer r.Close()
-	ctx, stop := Interruptible("train", "checkpointing where the run stands")
+	ctx, stop := Interruptible(name, "checkpointing where the run stands")
 	defer stop()
-	if err := r.Train(ctx); err != nil {
-		if errors.Is(err, train.ErrNonFinite) {
-			return nil, fmt.Errorf("training stopped: %w", err)
-		}
-		return nil, runError(err)
-	}
-	fmt.Fprintf(os.Stderr, "checkpoint: %s\n", r.CheckpointPath())
-	return m, nil
+	_, err = train.RunSpec(ctx, cm.New, s, c, *out, train.Options{TestLimit: *testLimit, CheckpointEvery: *every, Memory: *memory})
+	return MarkInput(err)
 }
+
+// interruptions are the signals that Interruptible catches.
+var interruptions = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
 // Interruptible returns a context that Ctrl-C (SIGINT), SIGTERM or
-// SIGHUP cancels, saying on stderr "PROG: interrupted: DOING (again: quit
-// at once)". After that first signal the default action of SIGINT and
-// SIGTERM is back, so a second one ends the process whatever it is doing;
-// SIGHUP is ignored from then on: it is how a model binary learns that
-// netc died (its parent-death signal, which the kernel may send several
-// times), not a second request.
+// SIGHUP (the terminal closed) cancels, saying on stderr "PROG:
+// interrupted: DOING (again: quit at once)"; its cause names the signal.
+// By the time the context is done the signals' default action is back,
+// so a second one ends the process whatever it is doing. The returned
+// function cancels the context too and gives the signals their default
+// action back.
 func Interruptible(prog, doing string) (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	context.AfterFunc(ctx, func() {
-		signalled := context.Cause(ctx) != context.Canceled // not the deferred stop
-		if signalled {
-			signal.Ignore(syscall.SIGHUP)
-		}
-		stop()
-		if signalled {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	caught, released := make(chan os.Signal, 1), make(chan struct{})
+	signal.Notify(caught, interruptions...)
+	go func() {
+		defer close(released)
+		select {
+		case sig := <-caught:
+			signal.Stop(caught)
 			fmt.Fprintf(os.Stderr, "\n%s: interrupted: %s (again: quit at once)\n", prog, doing)
+			cancel(fmt.Errorf("%v signal received", sig))
+		case <-ctx.Done():
+			signal.Stop(caught)
 		}
-	})
-	return ctx, stop
+	}()
+	return ctx, func() {
+		cancel(context.Canceled)
+		<-released
+	}
 }
 
-// runError marks a training run's error about its input (train.InputError:
-// settings, checkpoint content, a folder in use) as bad input; others
-// (mkdir, write, fsync failures) stay runtime failures.
-func runError(err error) error {
+// MarkInput marks an error of the library about its input
+// (train.InputError: settings, a checkpoint's content, a spec or data
+// that do not fit, a folder in use) as bad input; others (mkdir, write,
+// fsync failures, non-finite values) stay runtime failures.
+func MarkInput(err error) error {
 	if errors.As(err, new(*train.InputError)) {
 		return Bad(err)
 	}
 	return err
-}
-
-// Compatible checks that data sets fit a spec: images of its input
-// shape, exactly its number of classes (the loss and the accuracy count
-// the spec's logits, one per class of the data), and, for the splits of
-// one data set, the same classes (see data.SameClasses).
-func Compatible(s *spec.Spec, sets ...*data.Dataset) error {
-	for i, d := range sets {
-		if d.C != s.Input[0] || d.H != s.Input[1] || d.W != s.Input[2] {
-			return Badf("%s: images are %dx%dx%d but %s expects input %d %d %d", d, d.C, d.H, d.W, s.File, s.Input[0], s.Input[1], s.Input[2])
-		}
-		if d.Classes != s.Classes {
-			return Badf("%s: %d classes but %s has classes %d; they must be equal", d, d.Classes, s.File, s.Classes)
-		}
-		if i > 0 {
-			if err := data.SameClasses(sets[0], d); err != nil {
-				return Bad(err)
-			}
-		}
-	}
-	return nil
 }

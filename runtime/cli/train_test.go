@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
 )
 
@@ -20,7 +20,7 @@ import (
 func trainFlags(args ...string) (train.Config, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	c := train.Defaults(128)
-	c.Attack = PaperAttack()
+	c.Attack = pgd.Paper()
 	finish := TrainFlags(fs, &c)
 	if _, err := Parse(fs, args); err != nil {
 		return c, err
@@ -60,8 +60,8 @@ func TestFloatFlagsValidated(t *testing.T) {
 		t.Errorf("good flags: %+v, %v", c, err)
 	}
 	for _, cmd := range []func([]string) error{
-		func(a []string) error { return Eval(interpreted, a) },
-		func(a []string) error { return Attack(interpreted, a) },
+		Commands{New: interpreted}.Eval,
+		Commands{New: interpreted}.Attack,
 	} {
 		for _, name := range []string{"eps", "step"} {
 			for _, v := range []string{"NaN", "-1", "1e39", map[string]string{"eps": "2", "step": "Inf"}[name]} {
@@ -78,9 +78,8 @@ func TestFloatFlagsValidated(t *testing.T) {
 // refuse negative values as bad input naming the flag (they meant "none"
 // without a word).
 func TestNegativeTrainCounts(t *testing.T) {
-	defer func(d time.Duration) { CheckpointEvery = d }(CheckpointEvery)
 	for _, args := range [][]string{{"--test-limit", "-5"}, {"--checkpoint-every", "-1s"}} {
-		err := Train(interpreted, nil, append([]string{"../../specs/mnist-resnet.spec", "--out", t.TempDir(), "--data", "imagefolder:/nonexistent"}, args...))
+		err := Commands{New: interpreted}.Train(append([]string{"../../specs/mnist-resnet.spec", "--out", t.TempDir(), "--data", "imagefolder:/nonexistent"}, args...))
 		if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: %v, want bad input naming the flag", args, err)
 		}
@@ -97,12 +96,16 @@ func TestTrainErrorStatus(t *testing.T) {
 	}
 	c := train.Defaults(32)
 	c.Data, c.Limit = "mnist", 64
+	trainOut := func(out string) error {
+		return Commands{New: interpreted}.Train([]string{"../../specs/mnist-resnet.spec", "--out", out, "--data", "mnist", "--limit", "64",
+			"--batch", "32", "--attack-steps", "0", "--test-limit", "0"})
+	}
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, out := range []string{"/dev/null/x", file} {
-		_, err := TrainSpec(interpreted, s, c, out, 0)
+		err := trainOut(out)
 		if err == nil || errors.As(err, new(BadInput)) {
 			t.Errorf("--out %s: %v, want a runtime failure (exit 1)", out, err)
 		}
@@ -118,7 +121,7 @@ func TestTrainErrorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer holder.Close()
-	_, err = TrainSpec(interpreted, s, c, dir, 0)
+	err = trainOut(dir)
 	if !errors.As(err, new(BadInput)) || !strings.Contains(err.Error(), "process "+strconv.Itoa(os.Getpid())) {
 		t.Errorf("a held run folder: %v, want bad input naming PID %d", err, os.Getpid())
 	}

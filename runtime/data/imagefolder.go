@@ -235,7 +235,7 @@ func tarEntries(name, split string, withData bool) ([]entry, error) {
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		defer zr.Close()
 		r = zr
@@ -255,7 +255,7 @@ func tarEntries(name, split string, withData bool) ([]entry, error) {
 			case err == io.ErrUnexpectedEOF:
 				err = fmt.Errorf("archive is truncated")
 			}
-			return nil, fmt.Errorf("%s: %v", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		seen = true
 		clean := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
@@ -284,7 +284,7 @@ func tarEntries(name, split string, withData bool) ([]entry, error) {
 				if err == io.ErrUnexpectedEOF {
 					err = fmt.Errorf("archive is truncated")
 				}
-				return nil, fmt.Errorf("%s: entry %s: %v", name, hdr.Name, err)
+				return nil, fmt.Errorf("%s: entry %s: %w", name, hdr.Name, err)
 			}
 		}
 		e := entry{name: clean, data: b}
@@ -446,7 +446,7 @@ func readEntry(root string, e entry) ([]byte, error) {
 func imageSize(root string, e entry, b []byte) (image.Point, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return image.Point{}, fmt.Errorf("%s: entry %s: bad image: %v", root, e.name, err)
+		return image.Point{}, fmt.Errorf("%s: entry %s: bad image: %w", root, e.name, err)
 	}
 	if w, h := cfg.Width, cfg.Height; w <= 0 || h <= 0 || w > maxSide || h > maxSide {
 		return image.Point{}, fmt.Errorf("%s: entry %s: image size %dx%d is outside 1x1 to %dx%d", root, e.name, w, h, maxSide, maxSide)
@@ -470,7 +470,7 @@ func decodeEntry(root string, e entry, size image.Point) (image.Image, error) {
 	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: entry %s: bad image: %v", root, e.name, err)
+		return nil, fmt.Errorf("%s: entry %s: bad image: %w", root, e.name, err)
 	}
 	if img.Bounds().Size() != got {
 		return nil, fmt.Errorf("%s: entry %s: decoded size differs from header", root, e.name)

@@ -107,7 +107,7 @@ func readIDX(name string, r io.Reader, ndim int) (dims []int, data []byte, err e
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("mnist: %s: %v", name, err)
+			return nil, nil, fmt.Errorf("mnist: %s: %w", name, err)
 		}
 		defer zr.Close()
 		r = zr
@@ -116,7 +116,7 @@ func readIDX(name string, r io.Reader, ndim int) (dims []int, data []byte, err e
 	}
 	var head [4]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
-		return nil, nil, fmt.Errorf("mnist: %s: reading magic number: %v", name, eofIsTruncated(err))
+		return nil, nil, fmt.Errorf("mnist: %s: reading magic number: %w", name, eofIsTruncated(err))
 	}
 	want := uint32(0x0800 | ndim)
 	if got := binary.BigEndian.Uint32(head[:]); got != want {
@@ -124,7 +124,7 @@ func readIDX(name string, r io.Reader, ndim int) (dims []int, data []byte, err e
 	}
 	size := make([]byte, 4*ndim)
 	if _, err := io.ReadFull(r, size); err != nil {
-		return nil, nil, fmt.Errorf("mnist: %s: reading dimensions: %v", name, eofIsTruncated(err))
+		return nil, nil, fmt.Errorf("mnist: %s: reading dimensions: %w", name, eofIsTruncated(err))
 	}
 	n := int64(1)
 	for i := range ndim {
@@ -141,7 +141,7 @@ func readIDX(name string, r io.Reader, ndim int) (dims []int, data []byte, err e
 	var buf bytes.Buffer
 	buf.Grow(int(min(n+1, 1<<20)))
 	if _, err := buf.ReadFrom(io.LimitReader(r, n+1)); err != nil {
-		return nil, nil, fmt.Errorf("mnist: %s: %v", name, eofIsTruncated(err))
+		return nil, nil, fmt.Errorf("mnist: %s: %w", name, eofIsTruncated(err))
 	}
 	switch got := int64(buf.Len()); {
 	case got < n:

@@ -138,6 +138,34 @@ func (e *NonFiniteError) Error() string {
 	return msg
 }
 
+// locate completes e, the error for image i of a batch whose input is
+// xi (nil: the backward pass made the value), with the layer whose output
+// is first not finite, which locator (if not nil) finds by running the
+// image alone through m in mode, and returns it.
+func locate(locator Locator, m nn.Model, mode nn.Mode, e *NonFiniteError, xi *nn.Tensor, i int) *NonFiniteError {
+	switch {
+	case xi == nil:
+		e.Layer = "the forward pass was finite: the backward pass made it"
+		return e
+	case locator == nil:
+		e.Layer = "netc eval names the first layer whose output is not finite"
+		return e
+	}
+	shape := slices.Clone(xi.Shape)
+	shape[0] = 1
+	size := 1
+	for _, n := range shape[1:] {
+		size *= n
+	}
+	one := &nn.Tensor{Shape: shape, Data: slices.Clone(xi.Data[i*size : (i+1)*size])}
+	layer, err := locator(m, one, mode)
+	if err != nil {
+		layer = fmt.Sprintf("the first layer whose output is not finite is unknown: %v", err)
+	}
+	e.Layer = layer
+	return e
+}
+
 // InterruptedError is an evaluation stopped by its context: it wraps
 // the context's error (context.Canceled, context.DeadlineExceeded).
 type InterruptedError struct {
@@ -255,27 +283,8 @@ func RunContext(ctx context.Context, m nn.Model, d *data.Dataset, c Config) (*Re
 		}
 		x := &nn.Tensor{Shape: []int{b, d.C, d.H, d.W}, Data: x0.Data[:b*d.C*d.H*d.W]}
 		d.Batch(idx[:b], x.Data, y[:b])
-		// nonFinite is the error for a NaN or an infinity in what of
-		// image i of the batch at input xi (nil: a backward pass, no
-		// layer output to look at).
 		nonFinite := func(what, pass string, i int, xi *nn.Tensor) error {
-			e := &NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, lo + b - 1}, Pass: pass, What: what}
-			switch {
-			case xi == nil:
-				e.Layer = "the forward pass was finite: the backward pass made it"
-				return e
-			case c.Locate == nil:
-				e.Layer = "netc eval --interp names the first layer whose output is not finite"
-				return e
-			}
-			size := d.C * d.H * d.W
-			one := &nn.Tensor{Shape: []int{1, d.C, d.H, d.W}, Data: slices.Clone(xi.Data[i*size : (i+1)*size])}
-			layer, err := c.Locate(m, one, inference)
-			if err != nil {
-				layer = fmt.Sprintf("the first layer whose output is not finite is unknown: %v", err)
-			}
-			e.Layer = layer
-			return e
+			return locate(c.Locate, m, inference, &NonFiniteError{Model: m.Spec().Model, Image: lo + i, Batch: [2]int{lo, lo + b - 1}, Pass: pass, What: what}, xi, i)
 		}
 		logits := m.Forward(x, inference)
 		nc := logits.Shape[1]

@@ -187,7 +187,7 @@ func TestNonFiniteModelsAreNotScored(t *testing.T) {
 	}
 	m.inf = 0.4 // the clean image of pixel 128 already
 	_, err = Run(m, d, Config{Attack: att, Iters: []int{1}, Batch: 2, Quiet: true})
-	if !errors.As(err, &bad) || bad.Pass != "the clean pass" || bad.Image != 1 || !strings.Contains(err.Error(), "--interp") {
+	if !errors.As(err, &bad) || bad.Pass != "the clean pass" || bad.Image != 1 || !strings.Contains(err.Error(), "netc eval names the first layer") {
 		t.Errorf("infinite clean logits: %v", err)
 	}
 }

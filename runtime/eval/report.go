@@ -75,7 +75,7 @@ func DecodeReport(where string, b []byte) (*Report, error) {
 		Stats    json.RawMessage `json:"layers"`
 	}
 	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("%s: %v", where, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	switch {
 	case probe.Stats != nil:
@@ -87,10 +87,10 @@ func DecodeReport(where string, b []byte) (*Report, error) {
 	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %v", where, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if err := r.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %v", where, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return &r, nil
 }
@@ -107,7 +107,7 @@ func (r *Report) validate() error {
 	}
 	for i, a := range r.Attacks {
 		if _, err := pgd.ParseLoss(a.Attack); err != nil {
-			return fmt.Errorf("attack %d: %v", i+1, err)
+			return fmt.Errorf("attack %d: %w", i+1, err)
 		}
 		if len(a.Curve) == 0 {
 			return fmt.Errorf("%s attack: no PGD curve", a.Attack)

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"os"
 	"slices"
 )
 
@@ -16,16 +15,28 @@ const (
 	AVX512  ISA = "avx512"  // AVX-512F, 32 zmm registers
 )
 
-// Select returns the ISA the kernels use: NETC_ISA if set (an error if
-// this CPU or build lacks it), else the fastest available.
+// preferred is the ISA that Prefer set for the process; "" is the
+// fastest available.
+var preferred ISA
+
+// Prefer sets the ISA that Select returns, for the whole process: want,
+// which this CPU and build must offer (see Available), or "" for the
+// fastest. Call it once at start-up, before any model is built: models
+// pick their kernels when they are built.
+func Prefer(want ISA) error {
+	if have := Available(); want != "" && !slices.Contains(have, want) {
+		return fmt.Errorf("%q is not available: this CPU and build offer %v", string(want), have)
+	}
+	preferred = want
+	return nil
+}
+
+// Select returns the ISA the kernels use: the one Prefer set, else the
+// fastest available. Its error is always nil since Prefer validates.
 func Select() (ISA, error) {
+	if preferred != "" {
+		return preferred, nil
+	}
 	have := Available()
-	want := ISA(os.Getenv("NETC_ISA"))
-	if want == "" {
-		return have[len(have)-1], nil
-	}
-	if !slices.Contains(have, want) {
-		return "", fmt.Errorf("NETC_ISA=%s: this CPU and build offer %v", want, have)
-	}
-	return want, nil
+	return have[len(have)-1], nil
 }

@@ -76,13 +76,24 @@ func TestFMAPeakRunsOnEveryAvailableISA(t *testing.T) {
 	}
 }
 
-func TestSelectHonorsNETC_ISA(t *testing.T) {
-	t.Setenv("NETC_ISA", "generic")
-	if isa, err := Select(); err != nil || isa != Generic {
-		t.Errorf("NETC_ISA=generic: %v, %v", isa, err)
+// TestPrefer: Select returns the ISA that Prefer set, the fastest for
+// "", and Prefer refuses an ISA this CPU and build lack, naming it.
+func TestPrefer(t *testing.T) {
+	defer Prefer("")
+	if err := Prefer(Generic); err != nil {
+		t.Fatal(err)
 	}
-	t.Setenv("NETC_ISA", "sse1")
-	if _, err := Select(); err == nil {
-		t.Error("NETC_ISA=sse1 accepted")
+	if isa, err := Select(); err != nil || isa != Generic {
+		t.Errorf("Prefer(generic): Select() = %v, %v", isa, err)
+	}
+	if err := Prefer("sse1"); err == nil || !strings.Contains(err.Error(), "sse1") {
+		t.Errorf("Prefer(sse1): %v, want an error naming it", err)
+	}
+	if isa, _ := Select(); isa != Generic {
+		t.Errorf("a refused Prefer changed the choice to %v", isa)
+	}
+	Prefer("")
+	if have := Available(); func() ISA { isa, _ := Select(); return isa }() != have[len(have)-1] {
+		t.Errorf(`Prefer(""): Select() is not the fastest of %v`, have)
 	}
 }

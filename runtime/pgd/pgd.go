@@ -70,6 +70,12 @@ type Config struct {
 	Branch nn.Branch
 }
 
+// Paper is the paper's attacker (IAT's): targeted, ε = 16/255, step
+// 1/255, 30 steps, a clean start with probability 0.2 in training.
+func Paper() Config {
+	return Config{Eps: 16.0 / 255, Step: 1.0 / 255, Steps: 30, Loss: Targeted, CleanStart: 0.2}
+}
+
 // EffectiveStep is max(Step, Eps/Steps).
 func (c Config) EffectiveStep() float64 {
 	if c.Steps == 0 {

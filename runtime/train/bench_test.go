@@ -2,10 +2,12 @@ package train
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/netc/netc/runtime/data"
 	"github.com/netc/netc/runtime/interp"
+	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/spec"
 	"github.com/netc/netc/specs"
@@ -18,6 +20,10 @@ import (
 // profile it with -cpuprofile. NETC_ISA and NETC_INTERP=gemm choose the
 // kernels, to compare.
 func BenchmarkAdversarialStep(b *testing.B) {
+	if err := kernels.Prefer(kernels.ISA(os.Getenv("NETC_ISA"))); err != nil {
+		b.Fatalf("NETC_ISA: %v", err)
+	}
+	defer kernels.Prefer("")
 	src, err := specs.FS.ReadFile("resnet20-cifar.spec")
 	if err != nil {
 		b.Fatal(err)

@@ -122,7 +122,7 @@ func checkConfigFile(dir string, c Config) error {
 	}
 	var had Config
 	if err := json.Unmarshal(b, &had); err != nil {
-		return &InputError{fmt.Errorf("%s: %v: it is the run's settings; restore it, or delete it to resume with the checkpoint's", path, err)}
+		return &InputError{fmt.Errorf("%s: %w: it is the run's settings; restore it, or delete it to resume with the checkpoint's", path, err)}
 	}
 	if d := configDiff(had, c); d != "" {
 		return &InputError{fmt.Errorf("%s holds a run with other settings (%s); resume it with the same flags (only --epochs may change) or use another --out", path, d)}

@@ -287,7 +287,7 @@ func (r *Run) start() error {
 			return err
 		}
 		if err := CheckFinite(r.Model, nil); err != nil {
-			return &InputError{fmt.Errorf("--init %s: %v", r.Config.Init, err)}
+			return &InputError{fmt.Errorf("--init %s: %w", r.Config.Init, err)}
 		}
 		r.logf("starting from the weights of %s", r.Config.Init)
 	}
