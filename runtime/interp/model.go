@@ -70,20 +70,9 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 		})
 	}
 	for _, nd := range g.NormLayers() {
-		if nd.Norm.Kind == spec.GN {
-			continue
-		}
-		branches := []nn.Branch{nn.Clean}
-		if nd.Norm.Kind == spec.MBN && nd.Norm.Share != spec.ShareStats {
-			branches = append(branches, nn.Adv)
-		}
-		for _, br := range branches {
-			name := nd.Name
-			if br == nn.Adv {
-				name += ".adv"
-			}
+		for br := range nn.Branch(nd.Norm.StatSets()) {
 			mean, variance := net.Running(nd, br)
-			m.stats = append(m.stats, &nn.NormStats{Name: name, Mean: mean, Var: variance, Momentum: Momentum})
+			m.stats = append(m.stats, &nn.NormStats{Name: compiler.BranchName(nd.Name, int(br)), Mean: mean, Var: variance, Momentum: Momentum})
 			m.bns = append(m.bns, normBranch{nd, br})
 		}
 	}
