@@ -200,3 +200,35 @@ norm mbn stage=stem
 		}
 	}
 }
+
+// TestSameNetwork: specs of one network written differently are the same
+// network; a different widening is not.
+func TestSameNetwork(t *testing.T) {
+	parse := func(src string) *Spec {
+		t.Helper()
+		s, err := Parse("t.spec", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := parse(wide(0, "width 16\nwiden 2"))
+	for _, tt := range []struct {
+		src  string
+		same bool
+	}{
+		{strings.Replace(wide(0, "width 16\nwiden 2\nnorm bn stages=1,2,3"), "model m", "model other", 1), true},
+		{strings.Replace(wide(0, "width 16\nwiden 2"), "depth 28", "stages 4 4 4", 1), true},
+		{wide(0, "width 16\nwiden 4"), false},
+		{wide(0, "width 32"), false},
+		{with(0, "width 16\nwiden 2"), false},
+		{wide(0, "width 16\nwiden 2\nnorm mbn stage=3"), false},
+	} {
+		if got := SameNetwork(a, parse(tt.src)); got != tt.same {
+			t.Errorf("SameNetwork of\n%s\nand\n%s= %v", wide(0, "width 16\nwiden 2"), tt.src, got)
+		}
+	}
+	if !SameNetwork(parse(with(0, "widen 1")), parse(base)) {
+		t.Errorf("widen 1 makes another network")
+	}
+}

@@ -1,6 +1,9 @@
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Pos is a place in a spec file. Line and Col count from 1.
 type Pos struct {
@@ -132,11 +135,11 @@ var blocks = [...]BlockInfo{
 
 // Info is the descriptor of a block kind. It panics, naming the kind, for
 // a kind that has none: no code may guess what an unknown block is.
-func (b Block) Info() *BlockInfo {
+func (b Block) Info() BlockInfo {
 	if b < 0 || int(b) >= len(blocks) {
 		panic(fmt.Sprintf("spec: unknown block kind %d", int(b)))
 	}
-	return &blocks[b]
+	return blocks[b]
 }
 
 // NormKind is a kind of normalization layer. What code needs to know of
@@ -194,11 +197,11 @@ var norms = [...]NormInfo{
 
 // Info is the descriptor of a norm kind. It panics, naming the kind, for
 // a kind that has none: no code may guess what an unknown norm does.
-func (k NormKind) Info() *NormInfo {
+func (k NormKind) Info() NormInfo {
 	if k < 0 || int(k) >= len(norms) {
 		panic(fmt.Sprintf("spec: unknown norm kind %d", int(k)))
 	}
-	return &norms[k]
+	return norms[k]
 }
 
 // Norm is a normalization choice.
@@ -324,7 +327,7 @@ func (k NormKind) String() string {
 }
 
 // Info is the descriptor of the norm's kind.
-func (n Norm) Info() *NormInfo { return n.Kind.Info() }
+func (n Norm) Info() NormInfo { return n.Kind.Info() }
 
 // AffineSets is the number of sets of affine parameters (a scale and a
 // shift per channel) the layer has: one per branch unless the branches
@@ -352,4 +355,21 @@ func (n Norm) StatSets() int {
 		return 1
 	}
 	return d.Branches
+}
+
+// SameNetwork reports whether two specs describe the same network: the
+// same layers with the same shapes and norms, whatever their names, files
+// and the way they wrote it (depth or stages, widen 1 or none, an
+// override or the default).
+func SameNetwork(a, b *Spec) bool {
+	if a.Input != b.Input || !slices.Equal(a.Mean, b.Mean) || !slices.Equal(a.Std, b.Std) || a.Classes != b.Classes ||
+		a.Stem != b.Stem || a.Block != b.Block || !slices.Equal(a.Stages, b.Stages) || a.Width != b.Width || a.Widening() != b.Widening() {
+		return false
+	}
+	for st := range a.Stem.NumStages() + 1 {
+		if a.NormAt(st) != b.NormAt(st) {
+			return false
+		}
+	}
+	return true
 }

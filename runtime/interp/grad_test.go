@@ -196,3 +196,22 @@ func pick(rng *rand.Rand, n, k int) []int {
 	p := rng.Perm(n)
 	return p[:min(k, n)]
 }
+
+// TestUnknownNormFailsLoudly: the reference interpreter panics, naming
+// it, on a norm kind without a descriptor instead of running it as BN.
+func TestUnknownNormFailsLoudly(t *testing.T) {
+	g, err := compiler.Lower(tiny(spec.StemCIFAR, spec.PreAct, spec.Norm{Kind: spec.BN}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New[float64](g, rand.New(rand.NewPCG(1, 2)))
+	for _, nd := range g.NormLayers() {
+		nd.Norm.Kind = 9
+	}
+	defer func() {
+		if r := recover(); r != "spec: unknown norm kind 9" {
+			t.Errorf("Forward with an unknown norm: panic %v", r)
+		}
+	}()
+	m.Forward(make([]float64, g.Nodes[0].Size()), 1, nn.Mode{Norm: nn.BatchStats})
+}
