@@ -385,7 +385,7 @@ func emitBuild(f *jen.File, g *compiler.Graph, sh shapes) {
 			}
 		case compiler.Norm:
 			d := jen.Dict{jen.Id("Kind"): normKind(nd.Norm.Kind), jen.Id("C"): jen.Lit(nd.C), jen.Id("HW"): jen.Lit(nd.H * nd.W)}
-			if nd.Norm.Kind == spec.GN {
+			if nd.Norm.Info().Groups > 0 {
 				d[jen.Id("Groups")] = jen.Lit(nd.Norm.Groups)
 			}
 			if sh := nd.Norm.Share; sh != spec.ShareNothing {

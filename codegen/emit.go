@@ -41,13 +41,18 @@ func field(nd *compiler.Node) string {
 // stageField is the Params field of a stage: 3 -> Layer3.
 func stageField(stage int) string { return fmt.Sprintf("Layer%d", stage) }
 
-// layerPath is the Go expression of node nd's layer: b.Conv1 inside a
-// block function, m.P.Conv1 at top level.
-func layerPath(nd *compiler.Node, inBlock bool) *jen.Statement {
-	if inBlock && nd.InBlock() {
+// layerPath is the Go expression of node nd's layer in a call of block
+// at: b.Conv1 for a layer of that block, m.P.Conv1 at top level, and
+// m.P.Layer1[0].Bn1 for a layer of another block (the stem conv of a
+// pre-activation network folds the first block's norm).
+func layerPath(nd *compiler.Node, at blockKey) *jen.Statement {
+	switch {
+	case !nd.InBlock():
+		return jen.Id("m").Dot("P").Dot(field(nd))
+	case keyOf(nd) == at:
 		return jen.Id("b").Dot(field(nd))
 	}
-	return jen.Id("m").Dot("P").Dot(field(nd))
+	return jen.Id("m").Dot("P").Dot(stageField(nd.Stage)).Index(jen.Lit(nd.Block)).Dot(field(nd))
 }
 
 // segment is a run of calls: one top-level call (blocks empty), or the
@@ -86,7 +91,7 @@ func signature(calls []*compiler.Call) string {
 		st := statementOf(c)
 		fmt.Fprintf(&s, "%s.", st.recv)
 		if st.layer != nil {
-			fmt.Fprintf(&s, "%s.", field(st.layer))
+			fmt.Fprintf(&s, "%s.", layerName(st.layer, c))
 		}
 		s.WriteString(st.method)
 		for _, o := range st.operands {
@@ -96,7 +101,7 @@ func signature(calls []*compiler.Call) string {
 			case o.buf != nil:
 				fmt.Fprintf(&s, " $%d:%d", slot[o.buf], o.buf.Size)
 			case o.layer != nil:
-				s.WriteString(" &" + field(o.layer))
+				s.WriteString(" &" + layerName(o.layer, c))
 			case o.null:
 				s.WriteString(" nil")
 			default:
@@ -106,6 +111,16 @@ func signature(calls []*compiler.Call) string {
 		s.WriteString(";")
 	}
 	return s.String()
+}
+
+// layerName names layer nd in a signature of call c's block: by its
+// field in the block, or in full if it belongs to another block (so that
+// such blocks never share a loop).
+func layerName(nd *compiler.Node, c *compiler.Call) string {
+	if nd.InBlock() && (nd.Stage != c.Stage || nd.Block != c.Block) {
+		return nd.Name
+	}
+	return field(nd)
 }
 
 // segments splits a call list into top-level calls and runs of blocks.
@@ -146,7 +161,8 @@ func lastSeg(segs []*segment) *segment {
 // render writes a call, inside a block function (b the block) or at top
 // level; slot maps a buffer to its column in the block table, or is nil
 // for constant offsets.
-func render(c *compiler.Call, inBlock bool, slot map[*compiler.Buffer]int) jen.Code {
+func render(c *compiler.Call, slot map[*compiler.Buffer]int) jen.Code {
+	at := blockKey{c.Stage, c.Block}
 	st := statementOf(c)
 	args := []jen.Code{}
 	if st.method != "copy" {
@@ -163,7 +179,7 @@ func render(c *compiler.Call, inBlock bool, slot map[*compiler.Buffer]int) jen.C
 			}
 			args = append(args, jen.Id("m").Dot("arena").Dot("At").Call(jen.Id("p"), off, jen.Lit(o.buf.Size)))
 		case o.layer != nil:
-			args = append(args, jen.Op("&").Add(layerPath(o.layer, inBlock)))
+			args = append(args, jen.Op("&").Add(layerPath(o.layer, at)))
 		case o.null:
 			args = append(args, jen.Nil())
 		default:
@@ -178,7 +194,7 @@ func render(c *compiler.Call, inBlock bool, slot map[*compiler.Buffer]int) jen.C
 	case st.recv != "":
 		return jen.Id(st.recv).Dot(st.method).Call(args...)
 	}
-	return layerPath(st.layer, inBlock).Dot(st.method).Call(args...)
+	return layerPath(st.layer, at).Dot(st.method).Call(args...)
 }
 
 // emitPhase writes func (m *Model) <name>(p, x or dlogits) running calls:
@@ -189,12 +205,12 @@ func emitPhase(f *jen.File, name string, param jen.Code, calls []*compiler.Call)
 	for _, s := range segments(calls) {
 		switch {
 		case s.blocks == nil:
-			body = append(body, render(s.calls[0], false, nil))
+			body = append(body, render(s.calls[0], nil))
 		case len(s.blocks) == 1:
 			blk := s.blocks[0]
 			stmts := []jen.Code{jen.Id("b").Op(":=").Op("&").Id("m").Dot("P").Dot(stageField(blk.stage)).Index(jen.Lit(blk.block))}
 			for _, c := range s.calls {
-				stmts = append(stmts, render(c, true, nil))
+				stmts = append(stmts, render(c, nil))
 			}
 			body = append(body, jen.Comment(blk.name()), jen.Block(stmts...))
 		default:
@@ -222,7 +238,7 @@ func emitPhase(f *jen.File, name string, param jen.Code, calls []*compiler.Call)
 			f.Var().Id(table).Op("=").Index(jen.Lit(len(rows))).Index(jen.Lit(cols)).Int().Values(jen.Line().List(rows...).Op(",").Line())
 			var stmts []jen.Code
 			for _, c := range s.calls {
-				stmts = append(stmts, render(c, true, slot))
+				stmts = append(stmts, render(c, slot))
 			}
 			f.Commentf("%s runs one block of %s.%d to %d in %s.", fn, strings.ToLower(stage), first, last, name)
 			f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(fn).Params(
@@ -243,6 +259,4 @@ func emitPhase(f *jen.File, name string, param jen.Code, calls []*compiler.Call)
 }
 
 // normKind is the spec constant of a norm kind.
-func normKind(k spec.NormKind) jen.Code {
-	return jen.Qual(specPath, map[spec.NormKind]string{spec.BN: "BN", spec.MBN: "MBN", spec.GN: "GN"}[k])
-}
+func normKind(k spec.NormKind) jen.Code { return jen.Qual(specPath, k.Info().Const) }

@@ -1,12 +1,19 @@
 package compiler
 
-import "github.com/netc/netc/spec"
-
 // Fusion is how the kernel path merges nodes: a ReLU that is a norm
 // layer's only consumer is computed by the norm layer; and, on the
-// attack path (frozen statistics, input gradient only), a BN that is a
-// conv's only consumer folds into the conv, together with the ReLU or
-// the residual add and ReLU after it.
+// attack path (frozen statistics, input gradient only), a norm whose
+// descriptor says it is foldable (BN, MBN: spec.NormInfo.Foldable) and
+// that is a conv's only consumer folds into the conv, together with the
+// ReLU or the residual add and ReLU after it.
+//
+// In a pre-activation network that folds the norm in the middle of each
+// block (conv1, bn2, relu2 become one conv) and the first block's bn1
+// into the stem's conv. A norm on a block's input, which is a residual
+// sum that the next block's shortcut also reads, has no conv before it
+// to fold into: it stays a frozen norm with its ReLU, one pass. (Folding
+// it into the conv after it would need the ReLU between them to commute
+// with the affine map, which it does not.)
 type Fusion struct {
 	ReLUOf []*Node       // by norm node ID: the ReLU it computes, or nil
 	Fused  []bool        // by ReLU node ID: computed by its norm layer
@@ -44,7 +51,7 @@ func Fuse(g *Graph) *Fusion {
 	}
 	for _, c := range g.Nodes {
 		bn := only(c)
-		if c.Op != Conv || bn == nil || bn.Op != Norm || bn.Norm.Kind == spec.GN {
+		if c.Op != Conv || bn == nil || bn.Op != Norm || !bn.Norm.Info().Foldable {
 			continue
 		}
 		fl := &Fold{Norm: bn, Out: bn}

@@ -26,6 +26,8 @@ func FuzzLower(f *testing.F) {
 		f.Add([]byte(src), 1)
 	}
 	f.Add([]byte("model m\ninput 1 3 3\nclasses 2\nstem cifar\nblock basic\nstages 1 1 1\nwidth 1\nnorm none\nnorm gn groups=1 stage=2\n"), math.MaxInt)
+	f.Add([]byte("model m\ninput 1 17 17\nclasses 2\nstem imagenet\nblock preact\nstages 1 2 1 1\nwidth 1\nwiden 3\nnorm mbn share=stats\nnorm none stage=2\nnorm gn groups=3 stage=4\n"), 3)
+	f.Add([]byte("model m\ninput 3 8 8\nclasses 10\nstem cifar\nblock bottleneck\nstages 1 1 1\nwidth 4\nwiden 2\nnorm gn groups=4\n"), 2)
 	f.Fuzz(func(t *testing.T, src []byte, batch int) {
 		s, err := spec.Parse("f.spec", src)
 		if err != nil {

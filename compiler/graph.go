@@ -113,14 +113,26 @@ func (g *Graph) NormLayers() []*Node {
 	return ns
 }
 
-// Lower builds the graph of a validated spec: the IAT ResNet ("v1.5"):
-// stride on the 3x3 conv of a stage's first block, a 1x1 conv + norm
-// shortcut where the shape changes, ReLU after the residual add, the last
-// norm of each block zero-initialized.
+// Lower builds the graph of a validated spec. Each kind of block is
+// lowered by its own function (see blockLowerings); the spec's block
+// descriptor says the rest. Post-activation blocks (basic, bottleneck)
+// make the IAT ResNet ("v1.5"): stride on the 3x3 conv of a stage's first
+// block, a 1x1 conv + norm shortcut where the shape changes, ReLU after
+// the residual add, the last norm of each block zero-initialized, a norm
+// and ReLU in the stem. Pre-activation blocks (preact) make the Wide
+// ResNet: a stem of one conv, blocks that normalize their input, a 1x1
+// conv shortcut on the pre-activated input where the shape changes, no
+// ReLU after the add, a final norm (named "bn") and ReLU before pooling,
+// every gamma starting at 1.
 func Lower(s *spec.Spec) (*Graph, error) {
 	if len(s.Stages) != s.Stem.NumStages() {
 		return nil, fmt.Errorf("%s: %d stages, the %s stem needs %d", s.File, len(s.Stages), s.Stem, s.Stem.NumStages())
 	}
+	lower, ok := blockLowerings[s.Block]
+	if !ok {
+		return nil, fmt.Errorf("%s: the compiler cannot lower %s blocks", s.File, s.Block)
+	}
+	pre := s.Block.Info().PreAct
 	b := &builder{g: &Graph{Spec: s}, inBlock: -1}
 	x := b.add(&Node{Op: Input, Name: "input", C: s.Input[0], H: s.Input[1], W: s.Input[2]})
 
@@ -131,7 +143,9 @@ func Lower(s *spec.Spec) (*Graph, error) {
 	} else {
 		x = b.conv("conv1", x, w, 3, 1, 1)
 	}
-	x = b.relu(b.norm("bn1", x, 0, false))
+	if !pre {
+		x = b.relu(b.norm("bn1", x, 0, false))
+	}
 	if s.Stem == spec.StemImageNet {
 		x = b.add(&Node{Op: MaxPool, Name: "maxpool", In: []*Node{x}, C: x.C,
 			H: outSize(x.H, 3, 2, 1), W: outSize(x.W, 3, 2, 1), Kernel: 3, Stride: 2, Pad: 1})
@@ -140,17 +154,20 @@ func Lower(s *spec.Spec) (*Graph, error) {
 	// Residual stages.
 	for si, blocks := range s.Stages {
 		stage := si + 1
-		width := s.Width << si
+		inner, out := s.StageWidths(stage)
 		for bi := 0; bi < blocks; bi++ {
 			stride := 1
 			if bi == 0 && si > 0 {
 				stride = 2
 			}
 			b.inStage, b.inBlock = stage, bi
-			x = b.block(BlockName(stage, bi), x, stage, width, stride)
+			x = lower(b, block{BlockName(stage, bi), x, stage, inner, out, stride})
 		}
 	}
 	b.inStage, b.inBlock = 0, -1
+	if pre {
+		x = b.reluNamed("relu", b.norm("bn", x, len(s.Stages), false))
+	}
 
 	x = b.add(&Node{Op: AvgPool, Name: "avgpool", In: []*Node{x}, C: x.C, H: 1, W: 1})
 	fc := b.add(&Node{Op: Linear, Name: "fc", In: []*Node{x}, C: s.Classes, H: 1, W: 1})
@@ -183,11 +200,19 @@ func (b *builder) add(n *Node) *Node {
 	return n
 }
 
-func (b *builder) param(n *Node, suffix string, shape []int, init Init, decay bool, branch int) {
-	name := n.Name + "." + suffix
+// BranchName names what a norm layer keeps for a branch (its affine
+// parameters, with ".weight" or ".bias" after the name, and its running
+// statistics): the layer's name for branch 0, with ".adv" after it for
+// the adversarial branch 1 of a Mixture BN.
+func BranchName(layer string, branch int) string {
 	if branch == 1 {
-		name = n.Name + ".adv." + suffix
+		return layer + ".adv"
 	}
+	return layer
+}
+
+func (b *builder) param(n *Node, suffix string, shape []int, init Init, decay bool, branch int) {
+	name := BranchName(n.Name, branch) + "." + suffix
 	b.g.Params = append(b.g.Params, &Param{Name: name, Node: n, Shape: shape, Init: init, Decay: decay, Branch: branch})
 }
 
@@ -205,7 +230,7 @@ func (b *builder) conv(name string, x *Node, cout, k, stride, pad int) *Node {
 // the identity and adds nothing.
 func (b *builder) norm(name string, x *Node, stage int, zeroInit bool) *Node {
 	nm := b.g.Spec.NormAt(stage)
-	if nm.Kind == spec.NoNorm {
+	if !nm.Info().Layer {
 		return x
 	}
 	n := b.add(&Node{Op: Norm, Name: name, In: []*Node{x}, C: x.C, H: x.H, W: x.W,
@@ -214,39 +239,75 @@ func (b *builder) norm(name string, x *Node, stage int, zeroInit bool) *Node {
 	if zeroInit {
 		gamma = Zeros
 	}
-	branches := 1 // sets of affine parameters
-	if nm.Kind == spec.MBN && nm.Share != spec.ShareAffine {
-		branches = 2
-	}
-	for br := 0; br < branches; br++ {
+	for br := range nm.AffineSets() {
 		b.param(n, "weight", []int{x.C}, gamma, false, br)
 		b.param(n, "bias", []int{x.C}, Zeros, false, br)
 	}
 	return n
 }
 
-func (b *builder) relu(x *Node) *Node {
-	return b.add(&Node{Op: ReLU, Name: x.Name + ".relu", In: []*Node{x}, C: x.C, H: x.H, W: x.W})
+// relu adds a ReLU after x, named after it.
+func (b *builder) relu(x *Node) *Node { return b.reluNamed(x.Name+".relu", x) }
+
+func (b *builder) reluNamed(name string, x *Node) *Node {
+	return b.add(&Node{Op: ReLU, Name: name, In: []*Node{x}, C: x.C, H: x.H, W: x.W})
 }
 
-// block adds one residual block of a stage: basic (3x3, 3x3) or bottleneck
-// (1x1, 3x3 with the stride, 1x1 expanding by 4).
-func (b *builder) block(name string, x *Node, stage, width, stride int) *Node {
-	s := b.g.Spec
-	out := width * s.Block.Expansion()
-	var y *Node
-	if s.Block == spec.Bottleneck {
-		y = b.relu(b.norm(name+".bn1", b.conv(name+".conv1", x, width, 1, 1, 0), stage, false))
-		y = b.relu(b.norm(name+".bn2", b.conv(name+".conv2", y, width, 3, stride, 1), stage, false))
-		y = b.norm(name+".bn3", b.conv(name+".conv3", y, out, 1, 1, 0), stage, true)
-	} else {
-		y = b.relu(b.norm(name+".bn1", b.conv(name+".conv1", x, width, 3, stride, 1), stage, false))
-		y = b.norm(name+".bn2", b.conv(name+".conv2", y, out, 3, 1, 1), stage, true)
+// block is what a block's lowering gets: its name ("layer2.0"), its
+// input, stage, inner and output channels and stride.
+type block struct {
+	name              string
+	x                 *Node
+	stage, inner, out int
+	stride            int
+}
+
+// blockLowerings lower each kind of block, returning its output.
+var blockLowerings = map[spec.Block]func(*builder, block) *Node{
+	spec.Basic:      (*builder).basic,
+	spec.Bottleneck: (*builder).bottleneck,
+	spec.PreAct:     (*builder).preact,
+}
+
+// basic is two 3x3 convs, the first with the stride.
+func (b *builder) basic(k block) *Node {
+	y := b.relu(b.norm(k.name+".bn1", b.conv(k.name+".conv1", k.x, k.inner, 3, k.stride, 1), k.stage, false))
+	y = b.norm(k.name+".bn2", b.conv(k.name+".conv2", y, k.out, 3, 1, 1), k.stage, true)
+	return b.residual(k, y)
+}
+
+// bottleneck is 1x1, 3x3 with the stride, 1x1 to the output channels.
+func (b *builder) bottleneck(k block) *Node {
+	y := b.relu(b.norm(k.name+".bn1", b.conv(k.name+".conv1", k.x, k.inner, 1, 1, 0), k.stage, false))
+	y = b.relu(b.norm(k.name+".bn2", b.conv(k.name+".conv2", y, k.inner, 3, k.stride, 1), k.stage, false))
+	y = b.norm(k.name+".bn3", b.conv(k.name+".conv3", y, k.out, 1, 1, 0), k.stage, true)
+	return b.residual(k, y)
+}
+
+// residual ends a post-activation block whose residual branch is y: the
+// sum with the input, or with its 1x1 conv + norm projection where the
+// shape changes, then a ReLU.
+func (b *builder) residual(k block, y *Node) *Node {
+	short := k.x
+	if k.stride != 1 || k.x.C != k.out {
+		short = b.norm(k.name+".downsample.1", b.conv(k.name+".downsample.0", k.x, k.out, 1, k.stride, 0), k.stage, false)
 	}
-	short := x
-	if stride != 1 || x.C != out {
-		short = b.norm(name+".downsample.1", b.conv(name+".downsample.0", x, out, 1, stride, 0), stage, false)
-	}
-	sum := b.add(&Node{Op: Add, Name: name + ".add", In: []*Node{y, short}, C: out, H: y.H, W: y.W})
+	sum := b.add(&Node{Op: Add, Name: k.name + ".add", In: []*Node{y, short}, C: k.out, H: y.H, W: y.W})
 	return b.relu(sum)
+}
+
+// preact is the pre-activation basic block: norm, ReLU, 3x3 conv with
+// the stride, norm, ReLU, 3x3 conv, added to the input or, where the
+// shape changes, to a 1x1 conv of the pre-activated input; no ReLU after
+// the sum.
+func (b *builder) preact(k block) *Node {
+	a := b.reluNamed(k.name+".relu1", b.norm(k.name+".bn1", k.x, k.stage, false))
+	y := b.conv(k.name+".conv1", a, k.inner, 3, k.stride, 1)
+	y = b.reluNamed(k.name+".relu2", b.norm(k.name+".bn2", y, k.stage, false))
+	y = b.conv(k.name+".conv2", y, k.out, 3, 1, 1)
+	short := k.x
+	if k.stride != 1 || k.x.C != k.out {
+		short = b.conv(k.name+".downsample.0", a, k.out, 1, k.stride, 0)
+	}
+	return b.add(&Node{Op: Add, Name: k.name + ".add", In: []*Node{y, short}, C: k.out, H: y.H, W: y.W})
 }

@@ -13,10 +13,11 @@ type directiveText struct {
 }
 
 // canonical returns the directives of s in canonical order: model, input,
-// classes, stem, block, depth or stages, width, the default norm, then the
-// overrides in order. Numbers are in shortest form; mean and std are left
-// out when they are the default 0.5 and written once when all channels
-// share them; gn always has its groups.
+// classes, stem, block, depth or stages, width, widen (when the spec gives
+// it), the default norm, then the overrides in order. Numbers are in
+// shortest form; mean and std are left out when they are the default 0.5
+// and written once when all channels share them; gn always has its
+// groups.
 func (s *Spec) canonical() []directiveText {
 	ints := func(v []int) string {
 		f := make([]string, len(v))
@@ -38,8 +39,11 @@ func (s *Spec) canonical() []directiveText {
 		{keyBlock, "block " + s.Block.String()},
 		{keyDepth, depth},
 		{keyWidth, "width " + strconv.Itoa(s.Width)},
-		{keyNorm, "norm " + s.Norm.text()},
 	}
+	if s.Widen != 0 {
+		ds = append(ds, directiveText{keyWiden, "widen " + strconv.Itoa(s.Widen)})
+	}
+	ds = append(ds, directiveText{keyNorm, "norm " + s.Norm.text()})
 	for i, o := range s.Overrides {
 		st := make([]string, len(o.Stages))
 		for j, n := range o.Stages {
@@ -59,13 +63,14 @@ func (s *Spec) canonical() []directiveText {
 
 // text is the norm's part of a norm directive.
 func (n Norm) text() string {
+	d := n.Info()
 	switch {
-	case n.Kind == GN && n.Groups > 0:
-		return "gn groups=" + strconv.Itoa(n.Groups)
-	case n.Kind == MBN && n.Share != ShareNothing:
-		return "mbn share=" + n.Share.String()
+	case d.Groups > 0 && n.Groups > 0:
+		return d.Name + " groups=" + strconv.Itoa(n.Groups)
+	case d.Branches > 1 && n.Share != ShareNothing:
+		return d.Name + " share=" + n.Share.String()
 	}
-	return n.Kind.String()
+	return d.Name
 }
 
 // floatsOption formats a mean= or std= option, or returns "" for the

@@ -95,6 +95,10 @@ func TestSpecFiles(t *testing.T) {
 func TestFormat(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{base, base + "width 64\nnorm bn\n"},
+		// widen is printed when the spec gives it, after width.
+		{"widen 10 # wide\nwidth 16\n" + strings.Replace(strings.Replace(base, "basic", "preact", 1), "20", "28", 1),
+			strings.Replace(strings.Replace(base, "basic", "preact", 1), "20", "28", 1) + "width 16\nwiden 10 # wide\nnorm bn\n"},
+		{base + "widen 1\n", base + "width 64\nwiden 1\nnorm bn\n"},
 		{`# Header comment.
 # More header.
 
@@ -173,16 +177,17 @@ func TestFormatError(t *testing.T) {
 
 func TestString(t *testing.T) {
 	// A spec built by hand, as the compiler's tests do.
-	s := &Spec{Model: "t", Input: [3]int{3, 32, 32}, Classes: 10, Stem: StemCIFAR, Block: Basic,
-		Stages: []int{1, 2, 3}, Width: 4, Norm: Norm{Kind: GN, Groups: 2},
+	s := &Spec{Model: "t", Input: [3]int{3, 32, 32}, Classes: 10, Stem: StemCIFAR, Block: PreAct,
+		Stages: []int{1, 2, 3}, Width: 4, Widen: 2, Norm: Norm{Kind: GN, Groups: 2},
 		Overrides: []NormOverride{{Norm: Norm{Kind: MBN}, Stages: []int{0}}}}
 	want := `model t
 input 3 32 32
 classes 10
 stem cifar
-block basic
+block preact
 stages 1 2 3
 width 4
+widen 2
 norm gn groups=2
 norm mbn stage=stem
 `
@@ -193,5 +198,37 @@ norm mbn stage=stem
 		if _, err := Format("t.spec", []byte(tt.src)); err == nil {
 			t.Errorf("Format(%q) succeeded", tt.src)
 		}
+	}
+}
+
+// TestSameNetwork: specs of one network written differently are the same
+// network; a different widening is not.
+func TestSameNetwork(t *testing.T) {
+	parse := func(src string) *Spec {
+		t.Helper()
+		s, err := Parse("t.spec", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := parse(wide(0, "width 16\nwiden 2"))
+	for _, tt := range []struct {
+		src  string
+		same bool
+	}{
+		{strings.Replace(wide(0, "width 16\nwiden 2\nnorm bn stages=1,2,3"), "model m", "model other", 1), true},
+		{strings.Replace(wide(0, "width 16\nwiden 2"), "depth 28", "stages 4 4 4", 1), true},
+		{wide(0, "width 16\nwiden 4"), false},
+		{wide(0, "width 32"), false},
+		{with(0, "width 16\nwiden 2"), false},
+		{wide(0, "width 16\nwiden 2\nnorm mbn stage=3"), false},
+	} {
+		if got := SameNetwork(a, parse(tt.src)); got != tt.same {
+			t.Errorf("SameNetwork of\n%s\nand\n%s= %v", wide(0, "width 16\nwiden 2"), tt.src, got)
+		}
+	}
+	if !SameNetwork(parse(with(0, "widen 1")), parse(base)) {
+		t.Errorf("widen 1 makes another network")
 	}
 }

@@ -82,6 +82,7 @@ const (
 	keyBlock
 	keyDepth // depth or stages
 	keyWidth
+	keyWiden
 	keyNorm // the default norm
 	keyOverride
 )
@@ -103,10 +104,11 @@ var directives = map[string]directive{
 	"input":   {keyInput, "input C H W [mean=M] [std=S]", 3, 3, []string{"mean", "std"}, (*parser).input},
 	"classes": {keyClasses, "classes K", 1, 1, nil, (*parser).classes},
 	"stem":    {keyStem, "stem imagenet|cifar", 1, 1, nil, (*parser).stem},
-	"block":   {keyBlock, "block basic|bottleneck", 1, 1, nil, (*parser).block},
+	"block":   {keyBlock, "block basic|bottleneck|preact", 1, 1, nil, (*parser).block},
 	"depth":   {keyDepth, "depth D", 1, 1, nil, (*parser).depth},
 	"stages":  {keyDepth, "stages N1 N2 N3 [N4]", 3, 4, nil, (*parser).stages},
 	"width":   {keyWidth, "width W", 1, 1, nil, (*parser).width},
+	"widen":   {keyWiden, "widen K", 1, 1, nil, (*parser).widen},
 	"norm":    {-1, "norm bn|mbn|gn|none [groups=G] [share=stats|affine] [stage=S | stages=S1,S2,...]", 1, 1, []string{"groups", "share", "stage", "stages"}, (*parser).norm},
 }
 
@@ -127,6 +129,7 @@ type parser struct {
 	seen  map[int]field // key → keyword of its first directive
 
 	depthArg  field    // depth's argument
+	widenArg  field    // widen's argument
 	stagesKw  field    // the stages keyword
 	inputArgs [3]field // input's arguments
 	defNorm   *normSrc // the default norm, if written
@@ -328,15 +331,23 @@ func (p *parser) stem(_ field, args []field, _ []option) *Error {
 }
 
 func (p *parser) block(_ field, args []field, _ []option) *Error {
-	switch args[0].text {
-	case "basic":
-		p.spec.Block = Basic
-	case "bottleneck":
-		p.spec.Block = Bottleneck
-	default:
-		return errorf(args[0].pos, "unknown block %s; want basic or bottleneck", quote(args[0].text))
+	var names []string
+	for b := range blocks {
+		if blocks[b].Name == args[0].text {
+			p.spec.Block = Block(b)
+			return nil
+		}
+		names = append(names, blocks[b].Name)
 	}
-	return nil
+	return errorf(args[0].pos, "unknown block %s; want %s", quote(args[0].text), orList(names))
+}
+
+// orList joins names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func (p *parser) depth(_ field, args []field, _ []option) *Error {
@@ -363,27 +374,56 @@ func (p *parser) width(_ field, args []field, _ []option) *Error {
 	return err
 }
 
+func (p *parser) widen(_ field, args []field, _ []option) *Error {
+	n, err := intArg(args[0], "widen", 1, MaxWidth)
+	p.spec.Widen, p.widenArg = n, args[0]
+	return err
+}
+
+// normNames lists the norm kinds as a spec names them: those that add a
+// layer first.
+func normNames() []string {
+	var with, without []string
+	for k := range norms {
+		if norms[k].Layer {
+			with = append(with, norms[k].Name)
+		} else {
+			without = append(without, norms[k].Name)
+		}
+	}
+	return append(with, without...)
+}
+
+// normsWith lists the names of the norm kinds whose descriptor has a
+// property.
+func normsWith(has func(*NormInfo) bool) string {
+	var names []string
+	for k := range norms {
+		if has(&norms[k]) {
+			names = append(names, norms[k].Name)
+		}
+	}
+	return orList(names)
+}
+
 func (p *parser) norm(kw field, args []field, opts []option) *Error {
 	src := normSrc{kind: args[0]}
 	var n Norm
-	switch args[0].text {
-	case "none":
-		n.Kind = NoNorm
-	case "bn":
-		n.Kind = BN
-	case "mbn":
-		n.Kind = MBN
-	case "gn":
-		n.Kind, n.Groups = GN, 32
-	default:
-		return errorf(args[0].pos, "unknown norm %s; want bn, mbn, gn or none", quote(args[0].text))
+	found := false
+	for k := range norms {
+		if norms[k].Name == args[0].text {
+			n, found = Norm{Kind: NormKind(k), Groups: norms[k].Groups}, true
+		}
+	}
+	if !found {
+		return errorf(args[0].pos, "unknown norm %s; want %s", quote(args[0].text), orList(normNames()))
 	}
 	var stages *option
 	for _, o := range opts {
 		switch o.key.text {
 		case "groups":
-			if n.Kind != GN {
-				return errorf(o.key.pos, "groups= is only for gn")
+			if n.Info().Groups == 0 {
+				return errorf(o.key.pos, "groups= is only for %s", normsWith(func(d *NormInfo) bool { return d.Groups > 0 }))
 			}
 			g, err := intArg(o.val, "groups", 1, MaxGroups)
 			if err != nil {
@@ -391,8 +431,8 @@ func (p *parser) norm(kw field, args []field, opts []option) *Error {
 			}
 			n.Groups, src.groups = g, o.val
 		case "share":
-			if n.Kind != MBN {
-				return errorf(o.key.pos, "share= is only for mbn")
+			if n.Info().Branches < 2 {
+				return errorf(o.key.pos, "share= is only for %s", normsWith(func(d *NormInfo) bool { return d.Branches > 1 }))
 			}
 			switch o.val.text {
 			case "stats":

@@ -32,6 +32,11 @@ func with(n int, repl string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// wide is with for a Wide ResNet: base with preact blocks of depth 28.
+func wide(n int, repl string) string {
+	return strings.Replace(strings.Replace(with(n, repl), "block basic", "block preact", 1), "depth 20", "depth 28", 1)
+}
+
 // parseErrorTests are malformed specs, with their first error.
 var parseErrorTests = []struct {
 	src string
@@ -77,7 +82,19 @@ var parseErrorTests = []struct {
 	{with(3, "classes 100001"), "3:9", "classes must be between 2 and 100000, got 100001"},
 	{with(3, "classes ten"), "3:9", `classes "ten" is not an integer`},
 	{with(4, "stem resnet"), "4:6", `unknown stem "resnet"; want imagenet or cifar`},
-	{with(5, "block wide"), "5:7", `unknown block "wide"`},
+	{with(5, "block wide"), "5:7", `unknown block "wide"; want basic, bottleneck or preact`},
+	{with(5, "block preact"), "6:7", "depth 20 is not a standard depth for preact blocks after the cifar stem (standard: 6n+4 for n >= 1: 10, 16, 22, 28, ...)"},
+	{with(6, "depth 6154"), "6:7", "depth 6154 is not a standard depth"},
+	{wide(6, "depth 6154"), "6:7", "depth 6154 makes 1025 blocks per stage; at most 1024"},
+	{wide(0, "norm gn stages=1,stem"), "7:18", "the stem has no norm layer with preact blocks"},
+	{wide(0, "width 16\nwiden 10\nnorm gn groups=32 stage=1"), "9:16", "gn groups=32 does not divide the 16 channels of stage 1"},
+	{wide(0, "width 16\nwiden 3\nnorm gn groups=32 stage=2"), "9:16", "gn groups=32 does not divide the 48 channels of stage 2"},
+	{wide(0, "width 16\nwiden 3\nnorm gn groups=64 stage=3"), "9:16", "gn groups=64 does not divide the 96 channels of stage 3"},
+	{with(0, "widen 0"), "7:7", "widen must be between 1 and 4096, got 0"},
+	{with(0, "widen two"), "7:7", `widen "two" is not an integer`},
+	{with(0, "widen 2 2"), "7:9", "too many arguments (usage: widen K)"},
+	{with(0, "widen 2\nwiden 2"), "8:1", "duplicate widen directive (first on line 7)"},
+	{with(0, "width 1024\nwiden 5"), "8:7", "width 1024 times widen 5 is 5120 channels in the first stage; at most 4096"},
 	{with(0, "model n"), "7:1", "duplicate model directive (first on line 1)"},
 	{with(0, "stages 3 3 3"), "7:1", "stages and depth (line 6) both given"},
 	{with(3, ""), "6:1", "missing classes directive"},
@@ -99,6 +116,8 @@ var parseErrorTests = []struct {
 	{with(0, "width "+strings.Repeat("9", 1<<20)), "7:7", `width must be between 1 and 4096, got "9999999999999999999999999999999999999999"... (1048576 bytes)`},
 	{with(0, "norm gn groups=32769"), "7:16", "groups must be between 1 and 32768, got 32769"},
 	{with(0, "norm ln"), "7:6", `unknown norm "ln"; want bn, mbn, gn or none`},
+	{with(0, "norm gn share=stats"), "7:9", "share= is only for mbn"},
+	{with(0, "norm mbn groups=2"), "7:10", "groups= is only for gn"},
 	{with(0, "norm"), "7:1", "too few arguments (usage: norm"},
 	{with(0, "norm bn groups=4"), "7:9", "groups= is only for gn"},
 	{with(0, "norm bn share=stats"), "7:9", "share= is only for mbn"},
@@ -197,6 +216,8 @@ func TestDepthTable(t *testing.T) {
 		{"basic", "cifar", 44, []int{7, 7, 7}},
 		{"basic", "cifar", 56, []int{9, 9, 9}},
 		{"basic", "cifar", 110, []int{18, 18, 18}},
+		{"preact", "imagenet", 18, []int{2, 2, 2, 2}},
+		{"preact", "imagenet", 34, []int{3, 4, 6, 3}},
 	}
 	n := 0
 	for _, tt := range tests {
@@ -211,25 +232,53 @@ func TestDepthTable(t *testing.T) {
 		}
 		// The depth counts the stem conv, every block's convs and the
 		// classifier.
-		perBlock := 2
-		if s.Block == Bottleneck {
-			perBlock = 3
-		}
 		blocks := 0
 		for _, b := range s.Stages {
 			blocks += b
 		}
-		if got := perBlock*blocks + 2; got != tt.depth {
+		if got := s.Block.Info().Convs*blocks + 2; got != tt.depth {
 			t.Errorf("depth %d: stages %v make a depth of %d", tt.depth, s.Stages, got)
 		}
 		n++
 	}
 	total := 0
-	for _, m := range standard {
-		total += len(m)
+	for b := range blocks {
+		for _, d := range blocks[b].depths {
+			total += len(d.table)
+		}
 	}
 	if n != total {
 		t.Errorf("tested %d standard depths of %d", n, total)
+	}
+}
+
+// TestWideResNetDepths: a Wide ResNet after the cifar stem has depth
+// 6n+4 with n blocks in each of its three stages (WRN-28-10: 4 4 4).
+func TestWideResNetDepths(t *testing.T) {
+	for _, tt := range []struct {
+		depth int
+		n     int // blocks per stage; 0: not a standard depth
+	}{{10, 1}, {16, 2}, {22, 3}, {28, 4}, {34, 5}, {40, 6}, {6148, 1024}, {4, 0}, {27, 0}, {29, 0}} {
+		src := fmt.Sprintf("model m\ninput 3 32 32\nclasses 10\nstem cifar\nblock preact\ndepth %d\nwidth 16\nwiden 10\n", tt.depth)
+		s, err := Parse("t.spec", []byte(src))
+		if tt.n == 0 {
+			if err == nil || !strings.Contains(err.Error(), "6n+4 for n >= 1: 10, 16, 22, 28, ...") {
+				t.Errorf("depth %d: %v; want an error listing the standard depths", tt.depth, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("depth %d: %v", tt.depth, err)
+			continue
+		}
+		if want := []int{tt.n, tt.n, tt.n}; !slices.Equal(s.Stages, want) {
+			t.Errorf("depth %d: stages %v, want %v", tt.depth, s.Stages, want)
+		}
+		for st, want := range []int{160, 320, 640} {
+			if inner, out := s.StageWidths(st + 1); inner != want || out != want {
+				t.Errorf("depth %d: stage %d widths %d, %d; want %d", tt.depth, st+1, inner, out, want)
+			}
+		}
 	}
 }
 
@@ -262,6 +311,9 @@ func TestParse(t *testing.T) {
 		}},
 		{with(6, "stages 1 2 3"), func(s *Spec) { s.Depth, s.Stages = 0, []int{1, 2, 3} }},
 		{with(0, "width +16 # comment"), func(s *Spec) { s.Width = 16 }},
+		{with(0, "widen 1"), func(s *Spec) { s.Widen = 1 }},
+		{with(0, "width 16\nwiden 10"), func(s *Spec) { s.Width, s.Widen = 16, 10 }},
+		{wide(0, ""), func(s *Spec) { s.Block, s.Depth, s.Stages = PreAct, 28, []int{4, 4, 4} }},
 		{with(0, "norm gn"), func(s *Spec) { s.Norm = Norm{Kind: GN, Groups: 32} }},
 		{with(0, "norm mbn share=stats"), func(s *Spec) { s.Norm = Norm{Kind: MBN, Share: ShareStats} }},
 		{with(0, "norm mbn share=affine"), func(s *Spec) { s.Norm = Norm{Kind: MBN, Share: ShareAffine} }},
@@ -354,5 +406,87 @@ func TestMinInput(t *testing.T) {
 		if got := minInput(tt.stem, tt.stages); got != tt.want {
 			t.Errorf("minInput(%v, %d) = %d, want %d", tt.stem, tt.stages, got, tt.want)
 		}
+	}
+}
+
+// TestUnknownKindsFailLoudly: a kind without a descriptor panics where
+// it is asked about, naming it, and prints as what it is; no code falls
+// back to BN or to a basic block.
+func TestUnknownKindsFailLoudly(t *testing.T) {
+	for _, tt := range []struct {
+		what, msg string
+		f         func()
+	}{
+		{"norm", "spec: unknown norm kind 7", func() { NormKind(7).Info() }},
+		{"norm", "spec: unknown norm kind -1", func() { Norm{Kind: -1}.AffineSets() }},
+		{"block", "spec: unknown block kind 9", func() { Block(9).Info() }},
+		{"widths", "spec: unknown block kind 9", func() { (&Spec{Block: 9, Width: 16}).StageWidths(1) }},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != tt.msg {
+					t.Errorf("%s: panic %v, want %q", tt.what, r, tt.msg)
+				}
+			}()
+			tt.f()
+		}()
+	}
+	if got := fmt.Sprint(NormKind(7), Block(9)); got != "norm(7) block(9)" {
+		t.Errorf("unknown kinds print as %q", got)
+	}
+}
+
+// TestNormDescriptors: what each norm kind keeps, per branch and shared.
+func TestNormDescriptors(t *testing.T) {
+	for _, tt := range []struct {
+		n             Norm
+		affine, stats int
+	}{
+		{Norm{Kind: NoNorm}, 0, 0},
+		{Norm{Kind: BN}, 1, 1},
+		{Norm{Kind: MBN}, 2, 2},
+		{Norm{Kind: MBN, Share: ShareStats}, 2, 1},
+		{Norm{Kind: MBN, Share: ShareAffine}, 1, 2},
+		{Norm{Kind: GN, Groups: 32}, 1, 0},
+	} {
+		if a, s := tt.n.AffineSets(), tt.n.StatSets(); a != tt.affine || s != tt.stats {
+			t.Errorf("%s: %d affine sets, %d statistics sets; want %d, %d", tt.n.text(), a, s, tt.affine, tt.stats)
+		}
+	}
+	for k := range norms {
+		d := NormKind(k).Info()
+		if d.Layer && d.RunningStats == d.PerImage {
+			t.Errorf("%s: a norm layer normalizes either by batch statistics or per image", d.Name)
+		}
+		if d.Foldable && !d.RunningStats {
+			t.Errorf("%s: only frozen running statistics fold into a conv", d.Name)
+		}
+	}
+}
+
+// TestWidening: widen multiplies every width of basic and preact blocks,
+// and only the inner width of a bottleneck (torchvision's
+// wide_resnet50_2); the stem keeps Width.
+func TestWidening(t *testing.T) {
+	for _, tt := range []struct {
+		block             Block
+		widen, stage      int
+		inner, out, norms []int
+	}{
+		{Basic, 0, 2, []int{32}, []int{32}, []int{32}},
+		{Basic, 2, 2, []int{64}, []int{64}, []int{64}},
+		{Bottleneck, 2, 1, []int{32}, []int{64}, []int{32, 64}},
+		{PreAct, 10, 1, []int{160}, []int{160}, []int{16, 160}},
+		{PreAct, 10, 3, []int{640}, []int{640}, []int{320, 640}},
+	} {
+		s := &Spec{Block: tt.block, Width: 16, Widen: tt.widen}
+		inner, out := s.StageWidths(tt.stage)
+		if inner != tt.inner[0] || out != tt.out[0] || !slices.Equal(s.normChannels(tt.stage), tt.norms) {
+			t.Errorf("%s widen %d stage %d: widths %d, %d, norms of %v channels; want %d, %d, %v",
+				tt.block, tt.widen, tt.stage, inner, out, s.normChannels(tt.stage), tt.inner[0], tt.out[0], tt.norms)
+		}
+	}
+	if c := (&Spec{Block: PreAct, Width: 16}).normChannels(0); c != nil {
+		t.Errorf("a preact stem has norms of %v channels", c)
 	}
 }

@@ -8,36 +8,6 @@ import (
 	"strings"
 )
 
-// A layout is a kind of block after a kind of stem.
-type layout struct {
-	block Block
-	stem  Stem
-}
-
-// standard holds the blocks per stage of the standard depths.
-var standard = map[layout]map[int][]int{
-	{Bottleneck, StemImageNet}: {
-		50:  {3, 4, 6, 3},
-		101: {3, 4, 23, 3},
-		152: {3, 8, 36, 3},
-		200: {3, 24, 36, 3},
-		338: {3, 42, 64, 3},
-		518: {3, 66, 100, 3},
-		638: {3, 82, 124, 3},
-	},
-	{Basic, StemImageNet}: {
-		18: {2, 2, 2, 2},
-		34: {3, 4, 6, 3},
-	},
-	{Basic, StemCIFAR}: {
-		20:  {3, 3, 3},
-		32:  {5, 5, 5},
-		44:  {7, 7, 7},
-		56:  {9, 9, 9},
-		110: {18, 18, 18},
-	},
-}
-
 // defaults fills in what the spec left out.
 func (p *parser) defaults() {
 	s := &p.spec
@@ -72,21 +42,31 @@ func (p *parser) validate() {
 	s := &p.spec
 	n := s.Stem.NumStages()
 	if s.Depth != 0 {
-		if st, ok := standard[layout{s.Block, s.Stem}][s.Depth]; ok {
-			s.Stages = slices.Clone(st)
-		} else {
+		st, ok := standardStages(s.Block, s.Stem, s.Depth)
+		switch {
+		case !ok:
 			p.errs = append(p.errs, errorf(p.depthArg.pos,
 				"depth %d is not a standard depth for %s blocks after the %s stem (standard: %s); give stages instead",
 				s.Depth, s.Block, s.Stem, standardDepths(s.Block, s.Stem)))
+		case slices.Max(st) > MaxBlocks:
+			p.errs = append(p.errs, errorf(p.depthArg.pos, "depth %d makes %d blocks per stage; at most %d", s.Depth, slices.Max(st), MaxBlocks))
+		default:
+			s.Stages = st
 		}
 	} else if len(s.Stages) != n {
 		p.errs = append(p.errs, errorf(p.stagesKw.pos, "the %s stem needs %d stages, got %d", s.Stem, n, len(s.Stages)))
 	}
+	if w := s.Width * s.Widening(); w > MaxWidth {
+		p.errs = append(p.errs, errorf(p.widenArg.pos, "width %d times widen %d is %d channels in the first stage; at most %d", s.Width, s.Widen, w, MaxWidth))
+	}
 	for i, o := range s.Overrides {
 		for j, st := range o.Stages {
-			if st > n {
-				f := p.overrides[i].stages[j]
+			f := p.overrides[i].stages[j]
+			switch {
+			case st > n:
 				p.errs = append(p.errs, errorf(f.pos, "stage %s out of range; the %s stem has stages 1..%d", clip(f.text), s.Stem, n))
+			case st == 0 && len(s.normChannels(0)) == 0:
+				p.errs = append(p.errs, errorf(f.pos, "the stem has no norm layer with %s blocks (each block normalizes its own input)", s.Block))
 			}
 		}
 	}
@@ -101,11 +81,37 @@ func (p *parser) validate() {
 	}
 }
 
-// standardDepths lists the standard depths of a layout.
+// standardStages returns the blocks per stage of a standard depth of
+// blocks of kind b after stem st.
+func standardStages(b Block, st Stem, depth int) ([]int, bool) {
+	d := b.Info().depths[st]
+	if stages, ok := d.table[depth]; ok {
+		return slices.Clone(stages), true
+	}
+	if d.mul == 0 || depth <= d.add || (depth-d.add)%d.mul != 0 {
+		return nil, false
+	}
+	stages := make([]int, st.NumStages())
+	for i := range stages {
+		stages[i] = (depth - d.add) / d.mul
+	}
+	return stages, true
+}
+
+// standardDepths lists the standard depths of blocks of kind b after
+// stem st.
 func standardDepths(b Block, st Stem) string {
+	d := b.Info().depths[st]
 	var ds []string
-	for _, d := range slices.Sorted(maps.Keys(standard[layout{b, st}])) {
-		ds = append(ds, strconv.Itoa(d))
+	for _, n := range slices.Sorted(maps.Keys(d.table)) {
+		ds = append(ds, strconv.Itoa(n))
+	}
+	if d.mul != 0 {
+		var first []string
+		for n := 1; n <= 4; n++ {
+			first = append(first, strconv.Itoa(d.mul*n+d.add))
+		}
+		ds = append(ds, fmt.Sprintf("%dn+%d for n >= 1: %s, ...", d.mul, d.add, strings.Join(first, ", ")))
 	}
 	if len(ds) == 0 {
 		return "none"
@@ -121,10 +127,10 @@ func (p *parser) checkGroups() {
 	for st := 0; st <= s.Stem.NumStages(); st++ {
 		n := s.NormAt(st)
 		src := p.normSrc(st)
-		if n.Kind != GN || done[src] {
+		if n.Info().Groups == 0 || done[src] {
 			continue
 		}
-		for _, c := range s.channels(st) {
+		for _, c := range s.normChannels(st) {
 			if c%n.Groups == 0 {
 				continue
 			}
@@ -136,7 +142,7 @@ func (p *parser) checkGroups() {
 			if st == 0 {
 				where = "the stem"
 			}
-			p.errs = append(p.errs, errorf(at.pos, "gn groups=%d does not divide the %d channels of %s", n.Groups, c, where))
+			p.errs = append(p.errs, errorf(at.pos, "%s does not divide the %d channels of %s", n.text(), c, where))
 			done[src] = true
 			break
 		}
@@ -154,17 +160,28 @@ func (p *parser) normSrc(stage int) *normSrc {
 	return src
 }
 
-// channels returns the channel counts of the norm layers of a stage: the
-// block width and, if different, the block output.
-func (s *Spec) channels(stage int) []int {
+// normChannels returns the channel counts of the norm layers of a stage
+// (0: the stem), each once: for a residual stage, its blocks' inner and
+// output widths and, for pre-activation blocks, the width of the stage's
+// input, which its first block normalizes.
+func (s *Spec) normChannels(stage int) []int {
+	pre := s.Block.Info().PreAct
 	if stage == 0 {
+		if pre {
+			return nil
+		}
 		return []int{s.Width}
 	}
-	w := s.Width << (stage - 1)
-	if e := s.Block.Expansion(); e != 1 {
-		return []int{w, w * e}
+	inner, out := s.StageWidths(stage)
+	cs := []int{inner, out}
+	if pre {
+		in := s.Width
+		if stage > 1 {
+			_, in = s.StageWidths(stage - 1)
+		}
+		cs = append([]int{in}, cs...)
 	}
-	return []int{w}
+	return slices.Compact(cs)
 }
 
 // minInput is the smallest input height or width for which every

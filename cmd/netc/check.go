@@ -45,15 +45,20 @@ func runCheck(args []string) error {
 			Classes int    `json:"classes"`
 			Block   string `json:"block"`
 			Stages  []int  `json:"stages"`
+			Widen   int    `json:"widen"`
 			Norm    string `json:"norm"`
-		}{sum, s.File, s.Input, s.Classes, s.Block.String(), s.Stages, s.Norm.Kind.String()}
+		}{sum, s.File, s.Input, s.Classes, s.Block.String(), s.Stages, s.Widening(), s.Norm.Kind.String()}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	fmt.Printf("%s (%s): %dx%dx%d -> %d classes, %s stem, %s blocks, stages %s, width %d, norm %s\n",
+	widen := ""
+	if s.Widening() != 1 {
+		widen = fmt.Sprintf(", widen %d", s.Widening())
+	}
+	fmt.Printf("%s (%s): %dx%dx%d -> %d classes, %s stem, %s blocks, stages %s, width %d%s, norm %s\n",
 		s.Model, s.File, s.Input[0], s.Input[1], s.Input[2], s.Classes, s.Stem, s.Block,
-		strings.Trim(fmt.Sprint(s.Stages), "[]"), s.Width, s.Norm.Kind)
+		strings.Trim(fmt.Sprint(s.Stages), "[]"), s.Width, widen, s.Norm.Kind)
 	fmt.Printf("  nodes          %d (%d convs, %d norms)\n", sum.Nodes, sum.Convs, sum.Norms)
 	fmt.Printf("  parameters     %s\n", commas(sum.Params))
 	fmt.Printf("  multiply-adds  %s per image (%.3g G)\n", commas(sum.MACs), float64(sum.MACs)/1e9)

@@ -84,7 +84,7 @@ func (c *compileFlags) prepare(path string) (*spec.Spec, []byte, codegen.Options
 		if err != nil {
 			return nil, nil, o, badf("%s: its spec does not parse: %w", ck.Path, err)
 		}
-		if !train.SameNetwork(s, ws) {
+		if !spec.SameNetwork(s, ws) {
 			return nil, nil, o, badf("--weights %s: trained for a different network than %s", ck.Path, path)
 		}
 		if o.Weights, err = ck.WeightsOnly(); err != nil {

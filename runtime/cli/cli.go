@@ -173,7 +173,7 @@ func (cm Commands) compiledSpecArg(name string, pos []string) ([]string, error) 
 	if err != nil {
 		return nil, Bad(err)
 	}
-	if !train.SameNetwork(s, cm.Spec) {
+	if !spec.SameNetwork(s, cm.Spec) {
 		return nil, Badf("%s: %s is not the spec this model was compiled from (%s)", name, pos[0], cm.Spec.File)
 	}
 	return pos[1:], nil

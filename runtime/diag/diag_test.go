@@ -93,10 +93,7 @@ func oracle(t *testing.T, m *interp.Model, g *compiler.Graph, x *nn.Tensor, br n
 			}
 			variance[ch] = ss / float64(n*hw)
 		}
-		name := nd.Name
-		if br == nn.Adv && nd.Norm.Kind == spec.MBN {
-			name += ".adv"
-		}
+		name := compiler.BranchName(nd.Name, min(int(br), nd.Norm.Info().Branches-1))
 		out[name] = [2][]float64{mean, variance}
 	}
 	return out

@@ -7,7 +7,6 @@ import (
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime/interp"
 	"github.com/netc/netc/runtime/nn"
-	"github.com/netc/netc/spec"
 )
 
 // FirstNonFinite runs the images x through m's weights layer by layer on
@@ -33,17 +32,8 @@ func FirstNonFinite(m nn.Model, x *nn.Tensor, mode nn.Mode) (string, error) {
 		stats[st.Name] = st
 	}
 	for _, nd := range g.NormLayers() {
-		if nd.Norm.Kind == spec.GN {
-			continue
-		}
-		for _, br := range []nn.Branch{nn.Clean, nn.Adv} {
-			name := nd.Name
-			if br == nn.Adv {
-				if nd.Norm.Kind != spec.MBN || nd.Norm.Share == spec.ShareStats {
-					continue
-				}
-				name += ".adv"
-			}
+		for br := range nn.Branch(nd.Norm.StatSets()) {
+			name := compiler.BranchName(nd.Name, int(br))
 			st, ok := stats[name]
 			mean, variance := net.Running(nd, br)
 			if !ok || len(st.Mean) != len(mean) || len(st.Var) != len(variance) {

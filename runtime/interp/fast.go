@@ -7,7 +7,6 @@ import (
 	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/layers"
 	"github.com/netc/netc/runtime/nn"
-	"github.com/netc/netc/spec"
 )
 
 // fast runs a float32 Net's compiler.Program on the layers of package
@@ -57,7 +56,7 @@ func newFast(net *Net[float32], isa kernels.ISA) *fast {
 			ns := net.norms[nd.ID]
 			for br := range 2 {
 				gn, bn := net.affine(nd, nn.Branch(br))
-				if nd.Norm.Kind == spec.MBN || br == 0 {
+				if br < nd.Norm.Info().Branches {
 					b.Weight[br], b.Bias[br] = net.Param(gn), net.Param(bn)
 					b.WeightGrad[br], b.BiasGrad[br] = grad(gn), grad(bn)
 				}

@@ -16,8 +16,11 @@ import (
 func tiny(stem spec.Stem, block spec.Block, norm spec.Norm) *spec.Spec {
 	s := &spec.Spec{File: "tiny.spec", Model: "tiny", Classes: 3, Stem: stem, Block: block, Width: 4, Norm: norm,
 		Mean: []float64{0.5, 0.4}, Std: []float64{0.25, 0.3}}
-	if block == spec.Bottleneck {
+	switch block {
+	case spec.Bottleneck:
 		s.Width = 2
+	case spec.PreAct: // a Wide ResNet: a 2-channel stem, stages of 4, 8, 16
+		s.Width, s.Widen = 2, 2
 	}
 	if stem == spec.StemImageNet {
 		s.Input = [3]int{2, 9, 8}
@@ -71,7 +74,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 	}
 	var cases []tc
 	for _, stem := range []spec.Stem{spec.StemCIFAR, spec.StemImageNet} {
-		for _, block := range []spec.Block{spec.Basic, spec.Bottleneck} {
+		for _, block := range []spec.Block{spec.Basic, spec.Bottleneck, spec.PreAct} {
 			cases = append(cases,
 				tc{tiny(stem, block, bn), nn.Mode{Norm: nn.BatchStats}, 3},
 				tc{tiny(stem, block, bn), nn.Mode{Norm: nn.RunningStats}, 2},
@@ -86,10 +89,13 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 			)
 		}
 	}
-	// A mixed network: GN in the stem and stage 2, MBN elsewhere.
+	// A mixed network: GN in the stem and stage 2, MBN elsewhere; and a
+	// Wide ResNet with GN in stage 3 (its final norm too), MBN elsewhere.
 	mixed := tiny(spec.StemCIFAR, spec.Basic, mbn)
 	mixed.Overrides = []spec.NormOverride{{Norm: gn, Stages: []int{0, 2}}}
-	cases = append(cases, tc{mixed, nn.Mode{Norm: nn.BatchStats, Split: 1}, 3})
+	mixedWide := tiny(spec.StemCIFAR, spec.PreAct, mbn)
+	mixedWide.Overrides = []spec.NormOverride{{Norm: gn, Stages: []int{3}}}
+	cases = append(cases, tc{mixed, nn.Mode{Norm: nn.BatchStats, Split: 1}, 3}, tc{mixedWide, nn.Mode{Norm: nn.BatchStats, Split: 2}, 4})
 
 	for _, c := range cases {
 		name := fmt.Sprintf("%s/%s/%s/share=%s/stats=%s/split=%d/branch=%s", c.s.Stem, c.s.Block, c.s.Norm.Kind, c.s.Norm.Share, c.mode.Norm, c.mode.Split, c.mode.Branch)
@@ -189,4 +195,23 @@ func TestInputOnlyMatchesAll(t *testing.T) {
 func pick(rng *rand.Rand, n, k int) []int {
 	p := rng.Perm(n)
 	return p[:min(k, n)]
+}
+
+// TestUnknownNormFailsLoudly: the reference interpreter panics, naming
+// it, on a norm kind without a descriptor instead of running it as BN.
+func TestUnknownNormFailsLoudly(t *testing.T) {
+	g, err := compiler.Lower(tiny(spec.StemCIFAR, spec.PreAct, spec.Norm{Kind: spec.BN}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New[float64](g, rand.New(rand.NewPCG(1, 2)))
+	for _, nd := range g.NormLayers() {
+		nd.Norm.Kind = 9
+	}
+	defer func() {
+		if r := recover(); r != "spec: unknown norm kind 9" {
+			t.Errorf("Forward with an unknown norm: panic %v", r)
+		}
+	}()
+	m.Forward(make([]float64, g.Nodes[0].Size()), 1, nn.Mode{Norm: nn.BatchStats})
 }

@@ -3,7 +3,6 @@ package interp
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
 
 	"github.com/netc/netc/compiler"
@@ -36,13 +35,25 @@ type normBranch struct {
 	br nn.Branch
 }
 
-// NewModel lowers a spec and initializes its parameters from seed. It
-// runs on the kernels of package kernels for this CPU's fastest ISA (or
-// NETC_ISA's) with blocked activations when every layer but the input and
-// the logits has a multiple of 16 channels; otherwise (or with
-// NETC_INTERP=gemm) its convolutions run on the GEMM kernels and the rest
-// on ref's ops. With NETC_ISA=generic everything runs on ref's ops.
-func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
+// Options choose how a Model runs.
+type Options struct {
+	// GEMM runs the convolutions on the GEMM kernels and the rest on
+	// ref's ops even where the blocked kernel path could run (to compare
+	// the two).
+	GEMM bool
+}
+
+// NewModel lowers a spec and initializes its parameters from seed, with
+// the default Options. It runs the spec's compiler.Program on the kernels
+// of package kernels for the ISA kernels.Select returns, with blocked
+// activations, when every layer but the input and the logits has a
+// multiple of 16 channels; otherwise its convolutions run on the GEMM
+// kernels and the rest on ref's ops. With the generic ISA everything runs
+// on ref's ops.
+func NewModel(s *spec.Spec, seed uint64) (*Model, error) { return NewModelWith(s, seed, Options{}) }
+
+// NewModelWith is NewModel with options o.
+func NewModelWith(s *spec.Spec, seed uint64, o Options) (*Model, error) {
 	g, err := compiler.Lower(s)
 	if err != nil {
 		return nil, err
@@ -55,7 +66,7 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 	m := &Model{net: net}
 	switch {
 	case isa == kernels.Generic: // the pure-Go kernels are slower than ref's
-	case compiler.Supported(g, kernels.Block) == nil && os.Getenv("NETC_INTERP") != "gemm":
+	case compiler.Supported(g, kernels.Block) == nil && !o.GEMM:
 		m.fast = newFast(net, isa)
 	default:
 		net.SetConvolver(kernels.Convolver(isa))
@@ -70,20 +81,9 @@ func NewModel(s *spec.Spec, seed uint64) (*Model, error) {
 		})
 	}
 	for _, nd := range g.NormLayers() {
-		if nd.Norm.Kind == spec.GN {
-			continue
-		}
-		branches := []nn.Branch{nn.Clean}
-		if nd.Norm.Kind == spec.MBN && nd.Norm.Share != spec.ShareStats {
-			branches = append(branches, nn.Adv)
-		}
-		for _, br := range branches {
-			name := nd.Name
-			if br == nn.Adv {
-				name += ".adv"
-			}
+		for br := range nn.Branch(nd.Norm.StatSets()) {
 			mean, variance := net.Running(nd, br)
-			m.stats = append(m.stats, &nn.NormStats{Name: name, Mean: mean, Var: variance, Momentum: Momentum})
+			m.stats = append(m.stats, &nn.NormStats{Name: compiler.BranchName(nd.Name, int(br)), Mean: mean, Var: variance, Momentum: Momentum})
 			m.bns = append(m.bns, normBranch{nd, br})
 		}
 	}

@@ -207,10 +207,10 @@ type part struct {
 	branch nn.Branch
 }
 
-// parts splits the batch by MBN branch: plain BN and GN use branch 0 for
-// all images.
+// parts splits the batch by MBN branch: a norm of one branch (BN, GN)
+// uses branch 0 for all images.
 func (m *Net[T]) parts(nd *compiler.Node) []part {
-	if nd.Norm.Kind != spec.MBN {
+	if nd.Norm.Info().Branches == 1 {
 		return []part{{0, m.n, nn.Clean}}
 	}
 	if s := m.mode.Split; s > 0 {
@@ -224,17 +224,26 @@ func (m *Net[T]) parts(nd *compiler.Node) []part {
 
 // affine names the affine parameters of a norm node's branch.
 func (m *Net[T]) affine(nd *compiler.Node, br nn.Branch) (gammaName, betaName string) {
-	if br == nn.Adv && nd.Norm.Share != spec.ShareAffine {
-		return nd.Name + ".adv.weight", nd.Name + ".adv.bias"
+	name := compiler.BranchName(nd.Name, min(int(br), nd.Norm.AffineSets()-1))
+	return name + ".weight", name + ".bias"
+}
+
+// perImage reports whether norm node nd normalizes each image over
+// groups of channels (GN), and panics for a kind whose statistics the
+// reference ops do not compute.
+func perImage(nd *compiler.Node) bool {
+	d := nd.Norm.Info()
+	if d.PerImage == d.RunningStats {
+		panic(fmt.Sprintf("interp: no reference ops for norm %s (%s)", d.Name, nd.Name))
 	}
-	return nd.Name + ".weight", nd.Name + ".bias"
+	return d.PerImage
 }
 
 func (m *Net[T]) normForward(nd *compiler.Node, y []T) {
 	x := m.out[nd.In[0].ID]
 	ns := m.norms[nd.ID]
 	c, hw := nd.C, nd.H*nd.W
-	if nd.Norm.Kind == spec.GN {
+	if perImage(nd) {
 		groups := nd.Norm.Groups
 		ns.gnMean = grow(ns.gnMean, m.n*groups)
 		ns.gnRstd = grow(ns.gnRstd, m.n*groups)
@@ -400,7 +409,7 @@ func (m *Net[T]) normBackward(nd *compiler.Node, dy []T, all bool) {
 	ns := m.norms[nd.ID]
 	c, hw := nd.C, nd.H*nd.W
 	grads := func(br nn.Branch) (dg, db []T) { return m.normGrads(nd, br, all) }
-	if nd.Norm.Kind == spec.GN {
+	if perImage(nd) {
 		dg, db := grads(nn.Clean)
 		ref.GNBackward(m.n, c, hw, nd.Norm.Groups, x, dy, ns.gnMean, ns.gnRstd, m.Param(nd.Name+".weight"), dx, dg, db)
 		return

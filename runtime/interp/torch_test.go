@@ -69,12 +69,13 @@ func TestMatchesPyTorch(t *testing.T) {
 				t.Fatalf("torch_resnet.py printed %q: %v", out, err)
 			}
 
-			m, err := NewModel(s, 7) // a different init, overwritten from PyTorch's
+			gemm := os.Getenv("NETC_INTERP") == "gemm"        // the GEMM path, to compare
+			m, err := NewModelWith(s, 7, Options{GEMM: gemm}) // a different init, overwritten from PyTorch's
 			if err != nil {
 				t.Fatal(err)
 			}
 			isa, _ := kernels.Select()
-			if fast := s.Width%16 == 0 && isa != kernels.Generic && os.Getenv("NETC_INTERP") != "gemm"; (m.fast != nil) != fast {
+			if fast := s.Width%16 == 0 && isa != kernels.Generic && !gemm; (m.fast != nil) != fast {
 				t.Fatalf("blocked kernels: %v, want %v", m.fast != nil, fast)
 			}
 			c, err := train.OpenCheckpoint(ckPath)

@@ -145,7 +145,7 @@ func (c *Conv) Forward(p *Pass, x, y []float32) {
 func (c *Conv) FoldedForward(p *Pass, x []float32, bn *Norm, res, y []float32, relu bool) {
 	s := c.Shape(p.N)
 	br := p.Mode.Branch
-	if bn.Kind != spec.MBN || p.Mode.Split == p.N && p.N > 0 {
+	if !bn.branched() || p.Mode.Split == p.N && p.N > 0 {
 		br = nn.Clean
 	}
 	c.fresh(p)
@@ -191,9 +191,10 @@ func (c *Conv) FoldedBackward(p *Pass, dy, dx []float32) {
 	kernels.ConvBackwardData(p.ISA, c.Shape(p.N), dy, c.folded, dx)
 }
 
-// Norm is a BN, Mixture BN or GN layer over C channels of HW pixels.
-// Weight, Bias and their gradients are per MBN branch (BN and GN use
-// branch 0 only), as are BN's running statistics.
+// Norm is a norm layer over C channels of HW pixels: BN or Mixture BN
+// (its kind's descriptor has running statistics) or GN (statistics per
+// image). Weight, Bias and their gradients are per MBN branch (BN and GN
+// use branch 0 only), as are BN's running statistics.
 type Norm struct {
 	Kind                 spec.NormKind
 	Share                spec.Share // MBN: what the branches share
@@ -221,9 +222,27 @@ func (b *Norm) BatchStats(br nn.Branch) (mean, variance []float32) {
 	return b.mean[br], b.variance[br]
 }
 
+// norm is the layer's spec.Norm, whose descriptor says what it does.
+func (b *Norm) norm() spec.Norm { return spec.Norm{Kind: b.Kind, Groups: b.Groups, Share: b.Share} }
+
+// branched reports whether the layer has a branch per kind of image
+// (Mixture BN).
+func (b *Norm) branched() bool { return b.Kind.Info().Branches > 1 }
+
+// perImage reports whether the layer normalizes each image over groups
+// of channels (GN), and panics for a kind whose statistics the kernels
+// do not compute.
+func (b *Norm) perImage() bool {
+	d := b.Kind.Info()
+	if d.PerImage == d.RunningStats {
+		panic(fmt.Sprintf("layers: no kernels for norm %s", d.Name))
+	}
+	return d.PerImage
+}
+
 // parts splits the batch by MBN branch.
 func (b *Norm) parts(p *Pass) []part {
-	if b.Kind != spec.MBN {
+	if !b.branched() {
 		return []part{{0, p.N, nn.Clean}}
 	}
 	if s := p.Mode.Split; s > 0 {
@@ -238,7 +257,7 @@ func (b *Norm) parts(p *Pass) []part {
 // Forward normalizes x into y, then clamps y at zero if relu.
 func (b *Norm) Forward(p *Pass, x, y []float32, relu bool) {
 	c, hw := b.C, b.HW
-	if b.Kind == spec.GN {
+	if b.perImage() {
 		b.gnMean = grow(b.gnMean, p.N*b.Groups)
 		b.gnRstd = grow(b.gnRstd, p.N*b.Groups)
 		kernels.GNForward(p.ISA, p.N, c, hw, b.Groups, x, Eps, b.Weight[0], b.Bias[0], relu, y, b.gnMean, b.gnRstd)
@@ -286,7 +305,7 @@ func (b *Norm) Backward(p *Pass, x, mask, dy, dx []float32) {
 		}
 		return nil, nil
 	}
-	if b.Kind == spec.GN {
+	if b.perImage() {
 		dg, db := grads(nn.Clean)
 		kernels.GNBackward(p.ISA, p.N, c, hw, b.Groups, x, dy, mask, b.gnMean, b.gnRstd, b.Weight[0], dx, dg, db)
 		return
@@ -455,15 +474,8 @@ func (ps *Params) Norm(name string, b *Norm, zeroInit bool) {
 	if zeroInit {
 		gamma = compiler.Zeros
 	}
-	branches := []nn.Branch{nn.Clean}
-	if b.Kind == spec.MBN && b.Share != spec.ShareAffine {
-		branches = append(branches, nn.Adv)
-	}
-	for _, br := range branches {
-		prefix := name
-		if br == nn.Adv {
-			prefix += ".adv"
-		}
+	for br := range nn.Branch(b.norm().AffineSets()) {
+		prefix := compiler.BranchName(name, int(br))
 		b.Weight[br], b.WeightGrad[br] = ps.Tensor(prefix+".weight", gamma, false, true, b.C)
 		b.Bias[br], b.BiasGrad[br] = ps.Tensor(prefix+".bias", compiler.Zeros, false, true, b.C)
 	}
@@ -512,15 +524,13 @@ func (ps *Params) Init(seed uint64) {
 	}
 }
 
-// normStats lists the running statistics of BN layer name (both
-// branches for MBN); GN has none.
+// normStats lists the running statistics of norm layer name: a set per
+// branch unless they share one (named by compiler.BranchName); none for
+// a kind without running statistics.
 func normStats(name string, b *Norm) []*nn.NormStats {
-	if b.Kind == spec.GN {
-		return nil
-	}
-	s := []*nn.NormStats{{Name: name, Mean: b.RunMean[0], Var: b.RunVar[0], Momentum: Momentum}}
-	if b.Kind == spec.MBN && b.Share != spec.ShareStats {
-		s = append(s, &nn.NormStats{Name: name + ".adv", Mean: b.RunMean[1], Var: b.RunVar[1], Momentum: Momentum})
+	var s []*nn.NormStats
+	for br := range b.norm().StatSets() {
+		s = append(s, &nn.NormStats{Name: compiler.BranchName(name, int(br)), Mean: b.RunMean[br], Var: b.RunVar[br], Momentum: Momentum})
 	}
 	return s
 }

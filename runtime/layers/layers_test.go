@@ -62,3 +62,31 @@ func TestSameWeightsReusesFolding(t *testing.T) {
 		t.Error("SameWeights: the packed weights were recomputed")
 	}
 }
+
+// TestUnknownNormFailsLoudly: a norm layer of a kind without a
+// descriptor panics, naming it, instead of running as BN.
+func TestUnknownNormFailsLoudly(t *testing.T) {
+	isa, err := kernels.Select()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const c, hw = 16, 4
+	for _, tt := range []struct {
+		what string
+		f    func(b *Norm)
+	}{
+		{"Forward", func(b *Norm) {
+			b.Forward(&Pass{ISA: isa, N: 1, Mode: nn.Mode{Norm: nn.BatchStats}}, make([]float32, c*hw), make([]float32, c*hw), false)
+		}},
+		{"Params.Norm", func(b *Norm) { new(Params).Norm("bn", b, false) }},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != "spec: unknown norm kind 9" {
+					t.Errorf("%s of an unknown norm: panic %v", tt.what, r)
+				}
+			}()
+			tt.f(&Norm{Kind: 9, C: c, HW: hw})
+		}()
+	}
+}

@@ -36,7 +36,7 @@ func BenchmarkAdversarialStep(b *testing.B) {
 	c := Defaults(batch)
 	c.Seed, c.Adversarial = 1, true
 	c.Attack = pgd.Config{Eps: 8.0 / 255, Step: 2.0 / 255, Steps: 10, Loss: pgd.Untargeted}
-	m, err := interp.NewModel(s, c.Seed)
+	m, err := interp.NewModelWith(s, c.Seed, interp.Options{GEMM: os.Getenv("NETC_INTERP") == "gemm"})
 	if err != nil {
 		b.Fatal(err)
 	}

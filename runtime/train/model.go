@@ -15,31 +15,18 @@ type Factory func(s *spec.Spec, seed uint64) (nn.Model, error)
 
 // Compiled is the factory of a compiled model: it builds only the spec
 // the model was compiled from (any spec of the same network, see
-// SameNetwork; nil means that one).
+// spec.SameNetwork; nil means that one).
 func Compiled[M nn.Model](newModel func(seed uint64) (M, error)) Factory {
 	return func(s *spec.Spec, seed uint64) (nn.Model, error) {
 		m, err := newModel(seed)
 		if err != nil {
 			return nil, err
 		}
-		if s != nil && !SameNetwork(s, m.Spec()) {
+		if s != nil && !spec.SameNetwork(s, m.Spec()) {
 			return nil, fmt.Errorf("%s is not the spec this model was compiled from (%s, model %s)", s.File, m.Spec().File, m.Spec().Model)
 		}
 		return m, nil
 	}
-}
-
-// SameNetwork reports whether two specs describe the same network (names
-// and file positions aside).
-func SameNetwork(a, b *spec.Spec) bool { return network(a) == network(b) }
-
-// network is what SameNetwork compares of a spec.
-func network(s *spec.Spec) string {
-	t := fmt.Sprint(s.Input, s.Mean, s.Std, s.Classes, s.Stem, s.Block, s.Stages, s.Width)
-	for st := range len(s.Stages) + 1 {
-		t += fmt.Sprint(s.NormAt(st))
-	}
-	return t
 }
 
 // CheckpointPath is the checkpoint that arg names: a run folder's last

@@ -567,14 +567,7 @@ func (r *Run) Train(ctx context.Context) error {
 	return nil
 }
 
-func hasMBN(s *spec.Spec) bool {
-	for _, o := range s.Overrides {
-		if o.Norm.Kind == spec.MBN {
-			return true
-		}
-	}
-	return s.Norm.Kind == spec.MBN
-}
+func hasMBN(s *spec.Spec) bool { return s.Branched() }
 
 // LogitPairing is adversarial logit pairing over n pairs of k logits:
 // it returns weight × (1/n) Σᵢ ‖zc[i] − za[i]‖² and adds its gradient to
