@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/renameio/v2"
 	"github.com/netc/netc/compiler"
+	"github.com/netc/netc/runtime/kernels"
 	"github.com/netc/netc/runtime/train"
 	"github.com/netc/netc/spec"
 )
@@ -18,6 +19,7 @@ func runCheck(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
 	batch := fs.Int("batch", 32, "batch size for the memory estimate")
+	program := fs.String("program", "", "print the lowered program of a pass instead: train or attack")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -36,7 +38,28 @@ func runCheck(args []string) error {
 	if err != nil {
 		return bad(err)
 	}
+	if *program != "" {
+		pass, ok := map[string]compiler.Pass{"train": compiler.TrainPass, "attack": compiler.AttackPass}[*program]
+		if !ok {
+			return badf("check: --program %q: want train or attack", *program)
+		}
+		p := g.Program(pass)
+		if p == nil {
+			fmt.Printf("%s: no BN folds into a convolution, so the attack runs the train program\n", s.File)
+			p = g.Program(compiler.TrainPass)
+		}
+		fmt.Print(p)
+		return nil
+	}
 	sum := g.Summarize(*batch)
+	var arena int64 // bytes of a step on the kernel path: the programs' arena, parameters with gradient and momentum
+	if compiler.Supported(g, kernels.Block) == nil {
+		size := g.Program(compiler.TrainPass).ArenaSize
+		if p := g.Program(compiler.AttackPass); p != nil {
+			size = max(size, p.ArenaSize)
+		}
+		arena = 4*int64(size)*int64(*batch) + 3*4*sum.Params
+	}
 	if *asJSON {
 		out := struct {
 			compiler.Summary
@@ -47,7 +70,9 @@ func runCheck(args []string) error {
 			Stages  []int  `json:"stages"`
 			Widen   int    `json:"widen"`
 			Norm    string `json:"norm"`
-		}{sum, s.File, s.Input, s.Classes, s.Block.String(), s.Stages, s.Widening(), s.Norm.Kind.String()}
+			// KernelTrainBytes is a training step's memory on the kernels (0 where they cannot run the spec).
+			KernelTrainBytes int64 `json:"kernel_train_bytes"`
+		}{sum, s.File, s.Input, s.Classes, s.Block.String(), s.Stages, s.Widening(), s.Norm.Kind.String(), arena}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
@@ -62,8 +87,12 @@ func runCheck(args []string) error {
 	fmt.Printf("  nodes          %d (%d convs, %d norms)\n", sum.Nodes, sum.Convs, sum.Norms)
 	fmt.Printf("  parameters     %s\n", commas(sum.Params))
 	fmt.Printf("  multiply-adds  %s per image (%.3g G)\n", commas(sum.MACs), float64(sum.MACs)/1e9)
-	fmt.Printf("  memory         batch %d: activations %s; a training step at least %s (compiled), about %s on the interpreter\n",
-		sum.Batch, train.FormatBytes(sum.ActivationBytes), train.FormatBytes(sum.MinTrainBytes), train.FormatBytes(sum.TrainBytes))
+	step := fmt.Sprintf("%s on the kernels (their arena, the parameters with gradient and momentum)", train.FormatBytes(arena))
+	if arena == 0 {
+		step = fmt.Sprintf("about %s on the reference ops (every node's output and gradient: a width not a multiple of %d)", train.FormatBytes(sum.TrainBytes), kernels.Block)
+	}
+	fmt.Printf("  memory         batch %d: activations %s; a training step at least %s, %s\n",
+		sum.Batch, train.FormatBytes(sum.ActivationBytes), train.FormatBytes(sum.MinTrainBytes), step)
 	if have, from := train.MachineMemory("/"); have > 0 && sum.MinTrainBytes > have {
 		fmt.Printf("  warning        that is more than the %s of memory %s: train and eval will refuse it\n", train.FormatBytes(have), from)
 	}

@@ -18,3 +18,21 @@ func TestCheckWideResNet(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckProgram: netc check --program prints the lowered program of a
+// pass, the attack one folding BN into the convolutions; a pass it does
+// not know is bad input.
+func TestCheckProgram(t *testing.T) {
+	code, out, stderr := runCapture(t, "check", "--program", "attack", "../../specs/resnet20-cifar.spec")
+	if code != 0 {
+		t.Fatalf("netc check --program attack: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"program attack of resnet20cifar:", "foldedconv          layer1.0.conv1", "backward:", "buffers:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("netc check --program attack printed\n%s\nwithout %q", out, want)
+		}
+	}
+	if code, _, stderr := runCapture(t, "check", "--program", "eval", "../../specs/resnet20-cifar.spec"); code != 2 || !strings.Contains(stderr, "want train or attack") {
+		t.Errorf("--program eval: exit %d, %q", code, stderr)
+	}
+}
