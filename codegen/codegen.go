@@ -78,7 +78,7 @@ func Generate(s *spec.Spec, src []byte, o Options) (Files, error) {
 	shapes := convShapes(g)
 	kernelFiles, err := asm.ModelKernels(o.Package, shapes.list)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", s.File, err)
+		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
 	for name, b := range kernelFiles {
 		files[name] = b

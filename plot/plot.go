@@ -88,10 +88,10 @@ func ReadStats(path string) (*diag.Report, error) {
 	}
 	var r diag.Report
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &r, nil
 }
@@ -107,9 +107,9 @@ func readJSON(path string, b []byte, v any) ([]byte, error) {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line, col := position(b, se.Offset)
-			return nil, fmt.Errorf("%s:%d:%d: not JSON: %v", path, line, col, err)
+			return nil, fmt.Errorf("%s:%d:%d: not JSON: %w", path, line, col, err)
 		}
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%s: more than one JSON value", path)
@@ -437,7 +437,7 @@ func (f *figure) addLineTo(p *gplot.Plot, xy plotter.XYs, i int, dashed bool, la
 	}
 	l, s, err := plotter.NewLinePoints(xy)
 	if err != nil {
-		return fmt.Errorf("plot: %s: %v", label, err)
+		return fmt.Errorf("plot: %s: %w", label, err)
 	}
 	st := styleOf(i)
 	l.Color = st.color

@@ -92,7 +92,7 @@ func run(cmd string) (map[string]float64, error) {
 	c := exec.Command("sh", "-c", cmd)
 	c.Stdout, c.Stderr = &out, &errb
 	if err := c.Run(); err != nil {
-		return nil, fmt.Errorf("%v: %s", err, lastLines(errb.String(), 5))
+		return nil, fmt.Errorf("%w: %s", err, lastLines(errb.String(), 5))
 	}
 	return figures(out.Bytes())
 }
@@ -101,7 +101,7 @@ func run(cmd string) (map[string]float64, error) {
 func figures(b []byte) (map[string]float64, error) {
 	var m map[string]any
 	if err := json.Unmarshal(bytes.TrimSpace(b), &m); err != nil {
-		return nil, fmt.Errorf("stdout is not one JSON object: %v", err)
+		return nil, fmt.Errorf("stdout is not one JSON object: %w", err)
 	}
 	figs := map[string]float64{}
 	for k, v := range m {

@@ -72,7 +72,7 @@ func ParseResult(side string, stdout []byte, batch, threads int) (*Result, error
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
-		return nil, fmt.Errorf("%s: stdout is not a JSON object: %v: %s", side, err, clip(lines[0], 300))
+		return nil, fmt.Errorf("%s: stdout is not a JSON object: %w: %s", side, err, clip(lines[0], 300))
 	}
 	infoKey := "isa"
 	keys := []string{"model", "batch", "threads", "isa"}
@@ -346,7 +346,7 @@ func mainErr() error {
 		return fmt.Errorf("%s not found: run from the repository root", torchScript)
 	}
 	if out, err := exec.Command(c.python, "-c", "import torch").CombinedOutput(); err != nil {
-		return fmt.Errorf("%s cannot import torch (%v): run `make torch` to install Debian's python3-torch\n%s", c.python, err, tail(out, 5))
+		return fmt.Errorf("%s cannot import torch (%w): run `make torch` to install Debian's python3-torch\n%s", c.python, err, tail(out, 5))
 	}
 
 	if *netcCmd != "" {
@@ -361,7 +361,7 @@ func mainErr() error {
 		log("building %s", netcPkg)
 		out, err := exec.Command("go", "build", "-o", bin, netcPkg).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("go build %s: %v (generate the ResNet-20 model first, or pass --netc CMD)\n%s", netcPkg, err, tail(out, 30))
+			return fmt.Errorf("go build %s: %w (generate the ResNet-20 model first, or pass --netc CMD)\n%s", netcPkg, err, tail(out, 30))
 		}
 		c.netc = []string{bin}
 	}
@@ -405,7 +405,7 @@ func run(c config, stdout io.Writer, log func(string, ...any)) error {
 		all = append(all, ThreadRatios{Threads: t, Ratio: Ratios(bn, bp)})
 	}
 	if err := WriteAtomic(c.out, EncodeRatios(all)); err != nil {
-		return fmt.Errorf("writing %s: %v", c.out, err)
+		return fmt.Errorf("writing %s: %w", c.out, err)
 	}
 	log("wrote %s", c.out)
 	return nil
@@ -441,7 +441,7 @@ func runSide(side string, argv []string, threads, batch int, timeout time.Durati
 		if side == "pytorch" && bytes.Contains(se.Bytes(), []byte("make torch")) {
 			hint = " (run `make torch`)"
 		}
-		return nil, fmt.Errorf("%s: `%s` failed: %v%s\nstderr:\n%s", side, strings.Join(argv, " "), err, hint, tail(se.Bytes(), 40))
+		return nil, fmt.Errorf("%s: `%s` failed: %w%s\nstderr:\n%s", side, strings.Join(argv, " "), err, hint, tail(se.Bytes(), 40))
 	}
 	r, err := ParseResult(side, so.Bytes(), batch, threads)
 	if err != nil {
