@@ -3,10 +3,11 @@ package spec
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // equal reports whether two specs are equal but for file and positions.
@@ -20,7 +21,7 @@ func equal(a, b *Spec) bool {
 		}
 		return c
 	}
-	return reflect.DeepEqual(strip(a), strip(b))
+	return cmp.Equal(strip(a), strip(b))
 }
 
 // specFiles returns the specs of ../specs.

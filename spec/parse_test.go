@@ -3,10 +3,11 @@ package spec
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // base is a valid spec of six lines.
@@ -293,8 +294,8 @@ func TestDefaults(t *testing.T) {
 		Classes: 10, Stem: StemCIFAR, Block: Basic, Depth: 20, Stages: []int{3, 3, 3},
 		Width: 64, Norm: Norm{Kind: BN},
 	}
-	if !reflect.DeepEqual(s, want) {
-		t.Errorf("Parse(base) =\n%+v\nwant\n%+v", s, want)
+	if d := cmp.Diff(want, s); d != "" {
+		t.Errorf("Parse(base) differs (-want +got):\n%s", d)
 	}
 }
 
@@ -337,8 +338,8 @@ func TestParse(t *testing.T) {
 		}
 		want, _ := Parse("t.spec", []byte(base))
 		tt.want(want)
-		if !reflect.DeepEqual(s, want) {
-			t.Errorf("Parse(%q) =\n%+v\nwant\n%+v", tt.src, s, want)
+		if d := cmp.Diff(want, s); d != "" {
+			t.Errorf("Parse(%q) differs (-want +got):\n%s", tt.src, d)
 		}
 	}
 }
@@ -372,8 +373,8 @@ norm gn groups=16 stage=1
 		{Pos{"t.spec", 10, 1}, Norm{Kind: NoNorm}, []int{3}},
 		{Pos{"t.spec", 11, 1}, Norm{Kind: GN, Groups: 16}, []int{1}},
 	}
-	if !reflect.DeepEqual(s.Overrides, wantOv) {
-		t.Errorf("Overrides = %+v, want %+v", s.Overrides, wantOv)
+	if d := cmp.Diff(wantOv, s.Overrides); d != "" {
+		t.Errorf("Overrides differ (-want +got):\n%s", d)
 	}
 }
 

@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // meta is a stand-in for the trainer's checkpoint metadata.
@@ -58,16 +59,16 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("loaded %d tensors, want %d", len(ts), len(tt.tensors))
 			}
 			for i, want := range tt.tensors {
-				if !reflect.DeepEqual(ts[i], want) {
-					t.Errorf("tensor %d = %+v, want %+v", i, ts[i], want)
+				if d := cmp.Diff(want, ts[i]); d != "" {
+					t.Errorf("tensor %d differs (-want +got):\n%s", i, d)
 				}
 			}
 			want := meta{}
 			if tt.meta != nil {
 				want = tt.meta.(meta)
 			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("meta = %+v, want %+v", got, want)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("meta differs (-want +got):\n%s", d)
 			}
 			if _, err := Load(path, nil); err != nil {
 				t.Errorf("Load with nil meta: %v", err)
@@ -351,8 +352,8 @@ func TestLoadForeign(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Tensor{{Name: "b", Shape: []int{1}, Data: []float32{2}}, {Name: "a", Shape: []int{1}, Data: []float32{1}}}
-	if !reflect.DeepEqual(ts, want) {
-		t.Fatalf("got %+v, want %+v", ts, want)
+	if d := cmp.Diff(want, ts); d != "" {
+		t.Fatalf("tensors differ (-want +got):\n%s", d)
 	}
 	if m.Step != 9 {
 		t.Fatalf("meta changed to %+v with no netc metadata", m)
