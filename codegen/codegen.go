@@ -74,8 +74,9 @@ func Generate(s *spec.Spec, src []byte, o Options) (Files, error) {
 		return nil, err
 	}
 	files := Files{}
-	shapes := convShapes(g)
-	kernelFiles, err := asm.ModelKernels(o.Package, shapes.list)
+	var shapes shapes
+	shapes.list, shapes.index = asm.ModelConvs(g)
+	kernelFiles, err := asm.ModelKernels(o.Package, "netc", shapes.list, func(asm.ConvSpec) bool { return false })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", s.File, err)
 	}
@@ -104,26 +105,6 @@ func Generate(s *spec.Spec, src []byte, o Options) (Files, error) {
 type shapes struct {
 	list  []asm.ConvSpec
 	index map[int]int // by node ID
-}
-
-func convShapes(g *compiler.Graph) shapes {
-	s := shapes{index: map[int]int{}}
-	seen := map[asm.ConvSpec]int{}
-	for _, nd := range g.Nodes {
-		if nd.Op != compiler.Conv {
-			continue
-		}
-		in := nd.In[0]
-		c := asm.ConvSpec{C: in.C, H: in.H, W: in.W, K: nd.C, R: nd.Kernel, S: nd.Kernel, Stride: nd.Stride, Pad: nd.Pad}
-		i, ok := seen[c]
-		if !ok {
-			i = len(s.list)
-			seen[c] = i
-			s.list = append(s.list, c)
-		}
-		s.index[nd.ID] = i
-	}
-	return s
 }
 
 func renderFile(f *jen.File) ([]byte, error) {

@@ -12,7 +12,7 @@ import (
 
 const (
 	layersPath  = "github.com/netc/netc/runtime/layers"
-	nnPath = "github.com/netc/netc/runtime/nn"
+	nnPath      = "github.com/netc/netc/runtime/nn"
 	kernelsPath = "github.com/netc/netc/runtime/kernels"
 	specPath    = "github.com/netc/netc/spec"
 )
