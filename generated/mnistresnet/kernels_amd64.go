@@ -5,148 +5,246 @@ package mnistresnet
 
 import (
 	kernels "github.com/netc/netc/runtime/kernels"
+	abi "github.com/netc/netc/runtime/kernels/abi"
 	ref "github.com/netc/netc/runtime/ref"
 )
 
-// special0AVX2R4 runs the outer kernel (see package asm) of convolution C16 28x28 K16 3x3/1 p1 with a 4×2 tile.
+// The kernels follow version 1 of the kernel ABI.
+var _ = abi.Version1
+
+// special0AVX2R4 runs the outer kernel (see package abi) of convolution C16 28x28 K16 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special0AVX2R4(args *uintptr)
 
-// special0AVX2R5 runs the outer kernel (see package asm) of convolution C16 28x28 K16 3x3/1 p1 with a 5×2 tile.
+// special0AVX2R5 runs the outer kernel (see package abi) of convolution C16 28x28 K16 3x3/1 p1 with a 5×2 tile.
+//
+//go:noescape
 func special0AVX2R5(args *uintptr)
 
-// special0AVX2R6 runs the outer kernel (see package asm) of convolution C16 28x28 K16 3x3/1 p1 with a 6×2 tile.
+// special0AVX2R6 runs the outer kernel (see package abi) of convolution C16 28x28 K16 3x3/1 p1 with a 6×2 tile.
+//
+//go:noescape
 func special0AVX2R6(args *uintptr)
 
-// special1AVX2R3 runs the outer kernel (see package asm) of convolution C16 28x28 K32 3x3/2 p1 with a 3×2 tile.
+// special1AVX2R3 runs the outer kernel (see package abi) of convolution C16 28x28 K32 3x3/2 p1 with a 3×2 tile.
+//
+//go:noescape
 func special1AVX2R3(args *uintptr)
 
-// special1AVX2R3x2 runs the outer kernel (see package asm) of convolution C16 28x28 K32 3x3/2 p1 with 2 tiles of 3×2 per pass.
+// special1AVX2R3x2 runs the outer kernel (see package abi) of convolution C16 28x28 K32 3x3/2 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special1AVX2R3x2(args *uintptr)
 
-// special1AVX2R4 runs the outer kernel (see package asm) of convolution C16 28x28 K32 3x3/2 p1 with a 4×2 tile.
+// special1AVX2R4 runs the outer kernel (see package abi) of convolution C16 28x28 K32 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
 func special1AVX2R4(args *uintptr)
 
-// special1AVX2R5 runs the outer kernel (see package asm) of convolution C16 28x28 K32 3x3/2 p1 with a 5×2 tile.
+// special1AVX2R5 runs the outer kernel (see package abi) of convolution C16 28x28 K32 3x3/2 p1 with a 5×2 tile.
+//
+//go:noescape
 func special1AVX2R5(args *uintptr)
 
-// special2AVX2R3 runs the outer kernel (see package asm) of convolution C32 14x14 K32 3x3/1 p1 with a 3×2 tile.
+// special2AVX2R3 runs the outer kernel (see package abi) of convolution C32 14x14 K32 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
 func special2AVX2R3(args *uintptr)
 
-// special2AVX2R3x2 runs the outer kernel (see package asm) of convolution C32 14x14 K32 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// special2AVX2R3x2 runs the outer kernel (see package abi) of convolution C32 14x14 K32 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special2AVX2R3x2(args *uintptr)
 
-// special2AVX2R4 runs the outer kernel (see package asm) of convolution C32 14x14 K32 3x3/1 p1 with a 4×2 tile.
+// special2AVX2R4 runs the outer kernel (see package abi) of convolution C32 14x14 K32 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special2AVX2R4(args *uintptr)
 
-// special2AVX2R5 runs the outer kernel (see package asm) of convolution C32 14x14 K32 3x3/1 p1 with a 5×2 tile.
+// special2AVX2R5 runs the outer kernel (see package abi) of convolution C32 14x14 K32 3x3/1 p1 with a 5×2 tile.
+//
+//go:noescape
 func special2AVX2R5(args *uintptr)
 
-// special3AVX2R4 runs the outer kernel (see package asm) of convolution C16 28x28 K32 1x1/2 p0 with a 4×2 tile.
+// special3AVX2R4 runs the outer kernel (see package abi) of convolution C16 28x28 K32 1x1/2 p0 with a 4×2 tile.
+//
+//go:noescape
 func special3AVX2R4(args *uintptr)
 
-// special3AVX2R5 runs the outer kernel (see package asm) of convolution C16 28x28 K32 1x1/2 p0 with a 5×2 tile.
+// special3AVX2R5 runs the outer kernel (see package abi) of convolution C16 28x28 K32 1x1/2 p0 with a 5×2 tile.
+//
+//go:noescape
 func special3AVX2R5(args *uintptr)
 
-// special4AVX2R2 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with a 2×2 tile.
+// special4AVX2R2 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with a 2×2 tile.
+//
+//go:noescape
 func special4AVX2R2(args *uintptr)
 
-// special4AVX2R2x2 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 2×2 per pass.
+// special4AVX2R2x2 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special4AVX2R2x2(args *uintptr)
 
-// special4AVX2R2x3 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with 3 tiles of 2×2 per pass.
+// special4AVX2R2x3 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with 3 tiles of 2×2 per pass.
+//
+//go:noescape
 func special4AVX2R2x3(args *uintptr)
 
-// special4AVX2R3 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with a 3×2 tile.
+// special4AVX2R3 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with a 3×2 tile.
+//
+//go:noescape
 func special4AVX2R3(args *uintptr)
 
-// special4AVX2R3x2 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 3×2 per pass.
+// special4AVX2R3x2 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special4AVX2R3x2(args *uintptr)
 
-// special4AVX2R4 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with a 4×2 tile.
+// special4AVX2R4 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
 func special4AVX2R4(args *uintptr)
 
-// special5AVX2R2 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with a 2×2 tile.
+// special5AVX2R2 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with a 2×2 tile.
+//
+//go:noescape
 func special5AVX2R2(args *uintptr)
 
-// special5AVX2R2x2 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 2×2 per pass.
+// special5AVX2R2x2 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special5AVX2R2x2(args *uintptr)
 
-// special5AVX2R2x3 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with 3 tiles of 2×2 per pass.
+// special5AVX2R2x3 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with 3 tiles of 2×2 per pass.
+//
+//go:noescape
 func special5AVX2R2x3(args *uintptr)
 
-// special5AVX2R3 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with a 3×2 tile.
+// special5AVX2R3 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
 func special5AVX2R3(args *uintptr)
 
-// special5AVX2R3x2 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// special5AVX2R3x2 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special5AVX2R3x2(args *uintptr)
 
-// special5AVX2R4 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with a 4×2 tile.
+// special5AVX2R4 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special5AVX2R4(args *uintptr)
 
-// special6AVX2R3 runs the outer kernel (see package asm) of convolution C32 14x14 K64 1x1/2 p0 with a 3×2 tile.
+// special6AVX2R3 runs the outer kernel (see package abi) of convolution C32 14x14 K64 1x1/2 p0 with a 3×2 tile.
+//
+//go:noescape
 func special6AVX2R3(args *uintptr)
 
-// special6AVX2R3x2 runs the outer kernel (see package asm) of convolution C32 14x14 K64 1x1/2 p0 with 2 tiles of 3×2 per pass.
+// special6AVX2R3x2 runs the outer kernel (see package abi) of convolution C32 14x14 K64 1x1/2 p0 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special6AVX2R3x2(args *uintptr)
 
-// special6AVX2R4 runs the outer kernel (see package asm) of convolution C32 14x14 K64 1x1/2 p0 with a 4×2 tile.
+// special6AVX2R4 runs the outer kernel (see package abi) of convolution C32 14x14 K64 1x1/2 p0 with a 4×2 tile.
+//
+//go:noescape
 func special6AVX2R4(args *uintptr)
 
-// special0AVX512R13 runs the outer kernel (see package asm) of convolution C16 28x28 K16 3x3/1 p1 with a 13×1 tile.
+// special0AVX512R13 runs the outer kernel (see package abi) of convolution C16 28x28 K16 3x3/1 p1 with a 13×1 tile.
+//
+//go:noescape
 func special0AVX512R13(args *uintptr)
 
-// special0AVX512R13x2 runs the outer kernel (see package asm) of convolution C16 28x28 K16 3x3/1 p1 with 2 tiles of 13×1 per pass.
+// special0AVX512R13x2 runs the outer kernel (see package abi) of convolution C16 28x28 K16 3x3/1 p1 with 2 tiles of 13×1 per pass.
+//
+//go:noescape
 func special0AVX512R13x2(args *uintptr)
 
-// special0AVX512R14 runs the outer kernel (see package asm) of convolution C16 28x28 K16 3x3/1 p1 with a 14×1 tile.
+// special0AVX512R14 runs the outer kernel (see package abi) of convolution C16 28x28 K16 3x3/1 p1 with a 14×1 tile.
+//
+//go:noescape
 func special0AVX512R14(args *uintptr)
 
-// special0AVX512R14x2 runs the outer kernel (see package asm) of convolution C16 28x28 K16 3x3/1 p1 with 2 tiles of 14×1 per pass.
+// special0AVX512R14x2 runs the outer kernel (see package abi) of convolution C16 28x28 K16 3x3/1 p1 with 2 tiles of 14×1 per pass.
+//
+//go:noescape
 func special0AVX512R14x2(args *uintptr)
 
-// special1AVX512R13 runs the outer kernel (see package asm) of convolution C16 28x28 K32 3x3/2 p1 with a 13×2 tile.
+// special1AVX512R13 runs the outer kernel (see package abi) of convolution C16 28x28 K32 3x3/2 p1 with a 13×2 tile.
+//
+//go:noescape
 func special1AVX512R13(args *uintptr)
 
-// special1AVX512R14 runs the outer kernel (see package asm) of convolution C16 28x28 K32 3x3/2 p1 with a 14×2 tile.
+// special1AVX512R14 runs the outer kernel (see package abi) of convolution C16 28x28 K32 3x3/2 p1 with a 14×2 tile.
+//
+//go:noescape
 func special1AVX512R14(args *uintptr)
 
-// special2AVX512R13 runs the outer kernel (see package asm) of convolution C32 14x14 K32 3x3/1 p1 with a 13×2 tile.
+// special2AVX512R13 runs the outer kernel (see package abi) of convolution C32 14x14 K32 3x3/1 p1 with a 13×2 tile.
+//
+//go:noescape
 func special2AVX512R13(args *uintptr)
 
-// special2AVX512R14 runs the outer kernel (see package asm) of convolution C32 14x14 K32 3x3/1 p1 with a 14×2 tile.
+// special2AVX512R14 runs the outer kernel (see package abi) of convolution C32 14x14 K32 3x3/1 p1 with a 14×2 tile.
+//
+//go:noescape
 func special2AVX512R14(args *uintptr)
 
-// special3AVX512R14 runs the outer kernel (see package asm) of convolution C16 28x28 K32 1x1/2 p0 with a 14×2 tile.
+// special3AVX512R14 runs the outer kernel (see package abi) of convolution C16 28x28 K32 1x1/2 p0 with a 14×2 tile.
+//
+//go:noescape
 func special3AVX512R14(args *uintptr)
 
-// special4AVX512R6 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with a 6×2 tile.
+// special4AVX512R6 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with a 6×2 tile.
+//
+//go:noescape
 func special4AVX512R6(args *uintptr)
 
-// special4AVX512R6x2 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 6×2 per pass.
+// special4AVX512R6x2 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 6×2 per pass.
+//
+//go:noescape
 func special4AVX512R6x2(args *uintptr)
 
-// special4AVX512R7 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with a 7×2 tile.
+// special4AVX512R7 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with a 7×2 tile.
+//
+//go:noescape
 func special4AVX512R7(args *uintptr)
 
-// special4AVX512R7x2 runs the outer kernel (see package asm) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 7×2 per pass.
+// special4AVX512R7x2 runs the outer kernel (see package abi) of convolution C32 14x14 K64 3x3/2 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special4AVX512R7x2(args *uintptr)
 
-// special5AVX512R6 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with a 6×2 tile.
+// special5AVX512R6 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with a 6×2 tile.
+//
+//go:noescape
 func special5AVX512R6(args *uintptr)
 
-// special5AVX512R6x2 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 6×2 per pass.
+// special5AVX512R6x2 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 6×2 per pass.
+//
+//go:noescape
 func special5AVX512R6x2(args *uintptr)
 
-// special5AVX512R7 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with a 7×2 tile.
+// special5AVX512R7 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with a 7×2 tile.
+//
+//go:noescape
 func special5AVX512R7(args *uintptr)
 
-// special5AVX512R7x2 runs the outer kernel (see package asm) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 7×2 per pass.
+// special5AVX512R7x2 runs the outer kernel (see package abi) of convolution C64 7x7 K64 3x3/1 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special5AVX512R7x2(args *uintptr)
 
-// special6AVX512R7 runs the outer kernel (see package asm) of convolution C32 14x14 K64 1x1/2 p0 with a 7×2 tile.
+// special6AVX512R7 runs the outer kernel (see package abi) of convolution C32 14x14 K64 1x1/2 p0 with a 7×2 tile.
+//
+//go:noescape
 func special6AVX512R7(args *uintptr)
 
-// special6AVX512R7x2 runs the outer kernel (see package asm) of convolution C32 14x14 K64 1x1/2 p0 with 2 tiles of 7×2 per pass.
+// special6AVX512R7x2 runs the outer kernel (see package abi) of convolution C32 14x14 K64 1x1/2 p0 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special6AVX512R7x2(args *uintptr)
 
 // specialized returns the forward kernels specialized for convolution i
@@ -154,17 +252,14 @@ func special6AVX512R7x2(args *uintptr)
 // none (a stem, the generic ISA): kernels.ConvForwardSpecial then runs
 // the general kernels.
 func specialized(isa kernels.ISA, i int) *kernels.Special {
-	switch isa {
-	case kernels.AVX2:
-		return specialsAVX2[i]
-	case kernels.AVX512:
-		return specialsAVX512[i]
-	}
-	return nil
+	return specials[i].For(isa)
 }
 
-var specialsAVX2 = [...]*kernels.Special{nil, special0AVX2, special1AVX2, special2AVX2, special3AVX2, special4AVX2, special5AVX2, special6AVX2}
-var special0AVX2 = &kernels.Special{
+// specials are the kernels of each convolution: the library's (package special) or this package's.
+var specials = [...]kernels.Specials{nil, special0, special1, special2, special3, special4, special5, special6}
+
+// special0 are the kernels of convolution C16 28x28 K16 3x3/1 p1.
+var special0 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      16,
 		H:      28,
@@ -176,318 +271,37 @@ var special0AVX2 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 9216,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 1,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -50112,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -8192,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special0AVX2R4}, {One: special0AVX2R5}, {One: special0AVX2R6}},
 	V:     2,
-}
-var special1AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      16,
-		H:      28,
-		K:      32,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 9216,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 1,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -50112,
-	}, {
-		Field: 13,
-		Value: -8192,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special1AVX2R3,
-		Stacked: []func(*uintptr){special1AVX2R3x2},
-	}, {One: special1AVX2R4}, {One: special1AVX2R5}, {}},
-	V: 2,
-}
-var special2AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      32,
-		H:      14,
-		K:      32,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 18432,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 2,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -25024,
-	}, {
-		Field: 13,
-		Value: -17408,
-	}, {
-		Field: 23,
-		Value: 896,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special2AVX2R3,
-		Stacked: []func(*uintptr){special2AVX2R3x2},
-	}, {One: special2AVX2R4}, {One: special2AVX2R5}, {}},
-	V: 2,
-}
-var special3AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      16,
-		H:      28,
-		K:      32,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 1024,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 1,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -50112,
-	}, {
-		Field: 13,
-		Value: 0,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special3AVX2R4}, {One: special3AVX2R5}, {}},
-	V:     2,
-}
-var special4AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      32,
-		H:      14,
-		K:      64,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 18432,
-	}, {
-		Field: 4,
-		Value: 3136,
-	}, {
-		Field: 8,
-		Value: 2,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -25024,
-	}, {
-		Field: 13,
-		Value: -17408,
-	}, {
-		Field: 23,
-		Value: 1792,
-	}, {
-		Field: 24,
-		Value: 448,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {
-		One:     special4AVX2R2,
-		Stacked: []func(*uintptr){special4AVX2R2x2, special4AVX2R2x3},
-	}, {
-		One:     special4AVX2R3,
-		Stacked: []func(*uintptr){special4AVX2R3x2},
-	}, {One: special4AVX2R4}, {}, {}},
-	V: 2,
-}
-var special5AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      7,
-		K:      64,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      7,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 36864,
-	}, {
-		Field: 4,
-		Value: 3136,
-	}, {
-		Field: 8,
-		Value: 4,
-	}, {
-		Field: 9,
-		Value: 3072,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -12480,
-	}, {
-		Field: 13,
-		Value: -35840,
-	}, {
-		Field: 23,
-		Value: 448,
-	}, {
-		Field: 24,
-		Value: 448,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {
-		One:     special5AVX2R2,
-		Stacked: []func(*uintptr){special5AVX2R2x2, special5AVX2R2x3},
-	}, {
-		One:     special5AVX2R3,
-		Stacked: []func(*uintptr){special5AVX2R3x2},
-	}, {One: special5AVX2R4}, {}, {}},
-	V: 2,
-}
-var special6AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      32,
-		H:      14,
-		K:      64,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 2048,
-	}, {
-		Field: 4,
-		Value: 3136,
-	}, {
-		Field: 8,
-		Value: 2,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -25024,
-	}, {
-		Field: 13,
-		Value: -1024,
-	}, {
-		Field: 23,
-		Value: 1792,
-	}, {
-		Field: 24,
-		Value: 448,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special6AVX2R3,
-		Stacked: []func(*uintptr){special6AVX2R3x2},
-	}, {One: special6AVX2R4}, {}, {}},
-	V: 2,
-}
-var specialsAVX512 = [...]*kernels.Special{nil, special0AVX512, special1AVX512, special2AVX512, special3AVX512, special4AVX512, special5AVX512, special6AVX512}
-var special0AVX512 = &kernels.Special{
+}, &kernels.Special{
 	Conv: ref.Conv{
 		C:      16,
 		H:      28,
@@ -499,31 +313,31 @@ var special0AVX512 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 9216,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 1,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -50112,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -8192,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA: kernels.AVX512,
@@ -535,8 +349,10 @@ var special0AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special0AVX512R14x2},
 	}, {}, {}},
 	V: 1,
-}
-var special1AVX512 = &kernels.Special{
+}}
+
+// special1 are the kernels of convolution C16 28x28 K32 3x3/2 p1.
+var special1 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      16,
 		H:      28,
@@ -548,38 +364,85 @@ var special1AVX512 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 9216,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 1,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -50112,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -8192,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special1AVX2R3,
+		Stacked: []func(*uintptr){special1AVX2R3x2},
+	}, {One: special1AVX2R4}, {One: special1AVX2R5}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      16,
+		H:      28,
+		K:      32,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 2,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 9216,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 1,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -50112,
+	}, {
+		Field: abi.FieldB2,
+		Value: -8192,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special1AVX512R13}, {One: special1AVX512R14}},
 	V:     2,
-}
-var special2AVX512 = &kernels.Special{
+}}
+
+// special2 are the kernels of convolution C32 14x14 K32 3x3/1 p1.
+var special2 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      32,
 		H:      14,
@@ -591,38 +454,85 @@ var special2AVX512 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 18432,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 2,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -25024,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -17408,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 896,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special2AVX2R3,
+		Stacked: []func(*uintptr){special2AVX2R3x2},
+	}, {One: special2AVX2R4}, {One: special2AVX2R5}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      32,
+		H:      14,
+		K:      32,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 18432,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 2,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -25024,
+	}, {
+		Field: abi.FieldB2,
+		Value: -17408,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 896,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special2AVX512R13}, {One: special2AVX512R14}},
 	V:     2,
-}
-var special3AVX512 = &kernels.Special{
+}}
+
+// special3 are the kernels of convolution C16 28x28 K32 1x1/2 p0.
+var special3 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      16,
 		H:      28,
@@ -634,38 +544,82 @@ var special3AVX512 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 1024,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 1,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -50112,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: 0,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special3AVX2R4}, {One: special3AVX2R5}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      16,
+		H:      28,
+		K:      32,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 1024,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 1,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -50112,
+	}, {
+		Field: abi.FieldB2,
+		Value: 0,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special3AVX512R14}},
 	V:     2,
-}
-var special4AVX512 = &kernels.Special{
+}}
+
+// special4 are the kernels of convolution C32 14x14 K64 3x3/2 p1.
+var special4 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      32,
 		H:      14,
@@ -677,31 +631,79 @@ var special4AVX512 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 18432,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 2,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -25024,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -17408,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 448,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     special4AVX2R2,
+		Stacked: []func(*uintptr){special4AVX2R2x2, special4AVX2R2x3},
+	}, {
+		One:     special4AVX2R3,
+		Stacked: []func(*uintptr){special4AVX2R3x2},
+	}, {One: special4AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      32,
+		H:      14,
+		K:      64,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 2,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 18432,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 3136,
+	}, {
+		Field: abi.FieldN1,
+		Value: 2,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -25024,
+	}, {
+		Field: abi.FieldB2,
+		Value: -17408,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1792,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -713,8 +715,10 @@ var special4AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special4AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special5AVX512 = &kernels.Special{
+}}
+
+// special5 are the kernels of convolution C64 7x7 K64 3x3/1 p1.
+var special5 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      7,
@@ -726,31 +730,79 @@ var special5AVX512 = &kernels.Special{
 		W:      7,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 36864,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 3072,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -12480,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -35840,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 448,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 448,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     special5AVX2R2,
+		Stacked: []func(*uintptr){special5AVX2R2x2, special5AVX2R2x3},
+	}, {
+		One:     special5AVX2R3,
+		Stacked: []func(*uintptr){special5AVX2R3x2},
+	}, {One: special5AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      64,
+		H:      7,
+		K:      64,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      7,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 36864,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 3136,
+	}, {
+		Field: abi.FieldN1,
+		Value: 4,
+	}, {
+		Field: abi.FieldA1,
+		Value: 3072,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -12480,
+	}, {
+		Field: abi.FieldB2,
+		Value: -35840,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 448,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -762,8 +814,10 @@ var special5AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special5AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special6AVX512 = &kernels.Special{
+}}
+
+// special6 are the kernels of convolution C32 14x14 K64 1x1/2 p0.
+var special6 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      32,
 		H:      14,
@@ -775,31 +829,76 @@ var special6AVX512 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 2048,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 2,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -25024,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -1024,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 448,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special6AVX2R3,
+		Stacked: []func(*uintptr){special6AVX2R3x2},
+	}, {One: special6AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      32,
+		H:      14,
+		K:      64,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 2048,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 3136,
+	}, {
+		Field: abi.FieldN1,
+		Value: 2,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -25024,
+	}, {
+		Field: abi.FieldB2,
+		Value: -1024,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1792,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -808,4 +907,4 @@ var special6AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special6AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
+}}

@@ -5,301 +5,501 @@ package resnet152
 
 import (
 	kernels "github.com/netc/netc/runtime/kernels"
+	abi "github.com/netc/netc/runtime/kernels/abi"
 	ref "github.com/netc/netc/runtime/ref"
 )
 
-// special0AVX2R5 runs the outer kernel (see package asm) of convolution C64 56x56 K64 1x1/1 p0 with a 5×2 tile.
+// The kernels follow version 1 of the kernel ABI.
+var _ = abi.Version1
+
+// special0AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K64 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special0AVX2R5(args *uintptr)
 
-// special0AVX2R6 runs the outer kernel (see package asm) of convolution C64 56x56 K64 1x1/1 p0 with a 6×2 tile.
+// special0AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K64 1x1/1 p0 with a 6×2 tile.
+//
+//go:noescape
 func special0AVX2R6(args *uintptr)
 
-// special1AVX2R4 runs the outer kernel (see package asm) of convolution C64 56x56 K64 3x3/1 p1 with a 4×2 tile.
+// special1AVX2R4 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special1AVX2R4(args *uintptr)
 
-// special1AVX2R5 runs the outer kernel (see package asm) of convolution C64 56x56 K64 3x3/1 p1 with a 5×2 tile.
+// special1AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 5×2 tile.
+//
+//go:noescape
 func special1AVX2R5(args *uintptr)
 
-// special1AVX2R6 runs the outer kernel (see package asm) of convolution C64 56x56 K64 3x3/1 p1 with a 6×2 tile.
+// special1AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 6×2 tile.
+//
+//go:noescape
 func special1AVX2R6(args *uintptr)
 
-// special2AVX2R5 runs the outer kernel (see package asm) of convolution C64 56x56 K256 1x1/1 p0 with a 5×2 tile.
+// special2AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special2AVX2R5(args *uintptr)
 
-// special2AVX2R6 runs the outer kernel (see package asm) of convolution C64 56x56 K256 1x1/1 p0 with a 6×2 tile.
+// special2AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 6×2 tile.
+//
+//go:noescape
 func special2AVX2R6(args *uintptr)
 
-// special3AVX2R5 runs the outer kernel (see package asm) of convolution C256 56x56 K64 1x1/1 p0 with a 5×2 tile.
+// special3AVX2R5 runs the outer kernel (see package abi) of convolution C256 56x56 K64 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special3AVX2R5(args *uintptr)
 
-// special3AVX2R6 runs the outer kernel (see package asm) of convolution C256 56x56 K64 1x1/1 p0 with a 6×2 tile.
+// special3AVX2R6 runs the outer kernel (see package abi) of convolution C256 56x56 K64 1x1/1 p0 with a 6×2 tile.
+//
+//go:noescape
 func special3AVX2R6(args *uintptr)
 
-// special4AVX2R5 runs the outer kernel (see package asm) of convolution C256 56x56 K128 1x1/1 p0 with a 5×2 tile.
+// special4AVX2R5 runs the outer kernel (see package abi) of convolution C256 56x56 K128 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special4AVX2R5(args *uintptr)
 
-// special4AVX2R6 runs the outer kernel (see package asm) of convolution C256 56x56 K128 1x1/1 p0 with a 6×2 tile.
+// special4AVX2R6 runs the outer kernel (see package abi) of convolution C256 56x56 K128 1x1/1 p0 with a 6×2 tile.
+//
+//go:noescape
 func special4AVX2R6(args *uintptr)
 
-// special5AVX2R4 runs the outer kernel (see package asm) of convolution C128 56x56 K128 3x3/2 p1 with a 4×2 tile.
+// special5AVX2R4 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
 func special5AVX2R4(args *uintptr)
 
-// special5AVX2R5 runs the outer kernel (see package asm) of convolution C128 56x56 K128 3x3/2 p1 with a 5×2 tile.
+// special5AVX2R5 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 5×2 tile.
+//
+//go:noescape
 func special5AVX2R5(args *uintptr)
 
-// special5AVX2R6 runs the outer kernel (see package asm) of convolution C128 56x56 K128 3x3/2 p1 with a 6×2 tile.
+// special5AVX2R6 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 6×2 tile.
+//
+//go:noescape
 func special5AVX2R6(args *uintptr)
 
-// special6AVX2R5 runs the outer kernel (see package asm) of convolution C128 28x28 K512 1x1/1 p0 with a 5×2 tile.
+// special6AVX2R5 runs the outer kernel (see package abi) of convolution C128 28x28 K512 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special6AVX2R5(args *uintptr)
 
-// special6AVX2R6 runs the outer kernel (see package asm) of convolution C128 28x28 K512 1x1/1 p0 with a 6×2 tile.
+// special6AVX2R6 runs the outer kernel (see package abi) of convolution C128 28x28 K512 1x1/1 p0 with a 6×2 tile.
+//
+//go:noescape
 func special6AVX2R6(args *uintptr)
 
-// special7AVX2R5 runs the outer kernel (see package asm) of convolution C256 56x56 K512 1x1/2 p0 with a 5×2 tile.
+// special7AVX2R5 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 5×2 tile.
+//
+//go:noescape
 func special7AVX2R5(args *uintptr)
 
-// special7AVX2R6 runs the outer kernel (see package asm) of convolution C256 56x56 K512 1x1/2 p0 with a 6×2 tile.
+// special7AVX2R6 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 6×2 tile.
+//
+//go:noescape
 func special7AVX2R6(args *uintptr)
 
-// special8AVX2R5 runs the outer kernel (see package asm) of convolution C512 28x28 K128 1x1/1 p0 with a 5×2 tile.
+// special8AVX2R5 runs the outer kernel (see package abi) of convolution C512 28x28 K128 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special8AVX2R5(args *uintptr)
 
-// special8AVX2R6 runs the outer kernel (see package asm) of convolution C512 28x28 K128 1x1/1 p0 with a 6×2 tile.
+// special8AVX2R6 runs the outer kernel (see package abi) of convolution C512 28x28 K128 1x1/1 p0 with a 6×2 tile.
+//
+//go:noescape
 func special8AVX2R6(args *uintptr)
 
-// special9AVX2R4 runs the outer kernel (see package asm) of convolution C128 28x28 K128 3x3/1 p1 with a 4×2 tile.
+// special9AVX2R4 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special9AVX2R4(args *uintptr)
 
-// special9AVX2R5 runs the outer kernel (see package asm) of convolution C128 28x28 K128 3x3/1 p1 with a 5×2 tile.
+// special9AVX2R5 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 5×2 tile.
+//
+//go:noescape
 func special9AVX2R5(args *uintptr)
 
-// special9AVX2R6 runs the outer kernel (see package asm) of convolution C128 28x28 K128 3x3/1 p1 with a 6×2 tile.
+// special9AVX2R6 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 6×2 tile.
+//
+//go:noescape
 func special9AVX2R6(args *uintptr)
 
-// special10AVX2R5 runs the outer kernel (see package asm) of convolution C512 28x28 K256 1x1/1 p0 with a 5×2 tile.
+// special10AVX2R5 runs the outer kernel (see package abi) of convolution C512 28x28 K256 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special10AVX2R5(args *uintptr)
 
-// special10AVX2R6 runs the outer kernel (see package asm) of convolution C512 28x28 K256 1x1/1 p0 with a 6×2 tile.
+// special10AVX2R6 runs the outer kernel (see package abi) of convolution C512 28x28 K256 1x1/1 p0 with a 6×2 tile.
+//
+//go:noescape
 func special10AVX2R6(args *uintptr)
 
-// special11AVX2R3 runs the outer kernel (see package asm) of convolution C256 28x28 K256 3x3/2 p1 with a 3×2 tile.
+// special11AVX2R3 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 3×2 tile.
+//
+//go:noescape
 func special11AVX2R3(args *uintptr)
 
-// special11AVX2R3x2 runs the outer kernel (see package asm) of convolution C256 28x28 K256 3x3/2 p1 with 2 tiles of 3×2 per pass.
+// special11AVX2R3x2 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special11AVX2R3x2(args *uintptr)
 
-// special11AVX2R4 runs the outer kernel (see package asm) of convolution C256 28x28 K256 3x3/2 p1 with a 4×2 tile.
+// special11AVX2R4 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
 func special11AVX2R4(args *uintptr)
 
-// special11AVX2R5 runs the outer kernel (see package asm) of convolution C256 28x28 K256 3x3/2 p1 with a 5×2 tile.
+// special11AVX2R5 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 5×2 tile.
+//
+//go:noescape
 func special11AVX2R5(args *uintptr)
 
-// special12AVX2R4 runs the outer kernel (see package asm) of convolution C256 14x14 K1024 1x1/1 p0 with a 4×2 tile.
+// special12AVX2R4 runs the outer kernel (see package abi) of convolution C256 14x14 K1024 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special12AVX2R4(args *uintptr)
 
-// special12AVX2R5 runs the outer kernel (see package asm) of convolution C256 14x14 K1024 1x1/1 p0 with a 5×2 tile.
+// special12AVX2R5 runs the outer kernel (see package abi) of convolution C256 14x14 K1024 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special12AVX2R5(args *uintptr)
 
-// special13AVX2R4 runs the outer kernel (see package asm) of convolution C512 28x28 K1024 1x1/2 p0 with a 4×2 tile.
+// special13AVX2R4 runs the outer kernel (see package abi) of convolution C512 28x28 K1024 1x1/2 p0 with a 4×2 tile.
+//
+//go:noescape
 func special13AVX2R4(args *uintptr)
 
-// special13AVX2R5 runs the outer kernel (see package asm) of convolution C512 28x28 K1024 1x1/2 p0 with a 5×2 tile.
+// special13AVX2R5 runs the outer kernel (see package abi) of convolution C512 28x28 K1024 1x1/2 p0 with a 5×2 tile.
+//
+//go:noescape
 func special13AVX2R5(args *uintptr)
 
-// special14AVX2R4 runs the outer kernel (see package asm) of convolution C1024 14x14 K256 1x1/1 p0 with a 4×2 tile.
+// special14AVX2R4 runs the outer kernel (see package abi) of convolution C1024 14x14 K256 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special14AVX2R4(args *uintptr)
 
-// special14AVX2R5 runs the outer kernel (see package asm) of convolution C1024 14x14 K256 1x1/1 p0 with a 5×2 tile.
+// special14AVX2R5 runs the outer kernel (see package abi) of convolution C1024 14x14 K256 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special14AVX2R5(args *uintptr)
 
-// special15AVX2R3 runs the outer kernel (see package asm) of convolution C256 14x14 K256 3x3/1 p1 with a 3×2 tile.
+// special15AVX2R3 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
 func special15AVX2R3(args *uintptr)
 
-// special15AVX2R3x2 runs the outer kernel (see package asm) of convolution C256 14x14 K256 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// special15AVX2R3x2 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special15AVX2R3x2(args *uintptr)
 
-// special15AVX2R4 runs the outer kernel (see package asm) of convolution C256 14x14 K256 3x3/1 p1 with a 4×2 tile.
+// special15AVX2R4 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special15AVX2R4(args *uintptr)
 
-// special15AVX2R5 runs the outer kernel (see package asm) of convolution C256 14x14 K256 3x3/1 p1 with a 5×2 tile.
+// special15AVX2R5 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 5×2 tile.
+//
+//go:noescape
 func special15AVX2R5(args *uintptr)
 
-// special16AVX2R4 runs the outer kernel (see package asm) of convolution C1024 14x14 K512 1x1/1 p0 with a 4×2 tile.
+// special16AVX2R4 runs the outer kernel (see package abi) of convolution C1024 14x14 K512 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special16AVX2R4(args *uintptr)
 
-// special16AVX2R5 runs the outer kernel (see package asm) of convolution C1024 14x14 K512 1x1/1 p0 with a 5×2 tile.
+// special16AVX2R5 runs the outer kernel (see package abi) of convolution C1024 14x14 K512 1x1/1 p0 with a 5×2 tile.
+//
+//go:noescape
 func special16AVX2R5(args *uintptr)
 
-// special17AVX2R2 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with a 2×2 tile.
+// special17AVX2R2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 2×2 tile.
+//
+//go:noescape
 func special17AVX2R2(args *uintptr)
 
-// special17AVX2R2x2 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 2×2 per pass.
+// special17AVX2R2x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special17AVX2R2x2(args *uintptr)
 
-// special17AVX2R2x3 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with 3 tiles of 2×2 per pass.
+// special17AVX2R2x3 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 3 tiles of 2×2 per pass.
+//
+//go:noescape
 func special17AVX2R2x3(args *uintptr)
 
-// special17AVX2R3 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with a 3×2 tile.
+// special17AVX2R3 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 3×2 tile.
+//
+//go:noescape
 func special17AVX2R3(args *uintptr)
 
-// special17AVX2R3x2 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 3×2 per pass.
+// special17AVX2R3x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special17AVX2R3x2(args *uintptr)
 
-// special17AVX2R4 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with a 4×2 tile.
+// special17AVX2R4 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
 func special17AVX2R4(args *uintptr)
 
-// special18AVX2R3 runs the outer kernel (see package asm) of convolution C512 7x7 K2048 1x1/1 p0 with a 3×2 tile.
+// special18AVX2R3 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with a 3×2 tile.
+//
+//go:noescape
 func special18AVX2R3(args *uintptr)
 
-// special18AVX2R3x2 runs the outer kernel (see package asm) of convolution C512 7x7 K2048 1x1/1 p0 with 2 tiles of 3×2 per pass.
+// special18AVX2R3x2 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special18AVX2R3x2(args *uintptr)
 
-// special18AVX2R4 runs the outer kernel (see package asm) of convolution C512 7x7 K2048 1x1/1 p0 with a 4×2 tile.
+// special18AVX2R4 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special18AVX2R4(args *uintptr)
 
-// special19AVX2R3 runs the outer kernel (see package asm) of convolution C1024 14x14 K2048 1x1/2 p0 with a 3×2 tile.
+// special19AVX2R3 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with a 3×2 tile.
+//
+//go:noescape
 func special19AVX2R3(args *uintptr)
 
-// special19AVX2R3x2 runs the outer kernel (see package asm) of convolution C1024 14x14 K2048 1x1/2 p0 with 2 tiles of 3×2 per pass.
+// special19AVX2R3x2 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special19AVX2R3x2(args *uintptr)
 
-// special19AVX2R4 runs the outer kernel (see package asm) of convolution C1024 14x14 K2048 1x1/2 p0 with a 4×2 tile.
+// special19AVX2R4 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with a 4×2 tile.
+//
+//go:noescape
 func special19AVX2R4(args *uintptr)
 
-// special20AVX2R3 runs the outer kernel (see package asm) of convolution C2048 7x7 K512 1x1/1 p0 with a 3×2 tile.
+// special20AVX2R3 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 3×2 tile.
+//
+//go:noescape
 func special20AVX2R3(args *uintptr)
 
-// special20AVX2R3x2 runs the outer kernel (see package asm) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 3×2 per pass.
+// special20AVX2R3x2 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special20AVX2R3x2(args *uintptr)
 
-// special20AVX2R4 runs the outer kernel (see package asm) of convolution C2048 7x7 K512 1x1/1 p0 with a 4×2 tile.
+// special20AVX2R4 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special20AVX2R4(args *uintptr)
 
-// special21AVX2R2 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with a 2×2 tile.
+// special21AVX2R2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 2×2 tile.
+//
+//go:noescape
 func special21AVX2R2(args *uintptr)
 
-// special21AVX2R2x2 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 2×2 per pass.
+// special21AVX2R2x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special21AVX2R2x2(args *uintptr)
 
-// special21AVX2R2x3 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with 3 tiles of 2×2 per pass.
+// special21AVX2R2x3 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 3 tiles of 2×2 per pass.
+//
+//go:noescape
 func special21AVX2R2x3(args *uintptr)
 
-// special21AVX2R3 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with a 3×2 tile.
+// special21AVX2R3 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
 func special21AVX2R3(args *uintptr)
 
-// special21AVX2R3x2 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// special21AVX2R3x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special21AVX2R3x2(args *uintptr)
 
-// special21AVX2R4 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with a 4×2 tile.
+// special21AVX2R4 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special21AVX2R4(args *uintptr)
 
-// special0AVX512R14 runs the outer kernel (see package asm) of convolution C64 56x56 K64 1x1/1 p0 with a 14×2 tile.
+// special0AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K64 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special0AVX512R14(args *uintptr)
 
-// special1AVX512R13 runs the outer kernel (see package asm) of convolution C64 56x56 K64 3x3/1 p1 with a 13×2 tile.
+// special1AVX512R13 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 13×2 tile.
+//
+//go:noescape
 func special1AVX512R13(args *uintptr)
 
-// special1AVX512R14 runs the outer kernel (see package asm) of convolution C64 56x56 K64 3x3/1 p1 with a 14×2 tile.
+// special1AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 14×2 tile.
+//
+//go:noescape
 func special1AVX512R14(args *uintptr)
 
-// special2AVX512R14 runs the outer kernel (see package asm) of convolution C64 56x56 K256 1x1/1 p0 with a 14×2 tile.
+// special2AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special2AVX512R14(args *uintptr)
 
-// special3AVX512R14 runs the outer kernel (see package asm) of convolution C256 56x56 K64 1x1/1 p0 with a 14×2 tile.
+// special3AVX512R14 runs the outer kernel (see package abi) of convolution C256 56x56 K64 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special3AVX512R14(args *uintptr)
 
-// special4AVX512R14 runs the outer kernel (see package asm) of convolution C256 56x56 K128 1x1/1 p0 with a 14×2 tile.
+// special4AVX512R14 runs the outer kernel (see package abi) of convolution C256 56x56 K128 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special4AVX512R14(args *uintptr)
 
-// special5AVX512R13 runs the outer kernel (see package asm) of convolution C128 56x56 K128 3x3/2 p1 with a 13×2 tile.
+// special5AVX512R13 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 13×2 tile.
+//
+//go:noescape
 func special5AVX512R13(args *uintptr)
 
-// special5AVX512R14 runs the outer kernel (see package asm) of convolution C128 56x56 K128 3x3/2 p1 with a 14×2 tile.
+// special5AVX512R14 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 14×2 tile.
+//
+//go:noescape
 func special5AVX512R14(args *uintptr)
 
-// special6AVX512R14 runs the outer kernel (see package asm) of convolution C128 28x28 K512 1x1/1 p0 with a 14×2 tile.
+// special6AVX512R14 runs the outer kernel (see package abi) of convolution C128 28x28 K512 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special6AVX512R14(args *uintptr)
 
-// special7AVX512R14 runs the outer kernel (see package asm) of convolution C256 56x56 K512 1x1/2 p0 with a 14×2 tile.
+// special7AVX512R14 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 14×2 tile.
+//
+//go:noescape
 func special7AVX512R14(args *uintptr)
 
-// special8AVX512R14 runs the outer kernel (see package asm) of convolution C512 28x28 K128 1x1/1 p0 with a 14×2 tile.
+// special8AVX512R14 runs the outer kernel (see package abi) of convolution C512 28x28 K128 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special8AVX512R14(args *uintptr)
 
-// special9AVX512R13 runs the outer kernel (see package asm) of convolution C128 28x28 K128 3x3/1 p1 with a 13×2 tile.
+// special9AVX512R13 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 13×2 tile.
+//
+//go:noescape
 func special9AVX512R13(args *uintptr)
 
-// special9AVX512R14 runs the outer kernel (see package asm) of convolution C128 28x28 K128 3x3/1 p1 with a 14×2 tile.
+// special9AVX512R14 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 14×2 tile.
+//
+//go:noescape
 func special9AVX512R14(args *uintptr)
 
-// special10AVX512R14 runs the outer kernel (see package asm) of convolution C512 28x28 K256 1x1/1 p0 with a 14×2 tile.
+// special10AVX512R14 runs the outer kernel (see package abi) of convolution C512 28x28 K256 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special10AVX512R14(args *uintptr)
 
-// special11AVX512R13 runs the outer kernel (see package asm) of convolution C256 28x28 K256 3x3/2 p1 with a 13×2 tile.
+// special11AVX512R13 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 13×2 tile.
+//
+//go:noescape
 func special11AVX512R13(args *uintptr)
 
-// special11AVX512R14 runs the outer kernel (see package asm) of convolution C256 28x28 K256 3x3/2 p1 with a 14×2 tile.
+// special11AVX512R14 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 14×2 tile.
+//
+//go:noescape
 func special11AVX512R14(args *uintptr)
 
-// special12AVX512R14 runs the outer kernel (see package asm) of convolution C256 14x14 K1024 1x1/1 p0 with a 14×2 tile.
+// special12AVX512R14 runs the outer kernel (see package abi) of convolution C256 14x14 K1024 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special12AVX512R14(args *uintptr)
 
-// special13AVX512R14 runs the outer kernel (see package asm) of convolution C512 28x28 K1024 1x1/2 p0 with a 14×2 tile.
+// special13AVX512R14 runs the outer kernel (see package abi) of convolution C512 28x28 K1024 1x1/2 p0 with a 14×2 tile.
+//
+//go:noescape
 func special13AVX512R14(args *uintptr)
 
-// special14AVX512R14 runs the outer kernel (see package asm) of convolution C1024 14x14 K256 1x1/1 p0 with a 14×2 tile.
+// special14AVX512R14 runs the outer kernel (see package abi) of convolution C1024 14x14 K256 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special14AVX512R14(args *uintptr)
 
-// special15AVX512R13 runs the outer kernel (see package asm) of convolution C256 14x14 K256 3x3/1 p1 with a 13×2 tile.
+// special15AVX512R13 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 13×2 tile.
+//
+//go:noescape
 func special15AVX512R13(args *uintptr)
 
-// special15AVX512R14 runs the outer kernel (see package asm) of convolution C256 14x14 K256 3x3/1 p1 with a 14×2 tile.
+// special15AVX512R14 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 14×2 tile.
+//
+//go:noescape
 func special15AVX512R14(args *uintptr)
 
-// special16AVX512R14 runs the outer kernel (see package asm) of convolution C1024 14x14 K512 1x1/1 p0 with a 14×2 tile.
+// special16AVX512R14 runs the outer kernel (see package abi) of convolution C1024 14x14 K512 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
 func special16AVX512R14(args *uintptr)
 
-// special17AVX512R6 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with a 6×2 tile.
+// special17AVX512R6 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 6×2 tile.
+//
+//go:noescape
 func special17AVX512R6(args *uintptr)
 
-// special17AVX512R6x2 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 6×2 per pass.
+// special17AVX512R6x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 6×2 per pass.
+//
+//go:noescape
 func special17AVX512R6x2(args *uintptr)
 
-// special17AVX512R7 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with a 7×2 tile.
+// special17AVX512R7 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 7×2 tile.
+//
+//go:noescape
 func special17AVX512R7(args *uintptr)
 
-// special17AVX512R7x2 runs the outer kernel (see package asm) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 7×2 per pass.
+// special17AVX512R7x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special17AVX512R7x2(args *uintptr)
 
-// special18AVX512R7 runs the outer kernel (see package asm) of convolution C512 7x7 K2048 1x1/1 p0 with a 7×2 tile.
+// special18AVX512R7 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with a 7×2 tile.
+//
+//go:noescape
 func special18AVX512R7(args *uintptr)
 
-// special18AVX512R7x2 runs the outer kernel (see package asm) of convolution C512 7x7 K2048 1x1/1 p0 with 2 tiles of 7×2 per pass.
+// special18AVX512R7x2 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special18AVX512R7x2(args *uintptr)
 
-// special19AVX512R7 runs the outer kernel (see package asm) of convolution C1024 14x14 K2048 1x1/2 p0 with a 7×2 tile.
+// special19AVX512R7 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with a 7×2 tile.
+//
+//go:noescape
 func special19AVX512R7(args *uintptr)
 
-// special19AVX512R7x2 runs the outer kernel (see package asm) of convolution C1024 14x14 K2048 1x1/2 p0 with 2 tiles of 7×2 per pass.
+// special19AVX512R7x2 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special19AVX512R7x2(args *uintptr)
 
-// special20AVX512R7 runs the outer kernel (see package asm) of convolution C2048 7x7 K512 1x1/1 p0 with a 7×2 tile.
+// special20AVX512R7 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 7×2 tile.
+//
+//go:noescape
 func special20AVX512R7(args *uintptr)
 
-// special20AVX512R7x2 runs the outer kernel (see package asm) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 7×2 per pass.
+// special20AVX512R7x2 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special20AVX512R7x2(args *uintptr)
 
-// special21AVX512R6 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with a 6×2 tile.
+// special21AVX512R6 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 6×2 tile.
+//
+//go:noescape
 func special21AVX512R6(args *uintptr)
 
-// special21AVX512R6x2 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 6×2 per pass.
+// special21AVX512R6x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 6×2 per pass.
+//
+//go:noescape
 func special21AVX512R6x2(args *uintptr)
 
-// special21AVX512R7 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with a 7×2 tile.
+// special21AVX512R7 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 7×2 tile.
+//
+//go:noescape
 func special21AVX512R7(args *uintptr)
 
-// special21AVX512R7x2 runs the outer kernel (see package asm) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 7×2 per pass.
+// special21AVX512R7x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special21AVX512R7x2(args *uintptr)
 
 // specialized returns the forward kernels specialized for convolution i
@@ -307,17 +507,14 @@ func special21AVX512R7x2(args *uintptr)
 // none (a stem, the generic ISA): kernels.ConvForwardSpecial then runs
 // the general kernels.
 func specialized(isa kernels.ISA, i int) *kernels.Special {
-	switch isa {
-	case kernels.AVX2:
-		return specialsAVX2[i]
-	case kernels.AVX512:
-		return specialsAVX512[i]
-	}
-	return nil
+	return specials[i].For(isa)
 }
 
-var specialsAVX2 = [...]*kernels.Special{nil, special0AVX2, special1AVX2, special2AVX2, special3AVX2, special4AVX2, special5AVX2, special6AVX2, special7AVX2, special8AVX2, special9AVX2, special10AVX2, special11AVX2, special12AVX2, special13AVX2, special14AVX2, special15AVX2, special16AVX2, special17AVX2, special18AVX2, special19AVX2, special20AVX2, special21AVX2}
-var special0AVX2 = &kernels.Special{
+// specials are the kernels of each convolution: the library's (package special) or this package's.
+var specials = [...]kernels.Specials{nil, special0, special1, special2, special3, special4, special5, special6, special7, special8, special9, special10, special11, special12, special13, special14, special15, special16, special17, special18, special19, special20, special21}
+
+// special0 are the kernels of convolution C64 56x56 K64 1x1/1 p0.
+var special0 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      56,
@@ -329,38 +526,82 @@ var special0AVX2 = &kernels.Special{
 		W:      56,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 4096,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 200704,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 200640,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -802752,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -3072,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 3584,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special0AVX2R5}, {One: special0AVX2R6}},
 	V:     2,
-}
-var special1AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      64,
+		H:      56,
+		K:      64,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      56,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 200704,
+	}, {
+		Field: abi.FieldN1,
+		Value: 4,
+	}, {
+		Field: abi.FieldA1,
+		Value: 200640,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -802752,
+	}, {
+		Field: abi.FieldB2,
+		Value: -3072,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 3584,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special0AVX512R14}},
+	V:     2,
+}}
+
+// special1 are the kernels of convolution C64 56x56 K64 3x3/1 p1.
+var special1 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      56,
@@ -372,38 +613,82 @@ var special1AVX2 = &kernels.Special{
 		W:      56,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 36864,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 200704,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 200640,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -802752,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -35840,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 3584,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special1AVX2R4}, {One: special1AVX2R5}, {One: special1AVX2R6}},
 	V:     2,
-}
-var special2AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      64,
+		H:      56,
+		K:      64,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      56,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 36864,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 200704,
+	}, {
+		Field: abi.FieldN1,
+		Value: 4,
+	}, {
+		Field: abi.FieldA1,
+		Value: 200640,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -802752,
+	}, {
+		Field: abi.FieldB2,
+		Value: -35840,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 3584,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special1AVX512R13}, {One: special1AVX512R14}},
+	V:     2,
+}}
+
+// special2 are the kernels of convolution C64 56x56 K256 1x1/1 p0.
+var special2 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      56,
@@ -415,38 +700,82 @@ var special2AVX2 = &kernels.Special{
 		W:      56,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 4096,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 200704,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 200640,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -802752,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -3072,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 3584,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special2AVX2R5}, {One: special2AVX2R6}},
 	V:     2,
-}
-var special3AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      64,
+		H:      56,
+		K:      256,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      56,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 200704,
+	}, {
+		Field: abi.FieldN1,
+		Value: 4,
+	}, {
+		Field: abi.FieldA1,
+		Value: 200640,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -802752,
+	}, {
+		Field: abi.FieldB2,
+		Value: -3072,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 3584,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special2AVX512R14}},
+	V:     2,
+}}
+
+// special3 are the kernels of convolution C256 56x56 K64 1x1/1 p0.
+var special3 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      56,
@@ -458,38 +787,82 @@ var special3AVX2 = &kernels.Special{
 		W:      56,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 200704,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 200640,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -3211200,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 3584,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special3AVX2R5}, {One: special3AVX2R6}},
 	V:     2,
-}
-var special4AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      56,
+		K:      64,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      56,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 200704,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 200640,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -3211200,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 3584,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special3AVX512R14}},
+	V:     2,
+}}
+
+// special4 are the kernels of convolution C256 56x56 K128 1x1/1 p0.
+var special4 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      56,
@@ -501,38 +874,82 @@ var special4AVX2 = &kernels.Special{
 		W:      56,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 200704,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 200640,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -3211200,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 3584,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special4AVX2R5}, {One: special4AVX2R6}},
 	V:     2,
-}
-var special5AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      56,
+		K:      128,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      56,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 200704,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 200640,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -3211200,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 3584,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special4AVX512R14}},
+	V:     2,
+}}
+
+// special5 are the kernels of convolution C128 56x56 K128 3x3/2 p1.
+var special5 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      128,
 		H:      56,
@@ -544,38 +961,82 @@ var special5AVX2 = &kernels.Special{
 		W:      56,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 73728,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 8,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 200640,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -1605568,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -72704,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 7168,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special5AVX2R4}, {One: special5AVX2R5}, {One: special5AVX2R6}},
 	V:     2,
-}
-var special6AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      128,
+		H:      56,
+		K:      128,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 2,
+		W:      56,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 73728,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 50176,
+	}, {
+		Field: abi.FieldN1,
+		Value: 8,
+	}, {
+		Field: abi.FieldA1,
+		Value: 200640,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -1605568,
+	}, {
+		Field: abi.FieldB2,
+		Value: -72704,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 7168,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 1792,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special5AVX512R13}, {One: special5AVX512R14}},
+	V:     2,
+}}
+
+// special6 are the kernels of convolution C128 28x28 K512 1x1/1 p0.
+var special6 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      128,
 		H:      28,
@@ -587,38 +1048,82 @@ var special6AVX2 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 8192,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 8,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -401344,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -7168,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special6AVX2R5}, {One: special6AVX2R6}},
 	V:     2,
-}
-var special7AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      128,
+		H:      28,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 8192,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 50176,
+	}, {
+		Field: abi.FieldN1,
+		Value: 8,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -401344,
+	}, {
+		Field: abi.FieldB2,
+		Value: -7168,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1792,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 1792,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special6AVX512R14}},
+	V:     2,
+}}
+
+// special7 are the kernels of convolution C256 56x56 K512 1x1/2 p0.
+var special7 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      56,
@@ -630,38 +1135,82 @@ var special7AVX2 = &kernels.Special{
 		W:      56,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 200640,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -3211200,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 7168,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special7AVX2R5}, {One: special7AVX2R6}},
 	V:     2,
-}
-var special8AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      56,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      56,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 50176,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 200640,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -3211200,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 7168,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 1792,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special7AVX512R14}},
+	V:     2,
+}}
+
+// special8 are the kernels of convolution C512 28x28 K128 1x1/1 p0.
+var special8 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      28,
@@ -673,38 +1222,82 @@ var special8AVX2 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -1605568,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special8AVX2R5}, {One: special8AVX2R6}},
 	V:     2,
-}
-var special9AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      28,
+		K:      128,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 50176,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -1605568,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1792,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 1792,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special8AVX512R14}},
+	V:     2,
+}}
+
+// special9 are the kernels of convolution C128 28x28 K128 3x3/1 p1.
+var special9 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      128,
 		H:      28,
@@ -716,38 +1309,82 @@ var special9AVX2 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 73728,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 8,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -401344,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -72704,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special9AVX2R4}, {One: special9AVX2R5}, {One: special9AVX2R6}},
 	V:     2,
-}
-var special10AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      128,
+		H:      28,
+		K:      128,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 73728,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 50176,
+	}, {
+		Field: abi.FieldN1,
+		Value: 8,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -401344,
+	}, {
+		Field: abi.FieldB2,
+		Value: -72704,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1792,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 1792,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special9AVX512R13}, {One: special9AVX512R14}},
+	V:     2,
+}}
+
+// special10 are the kernels of convolution C512 28x28 K256 1x1/1 p0.
+var special10 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      28,
@@ -759,38 +1396,82 @@ var special10AVX2 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 50176,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -1605568,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 1792,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special10AVX2R5}, {One: special10AVX2R6}},
 	V:     2,
-}
-var special11AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      28,
+		K:      256,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 50176,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -1605568,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1792,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 1792,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special10AVX512R14}},
+	V:     2,
+}}
+
+// special11 are the kernels of convolution C256 28x28 K256 3x3/2 p1.
+var special11 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      28,
@@ -802,31 +1483,31 @@ var special11AVX2 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 147456,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -802752,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -146432,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA: kernels.AVX2,
@@ -835,8 +1516,52 @@ var special11AVX2 = &kernels.Special{
 		Stacked: []func(*uintptr){special11AVX2R3x2},
 	}, {One: special11AVX2R4}, {One: special11AVX2R5}, {}},
 	V: 2,
-}
-var special12AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      28,
+		K:      256,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 2,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 147456,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -802752,
+	}, {
+		Field: abi.FieldB2,
+		Value: -146432,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special11AVX512R13}, {One: special11AVX512R14}},
+	V:     2,
+}}
+
+// special12 are the kernels of convolution C256 14x14 K1024 1x1/1 p0.
+var special12 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      14,
@@ -848,38 +1573,82 @@ var special12AVX2 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -200640,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 896,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special12AVX2R4}, {One: special12AVX2R5}, {}},
 	V:     2,
-}
-var special13AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      14,
+		K:      1024,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -200640,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 896,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special12AVX512R14}},
+	V:     2,
+}}
+
+// special13 are the kernels of convolution C512 28x28 K1024 1x1/2 p0.
+var special13 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      28,
@@ -891,38 +1660,82 @@ var special13AVX2 = &kernels.Special{
 		W:      28,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 50112,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -1605568,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 3584,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special13AVX2R4}, {One: special13AVX2R5}, {}},
 	V:     2,
-}
-var special14AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      28,
+		K:      1024,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      28,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 50112,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -1605568,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 3584,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special13AVX512R14}},
+	V:     2,
+}}
+
+// special14 are the kernels of convolution C1024 14x14 K256 1x1/1 p0.
+var special14 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      1024,
 		H:      14,
@@ -934,38 +1747,82 @@ var special14AVX2 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 65536,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 64,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -802752,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -64512,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 896,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special14AVX2R4}, {One: special14AVX2R5}, {}},
 	V:     2,
-}
-var special15AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      1024,
+		H:      14,
+		K:      256,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 65536,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 64,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -802752,
+	}, {
+		Field: abi.FieldB2,
+		Value: -64512,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 896,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special14AVX512R14}},
+	V:     2,
+}}
+
+// special15 are the kernels of convolution C256 14x14 K256 3x3/1 p1.
+var special15 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      14,
@@ -977,31 +1834,31 @@ var special15AVX2 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 147456,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -200640,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -146432,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 896,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA: kernels.AVX2,
@@ -1010,8 +1867,52 @@ var special15AVX2 = &kernels.Special{
 		Stacked: []func(*uintptr){special15AVX2R3x2},
 	}, {One: special15AVX2R4}, {One: special15AVX2R5}, {}},
 	V: 2,
-}
-var special16AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      14,
+		K:      256,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 147456,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -200640,
+	}, {
+		Field: abi.FieldB2,
+		Value: -146432,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 896,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special15AVX512R13}, {One: special15AVX512R14}},
+	V:     2,
+}}
+
+// special16 are the kernels of convolution C1024 14x14 K512 1x1/1 p0.
+var special16 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      1024,
 		H:      14,
@@ -1023,38 +1924,82 @@ var special16AVX2 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 65536,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 12544,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 64,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -802752,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -64512,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 896,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 896,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special16AVX2R4}, {One: special16AVX2R5}, {}},
 	V:     2,
-}
-var special17AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      1024,
+		H:      14,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 65536,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 12544,
+	}, {
+		Field: abi.FieldN1,
+		Value: 64,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -802752,
+	}, {
+		Field: abi.FieldB2,
+		Value: -64512,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 896,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 896,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special16AVX512R14}},
+	V:     2,
+}}
+
+// special17 are the kernels of convolution C512 14x14 K512 3x3/2 p1.
+var special17 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      14,
@@ -1066,31 +2011,31 @@ var special17AVX2 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 294912,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -401344,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -293888,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX2,
@@ -1102,963 +2047,43 @@ var special17AVX2 = &kernels.Special{
 		Stacked: []func(*uintptr){special17AVX2R3x2},
 	}, {One: special17AVX2R4}, {}, {}},
 	V: 2,
-}
-var special18AVX2 = &kernels.Special{
+}, &kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
-		H:      7,
-		K:      2048,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      7,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 3136,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 3072,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -100288,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 448,
-	}, {
-		Field: 24,
-		Value: 448,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special18AVX2R3,
-		Stacked: []func(*uintptr){special18AVX2R3x2},
-	}, {One: special18AVX2R4}, {}, {}},
-	V: 2,
-}
-var special19AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      1024,
 		H:      14,
-		K:      2048,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 65536,
-	}, {
-		Field: 4,
-		Value: 3136,
-	}, {
-		Field: 8,
-		Value: 64,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -802752,
-	}, {
-		Field: 13,
-		Value: -64512,
-	}, {
-		Field: 23,
-		Value: 1792,
-	}, {
-		Field: 24,
-		Value: 448,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special19AVX2R3,
-		Stacked: []func(*uintptr){special19AVX2R3x2},
-	}, {One: special19AVX2R4}, {}, {}},
-	V: 2,
-}
-var special20AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      2048,
-		H:      7,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      7,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 131072,
-	}, {
-		Field: 4,
-		Value: 3136,
-	}, {
-		Field: 8,
-		Value: 128,
-	}, {
-		Field: 9,
-		Value: 3072,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -401344,
-	}, {
-		Field: 13,
-		Value: -130048,
-	}, {
-		Field: 23,
-		Value: 448,
-	}, {
-		Field: 24,
-		Value: 448,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special20AVX2R3,
-		Stacked: []func(*uintptr){special20AVX2R3x2},
-	}, {One: special20AVX2R4}, {}, {}},
-	V: 2,
-}
-var special21AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      7,
 		K:      512,
 		Pad:    1,
 		R:      3,
 		S:      3,
-		Stride: 1,
-		W:      7,
+		Stride: 2,
+		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 294912,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
-		Value: 3072,
+		Field: abi.FieldA1,
+		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
-		Value: -100288,
+		Field: abi.FieldA2,
+		Value: -401344,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -293888,
 	}, {
-		Field: 23,
-		Value: 448,
-	}, {
-		Field: 24,
-		Value: 448,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {
-		One:     special21AVX2R2,
-		Stacked: []func(*uintptr){special21AVX2R2x2, special21AVX2R2x3},
-	}, {
-		One:     special21AVX2R3,
-		Stacked: []func(*uintptr){special21AVX2R3x2},
-	}, {One: special21AVX2R4}, {}, {}},
-	V: 2,
-}
-var specialsAVX512 = [...]*kernels.Special{nil, special0AVX512, special1AVX512, special2AVX512, special3AVX512, special4AVX512, special5AVX512, special6AVX512, special7AVX512, special8AVX512, special9AVX512, special10AVX512, special11AVX512, special12AVX512, special13AVX512, special14AVX512, special15AVX512, special16AVX512, special17AVX512, special18AVX512, special19AVX512, special20AVX512, special21AVX512}
-var special0AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      56,
-		K:      64,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 4096,
-	}, {
-		Field: 4,
-		Value: 200704,
-	}, {
-		Field: 8,
-		Value: 4,
-	}, {
-		Field: 9,
-		Value: 200640,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -802752,
-	}, {
-		Field: 13,
-		Value: -3072,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special0AVX512R14}},
-	V:     2,
-}
-var special1AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      56,
-		K:      64,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 36864,
-	}, {
-		Field: 4,
-		Value: 200704,
-	}, {
-		Field: 8,
-		Value: 4,
-	}, {
-		Field: 9,
-		Value: 200640,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -802752,
-	}, {
-		Field: 13,
-		Value: -35840,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special1AVX512R13}, {One: special1AVX512R14}},
-	V:     2,
-}
-var special2AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      56,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 4096,
-	}, {
-		Field: 4,
-		Value: 200704,
-	}, {
-		Field: 8,
-		Value: 4,
-	}, {
-		Field: 9,
-		Value: 200640,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -802752,
-	}, {
-		Field: 13,
-		Value: -3072,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special2AVX512R14}},
-	V:     2,
-}
-var special3AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      56,
-		K:      64,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 200704,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 200640,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -3211200,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special3AVX512R14}},
-	V:     2,
-}
-var special4AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      56,
-		K:      128,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 200704,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 200640,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -3211200,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special4AVX512R14}},
-	V:     2,
-}
-var special5AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      56,
-		K:      128,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 73728,
-	}, {
-		Field: 4,
-		Value: 50176,
-	}, {
-		Field: 8,
-		Value: 8,
-	}, {
-		Field: 9,
-		Value: 200640,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -1605568,
-	}, {
-		Field: 13,
-		Value: -72704,
-	}, {
-		Field: 23,
-		Value: 7168,
-	}, {
-		Field: 24,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special5AVX512R13}, {One: special5AVX512R14}},
-	V:     2,
-}
-var special6AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      28,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 8192,
-	}, {
-		Field: 4,
-		Value: 50176,
-	}, {
-		Field: 8,
-		Value: 8,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -401344,
-	}, {
-		Field: 13,
-		Value: -7168,
-	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special6AVX512R14}},
-	V:     2,
-}
-var special7AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      56,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 50176,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 200640,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -3211200,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 7168,
-	}, {
-		Field: 24,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special7AVX512R14}},
-	V:     2,
-}
-var special8AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      28,
-		K:      128,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 50176,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -1605568,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 1792,
-	}, {
-		Field: 24,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special8AVX512R14}},
-	V:     2,
-}
-var special9AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      28,
-		K:      128,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 73728,
-	}, {
-		Field: 4,
-		Value: 50176,
-	}, {
-		Field: 8,
-		Value: 8,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -401344,
-	}, {
-		Field: 13,
-		Value: -72704,
-	}, {
-		Field: 23,
-		Value: 1792,
-	}, {
-		Field: 24,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special9AVX512R13}, {One: special9AVX512R14}},
-	V:     2,
-}
-var special10AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      28,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 50176,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -1605568,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 1792,
-	}, {
-		Field: 24,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special10AVX512R14}},
-	V:     2,
-}
-var special11AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      28,
-		K:      256,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 147456,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -802752,
-	}, {
-		Field: 13,
-		Value: -146432,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special11AVX512R13}, {One: special11AVX512R14}},
-	V:     2,
-}
-var special12AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      14,
-		K:      1024,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -200640,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 896,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special12AVX512R14}},
-	V:     2,
-}
-var special13AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      28,
-		K:      1024,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 50112,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -1605568,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 3584,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special13AVX512R14}},
-	V:     2,
-}
-var special14AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      1024,
-		H:      14,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 65536,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 64,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -802752,
-	}, {
-		Field: 13,
-		Value: -64512,
-	}, {
-		Field: 23,
-		Value: 896,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special14AVX512R14}},
-	V:     2,
-}
-var special15AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      14,
-		K:      256,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 147456,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -200640,
-	}, {
-		Field: 13,
-		Value: -146432,
-	}, {
-		Field: 23,
-		Value: 896,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special15AVX512R13}, {One: special15AVX512R14}},
-	V:     2,
-}
-var special16AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      1024,
-		H:      14,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 65536,
-	}, {
-		Field: 4,
-		Value: 12544,
-	}, {
-		Field: 8,
-		Value: 64,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -802752,
-	}, {
-		Field: 13,
-		Value: -64512,
-	}, {
-		Field: 23,
-		Value: 896,
-	}, {
-		Field: 24,
-		Value: 896,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special16AVX512R14}},
-	V:     2,
-}
-var special17AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      14,
-		K:      512,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 294912,
-	}, {
-		Field: 4,
-		Value: 3136,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 12480,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -401344,
-	}, {
-		Field: 13,
-		Value: -293888,
-	}, {
-		Field: 23,
-		Value: 1792,
-	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -2070,8 +2095,10 @@ var special17AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special17AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special18AVX512 = &kernels.Special{
+}}
+
+// special18 are the kernels of convolution C512 7x7 K2048 1x1/1 p0.
+var special18 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      7,
@@ -2083,31 +2110,76 @@ var special18AVX512 = &kernels.Special{
 		W:      7,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 3072,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -100288,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 448,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 448,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special18AVX2R3,
+		Stacked: []func(*uintptr){special18AVX2R3x2},
+	}, {One: special18AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      7,
+		K:      2048,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      7,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 3136,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 3072,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -100288,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 448,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -2116,8 +2188,10 @@ var special18AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special18AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special19AVX512 = &kernels.Special{
+}}
+
+// special19 are the kernels of convolution C1024 14x14 K2048 1x1/2 p0.
+var special19 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      1024,
 		H:      14,
@@ -2129,31 +2203,76 @@ var special19AVX512 = &kernels.Special{
 		W:      14,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 65536,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 64,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 12480,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -802752,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -64512,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1792,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 448,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special19AVX2R3,
+		Stacked: []func(*uintptr){special19AVX2R3x2},
+	}, {One: special19AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      1024,
+		H:      14,
+		K:      2048,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      14,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 65536,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 3136,
+	}, {
+		Field: abi.FieldN1,
+		Value: 64,
+	}, {
+		Field: abi.FieldA1,
+		Value: 12480,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -802752,
+	}, {
+		Field: abi.FieldB2,
+		Value: -64512,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1792,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -2162,8 +2281,10 @@ var special19AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special19AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special20AVX512 = &kernels.Special{
+}}
+
+// special20 are the kernels of convolution C2048 7x7 K512 1x1/1 p0.
+var special20 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      2048,
 		H:      7,
@@ -2175,31 +2296,76 @@ var special20AVX512 = &kernels.Special{
 		W:      7,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 131072,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 128,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 3072,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -401344,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -130048,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 448,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 448,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special20AVX2R3,
+		Stacked: []func(*uintptr){special20AVX2R3x2},
+	}, {One: special20AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      2048,
+		H:      7,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      7,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 131072,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 3136,
+	}, {
+		Field: abi.FieldN1,
+		Value: 128,
+	}, {
+		Field: abi.FieldA1,
+		Value: 3072,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -401344,
+	}, {
+		Field: abi.FieldB2,
+		Value: -130048,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 448,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -2208,8 +2374,10 @@ var special20AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special20AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special21AVX512 = &kernels.Special{
+}}
+
+// special21 are the kernels of convolution C512 7x7 K512 3x3/1 p1.
+var special21 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      7,
@@ -2221,31 +2389,79 @@ var special21AVX512 = &kernels.Special{
 		W:      7,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 294912,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 3136,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 3072,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -100288,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -293888,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 448,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 448,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     special21AVX2R2,
+		Stacked: []func(*uintptr){special21AVX2R2x2, special21AVX2R2x3},
+	}, {
+		One:     special21AVX2R3,
+		Stacked: []func(*uintptr){special21AVX2R3x2},
+	}, {One: special21AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      7,
+		K:      512,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      7,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 294912,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 3136,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 3072,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -100288,
+	}, {
+		Field: abi.FieldB2,
+		Value: -293888,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 448,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 448,
 	}},
 	ISA: kernels.AVX512,
@@ -2257,4 +2473,4 @@ var special21AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special21AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
+}}

@@ -5,283 +5,471 @@ package resnet50
 
 import (
 	kernels "github.com/netc/netc/runtime/kernels"
+	abi "github.com/netc/netc/runtime/kernels/abi"
 	ref "github.com/netc/netc/runtime/ref"
 )
 
-// special0AVX2R4 runs the outer kernel (see package asm) of convolution C64 8x8 K64 1x1/1 p0 with a 4×2 tile.
+// The kernels follow version 1 of the kernel ABI.
+var _ = abi.Version1
+
+// special0AVX2R4 runs the outer kernel (see package abi) of convolution C64 8x8 K64 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special0AVX2R4(args *uintptr)
 
-// special1AVX2R3 runs the outer kernel (see package asm) of convolution C64 8x8 K64 3x3/1 p1 with a 3×2 tile.
+// special1AVX2R3 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
 func special1AVX2R3(args *uintptr)
 
-// special1AVX2R3x2 runs the outer kernel (see package asm) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// special1AVX2R3x2 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special1AVX2R3x2(args *uintptr)
 
-// special1AVX2R4 runs the outer kernel (see package asm) of convolution C64 8x8 K64 3x3/1 p1 with a 4×2 tile.
+// special1AVX2R4 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special1AVX2R4(args *uintptr)
 
-// special2AVX2R4 runs the outer kernel (see package asm) of convolution C64 8x8 K256 1x1/1 p0 with a 4×2 tile.
+// special2AVX2R4 runs the outer kernel (see package abi) of convolution C64 8x8 K256 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special2AVX2R4(args *uintptr)
 
-// special3AVX2R4 runs the outer kernel (see package asm) of convolution C256 8x8 K64 1x1/1 p0 with a 4×2 tile.
+// special3AVX2R4 runs the outer kernel (see package abi) of convolution C256 8x8 K64 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special3AVX2R4(args *uintptr)
 
-// special4AVX2R4 runs the outer kernel (see package asm) of convolution C256 8x8 K128 1x1/1 p0 with a 4×2 tile.
+// special4AVX2R4 runs the outer kernel (see package abi) of convolution C256 8x8 K128 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special4AVX2R4(args *uintptr)
 
-// special5AVX2R3 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with a 3×2 tile.
+// special5AVX2R3 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with a 3×2 tile.
+//
+//go:noescape
 func special5AVX2R3(args *uintptr)
 
-// special5AVX2R3x2 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with 2 tiles of 3×2 per pass.
+// special5AVX2R3x2 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special5AVX2R3x2(args *uintptr)
 
-// special5AVX2R4 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with a 4×2 tile.
+// special5AVX2R4 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
 func special5AVX2R4(args *uintptr)
 
-// special6AVX2R4 runs the outer kernel (see package asm) of convolution C128 4x4 K512 1x1/1 p0 with a 4×2 tile.
+// special6AVX2R4 runs the outer kernel (see package abi) of convolution C128 4x4 K512 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special6AVX2R4(args *uintptr)
 
-// special7AVX2R4 runs the outer kernel (see package asm) of convolution C256 8x8 K512 1x1/2 p0 with a 4×2 tile.
+// special7AVX2R4 runs the outer kernel (see package abi) of convolution C256 8x8 K512 1x1/2 p0 with a 4×2 tile.
+//
+//go:noescape
 func special7AVX2R4(args *uintptr)
 
-// special8AVX2R4 runs the outer kernel (see package asm) of convolution C512 4x4 K128 1x1/1 p0 with a 4×2 tile.
+// special8AVX2R4 runs the outer kernel (see package abi) of convolution C512 4x4 K128 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special8AVX2R4(args *uintptr)
 
-// special9AVX2R3 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with a 3×2 tile.
+// special9AVX2R3 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
 func special9AVX2R3(args *uintptr)
 
-// special9AVX2R3x2 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// special9AVX2R3x2 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special9AVX2R3x2(args *uintptr)
 
-// special9AVX2R4 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with a 4×2 tile.
+// special9AVX2R4 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special9AVX2R4(args *uintptr)
 
-// special10AVX2R4 runs the outer kernel (see package asm) of convolution C512 4x4 K256 1x1/1 p0 with a 4×2 tile.
+// special10AVX2R4 runs the outer kernel (see package abi) of convolution C512 4x4 K256 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special10AVX2R4(args *uintptr)
 
-// special11AVX2R1 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with a 1×2 tile.
+// special11AVX2R1 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with a 1×2 tile.
+//
+//go:noescape
 func special11AVX2R1(args *uintptr)
 
-// special11AVX2R1x2 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 1×2 per pass.
+// special11AVX2R1x2 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 1×2 per pass.
+//
+//go:noescape
 func special11AVX2R1x2(args *uintptr)
 
-// special11AVX2R2 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with a 2×2 tile.
+// special11AVX2R2 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with a 2×2 tile.
+//
+//go:noescape
 func special11AVX2R2(args *uintptr)
 
-// special11AVX2R2x2 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 2×2 per pass.
+// special11AVX2R2x2 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special11AVX2R2x2(args *uintptr)
 
-// special12AVX2R2 runs the outer kernel (see package asm) of convolution C256 2x2 K1024 1x1/1 p0 with a 2×2 tile.
+// special12AVX2R2 runs the outer kernel (see package abi) of convolution C256 2x2 K1024 1x1/1 p0 with a 2×2 tile.
+//
+//go:noescape
 func special12AVX2R2(args *uintptr)
 
-// special12AVX2R2x2 runs the outer kernel (see package asm) of convolution C256 2x2 K1024 1x1/1 p0 with 2 tiles of 2×2 per pass.
+// special12AVX2R2x2 runs the outer kernel (see package abi) of convolution C256 2x2 K1024 1x1/1 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special12AVX2R2x2(args *uintptr)
 
-// special13AVX2R2 runs the outer kernel (see package asm) of convolution C512 4x4 K1024 1x1/2 p0 with a 2×2 tile.
+// special13AVX2R2 runs the outer kernel (see package abi) of convolution C512 4x4 K1024 1x1/2 p0 with a 2×2 tile.
+//
+//go:noescape
 func special13AVX2R2(args *uintptr)
 
-// special13AVX2R2x2 runs the outer kernel (see package asm) of convolution C512 4x4 K1024 1x1/2 p0 with 2 tiles of 2×2 per pass.
+// special13AVX2R2x2 runs the outer kernel (see package abi) of convolution C512 4x4 K1024 1x1/2 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special13AVX2R2x2(args *uintptr)
 
-// special14AVX2R2 runs the outer kernel (see package asm) of convolution C1024 2x2 K256 1x1/1 p0 with a 2×2 tile.
+// special14AVX2R2 runs the outer kernel (see package abi) of convolution C1024 2x2 K256 1x1/1 p0 with a 2×2 tile.
+//
+//go:noescape
 func special14AVX2R2(args *uintptr)
 
-// special14AVX2R2x2 runs the outer kernel (see package asm) of convolution C1024 2x2 K256 1x1/1 p0 with 2 tiles of 2×2 per pass.
+// special14AVX2R2x2 runs the outer kernel (see package abi) of convolution C1024 2x2 K256 1x1/1 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special14AVX2R2x2(args *uintptr)
 
-// special15AVX2R1 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with a 1×2 tile.
+// special15AVX2R1 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with a 1×2 tile.
+//
+//go:noescape
 func special15AVX2R1(args *uintptr)
 
-// special15AVX2R1x2 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 1×2 per pass.
+// special15AVX2R1x2 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 1×2 per pass.
+//
+//go:noescape
 func special15AVX2R1x2(args *uintptr)
 
-// special15AVX2R2 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with a 2×2 tile.
+// special15AVX2R2 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with a 2×2 tile.
+//
+//go:noescape
 func special15AVX2R2(args *uintptr)
 
-// special15AVX2R2x2 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 2×2 per pass.
+// special15AVX2R2x2 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special15AVX2R2x2(args *uintptr)
 
-// special16AVX2R2 runs the outer kernel (see package asm) of convolution C1024 2x2 K512 1x1/1 p0 with a 2×2 tile.
+// special16AVX2R2 runs the outer kernel (see package abi) of convolution C1024 2x2 K512 1x1/1 p0 with a 2×2 tile.
+//
+//go:noescape
 func special16AVX2R2(args *uintptr)
 
-// special16AVX2R2x2 runs the outer kernel (see package asm) of convolution C1024 2x2 K512 1x1/1 p0 with 2 tiles of 2×2 per pass.
+// special16AVX2R2x2 runs the outer kernel (see package abi) of convolution C1024 2x2 K512 1x1/1 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special16AVX2R2x2(args *uintptr)
 
-// special17AVX2R1 runs the outer kernel (see package asm) of convolution C512 2x2 K512 3x3/2 p1 with a 1×2 tile.
+// special17AVX2R1 runs the outer kernel (see package abi) of convolution C512 2x2 K512 3x3/2 p1 with a 1×2 tile.
+//
+//go:noescape
 func special17AVX2R1(args *uintptr)
 
-// special18AVX2R1 runs the outer kernel (see package asm) of convolution C512 1x1 K2048 1x1/1 p0 with a 1×2 tile.
+// special18AVX2R1 runs the outer kernel (see package abi) of convolution C512 1x1 K2048 1x1/1 p0 with a 1×2 tile.
+//
+//go:noescape
 func special18AVX2R1(args *uintptr)
 
-// special19AVX2R1 runs the outer kernel (see package asm) of convolution C1024 2x2 K2048 1x1/2 p0 with a 1×2 tile.
+// special19AVX2R1 runs the outer kernel (see package abi) of convolution C1024 2x2 K2048 1x1/2 p0 with a 1×2 tile.
+//
+//go:noescape
 func special19AVX2R1(args *uintptr)
 
-// special20AVX2R1 runs the outer kernel (see package asm) of convolution C2048 1x1 K512 1x1/1 p0 with a 1×2 tile.
+// special20AVX2R1 runs the outer kernel (see package abi) of convolution C2048 1x1 K512 1x1/1 p0 with a 1×2 tile.
+//
+//go:noescape
 func special20AVX2R1(args *uintptr)
 
-// special21AVX2R1 runs the outer kernel (see package asm) of convolution C512 1x1 K512 3x3/1 p1 with a 1×2 tile.
+// special21AVX2R1 runs the outer kernel (see package abi) of convolution C512 1x1 K512 3x3/1 p1 with a 1×2 tile.
+//
+//go:noescape
 func special21AVX2R1(args *uintptr)
 
-// special0AVX512R8 runs the outer kernel (see package asm) of convolution C64 8x8 K64 1x1/1 p0 with a 8×2 tile.
+// special0AVX512R8 runs the outer kernel (see package abi) of convolution C64 8x8 K64 1x1/1 p0 with a 8×2 tile.
+//
+//go:noescape
 func special0AVX512R8(args *uintptr)
 
-// special1AVX512R7 runs the outer kernel (see package asm) of convolution C64 8x8 K64 3x3/1 p1 with a 7×2 tile.
+// special1AVX512R7 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 7×2 tile.
+//
+//go:noescape
 func special1AVX512R7(args *uintptr)
 
-// special1AVX512R7x2 runs the outer kernel (see package asm) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 7×2 per pass.
+// special1AVX512R7x2 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
 func special1AVX512R7x2(args *uintptr)
 
-// special1AVX512R8 runs the outer kernel (see package asm) of convolution C64 8x8 K64 3x3/1 p1 with a 8×2 tile.
+// special1AVX512R8 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 8×2 tile.
+//
+//go:noescape
 func special1AVX512R8(args *uintptr)
 
-// special2AVX512R8 runs the outer kernel (see package asm) of convolution C64 8x8 K256 1x1/1 p0 with a 8×2 tile.
+// special2AVX512R8 runs the outer kernel (see package abi) of convolution C64 8x8 K256 1x1/1 p0 with a 8×2 tile.
+//
+//go:noescape
 func special2AVX512R8(args *uintptr)
 
-// special3AVX512R8 runs the outer kernel (see package asm) of convolution C256 8x8 K64 1x1/1 p0 with a 8×2 tile.
+// special3AVX512R8 runs the outer kernel (see package abi) of convolution C256 8x8 K64 1x1/1 p0 with a 8×2 tile.
+//
+//go:noescape
 func special3AVX512R8(args *uintptr)
 
-// special4AVX512R8 runs the outer kernel (see package asm) of convolution C256 8x8 K128 1x1/1 p0 with a 8×2 tile.
+// special4AVX512R8 runs the outer kernel (see package abi) of convolution C256 8x8 K128 1x1/1 p0 with a 8×2 tile.
+//
+//go:noescape
 func special4AVX512R8(args *uintptr)
 
-// special5AVX512R3 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with a 3×2 tile.
+// special5AVX512R3 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with a 3×2 tile.
+//
+//go:noescape
 func special5AVX512R3(args *uintptr)
 
-// special5AVX512R3x2 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with 2 tiles of 3×2 per pass.
+// special5AVX512R3x2 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special5AVX512R3x2(args *uintptr)
 
-// special5AVX512R3x3 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with 3 tiles of 3×2 per pass.
+// special5AVX512R3x3 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with 3 tiles of 3×2 per pass.
+//
+//go:noescape
 func special5AVX512R3x3(args *uintptr)
 
-// special5AVX512R3x4 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with 4 tiles of 3×2 per pass.
+// special5AVX512R3x4 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with 4 tiles of 3×2 per pass.
+//
+//go:noescape
 func special5AVX512R3x4(args *uintptr)
 
-// special5AVX512R4 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with a 4×2 tile.
+// special5AVX512R4 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
 func special5AVX512R4(args *uintptr)
 
-// special5AVX512R4x2 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with 2 tiles of 4×2 per pass.
+// special5AVX512R4x2 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with 2 tiles of 4×2 per pass.
+//
+//go:noescape
 func special5AVX512R4x2(args *uintptr)
 
-// special5AVX512R4x3 runs the outer kernel (see package asm) of convolution C128 8x8 K128 3x3/2 p1 with 3 tiles of 4×2 per pass.
+// special5AVX512R4x3 runs the outer kernel (see package abi) of convolution C128 8x8 K128 3x3/2 p1 with 3 tiles of 4×2 per pass.
+//
+//go:noescape
 func special5AVX512R4x3(args *uintptr)
 
-// special6AVX512R4 runs the outer kernel (see package asm) of convolution C128 4x4 K512 1x1/1 p0 with a 4×2 tile.
+// special6AVX512R4 runs the outer kernel (see package abi) of convolution C128 4x4 K512 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special6AVX512R4(args *uintptr)
 
-// special6AVX512R4x2 runs the outer kernel (see package asm) of convolution C128 4x4 K512 1x1/1 p0 with 2 tiles of 4×2 per pass.
+// special6AVX512R4x2 runs the outer kernel (see package abi) of convolution C128 4x4 K512 1x1/1 p0 with 2 tiles of 4×2 per pass.
+//
+//go:noescape
 func special6AVX512R4x2(args *uintptr)
 
-// special6AVX512R4x3 runs the outer kernel (see package asm) of convolution C128 4x4 K512 1x1/1 p0 with 3 tiles of 4×2 per pass.
+// special6AVX512R4x3 runs the outer kernel (see package abi) of convolution C128 4x4 K512 1x1/1 p0 with 3 tiles of 4×2 per pass.
+//
+//go:noescape
 func special6AVX512R4x3(args *uintptr)
 
-// special7AVX512R4 runs the outer kernel (see package asm) of convolution C256 8x8 K512 1x1/2 p0 with a 4×2 tile.
+// special7AVX512R4 runs the outer kernel (see package abi) of convolution C256 8x8 K512 1x1/2 p0 with a 4×2 tile.
+//
+//go:noescape
 func special7AVX512R4(args *uintptr)
 
-// special7AVX512R4x2 runs the outer kernel (see package asm) of convolution C256 8x8 K512 1x1/2 p0 with 2 tiles of 4×2 per pass.
+// special7AVX512R4x2 runs the outer kernel (see package abi) of convolution C256 8x8 K512 1x1/2 p0 with 2 tiles of 4×2 per pass.
+//
+//go:noescape
 func special7AVX512R4x2(args *uintptr)
 
-// special7AVX512R4x3 runs the outer kernel (see package asm) of convolution C256 8x8 K512 1x1/2 p0 with 3 tiles of 4×2 per pass.
+// special7AVX512R4x3 runs the outer kernel (see package abi) of convolution C256 8x8 K512 1x1/2 p0 with 3 tiles of 4×2 per pass.
+//
+//go:noescape
 func special7AVX512R4x3(args *uintptr)
 
-// special8AVX512R4 runs the outer kernel (see package asm) of convolution C512 4x4 K128 1x1/1 p0 with a 4×2 tile.
+// special8AVX512R4 runs the outer kernel (see package abi) of convolution C512 4x4 K128 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special8AVX512R4(args *uintptr)
 
-// special8AVX512R4x2 runs the outer kernel (see package asm) of convolution C512 4x4 K128 1x1/1 p0 with 2 tiles of 4×2 per pass.
+// special8AVX512R4x2 runs the outer kernel (see package abi) of convolution C512 4x4 K128 1x1/1 p0 with 2 tiles of 4×2 per pass.
+//
+//go:noescape
 func special8AVX512R4x2(args *uintptr)
 
-// special8AVX512R4x3 runs the outer kernel (see package asm) of convolution C512 4x4 K128 1x1/1 p0 with 3 tiles of 4×2 per pass.
+// special8AVX512R4x3 runs the outer kernel (see package abi) of convolution C512 4x4 K128 1x1/1 p0 with 3 tiles of 4×2 per pass.
+//
+//go:noescape
 func special8AVX512R4x3(args *uintptr)
 
-// special9AVX512R3 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with a 3×2 tile.
+// special9AVX512R3 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
 func special9AVX512R3(args *uintptr)
 
-// special9AVX512R3x2 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// special9AVX512R3x2 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
 func special9AVX512R3x2(args *uintptr)
 
-// special9AVX512R3x3 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with 3 tiles of 3×2 per pass.
+// special9AVX512R3x3 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with 3 tiles of 3×2 per pass.
+//
+//go:noescape
 func special9AVX512R3x3(args *uintptr)
 
-// special9AVX512R3x4 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with 4 tiles of 3×2 per pass.
+// special9AVX512R3x4 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with 4 tiles of 3×2 per pass.
+//
+//go:noescape
 func special9AVX512R3x4(args *uintptr)
 
-// special9AVX512R4 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with a 4×2 tile.
+// special9AVX512R4 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
 func special9AVX512R4(args *uintptr)
 
-// special9AVX512R4x2 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with 2 tiles of 4×2 per pass.
+// special9AVX512R4x2 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with 2 tiles of 4×2 per pass.
+//
+//go:noescape
 func special9AVX512R4x2(args *uintptr)
 
-// special9AVX512R4x3 runs the outer kernel (see package asm) of convolution C128 4x4 K128 3x3/1 p1 with 3 tiles of 4×2 per pass.
+// special9AVX512R4x3 runs the outer kernel (see package abi) of convolution C128 4x4 K128 3x3/1 p1 with 3 tiles of 4×2 per pass.
+//
+//go:noescape
 func special9AVX512R4x3(args *uintptr)
 
-// special10AVX512R4 runs the outer kernel (see package asm) of convolution C512 4x4 K256 1x1/1 p0 with a 4×2 tile.
+// special10AVX512R4 runs the outer kernel (see package abi) of convolution C512 4x4 K256 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
 func special10AVX512R4(args *uintptr)
 
-// special10AVX512R4x2 runs the outer kernel (see package asm) of convolution C512 4x4 K256 1x1/1 p0 with 2 tiles of 4×2 per pass.
+// special10AVX512R4x2 runs the outer kernel (see package abi) of convolution C512 4x4 K256 1x1/1 p0 with 2 tiles of 4×2 per pass.
+//
+//go:noescape
 func special10AVX512R4x2(args *uintptr)
 
-// special10AVX512R4x3 runs the outer kernel (see package asm) of convolution C512 4x4 K256 1x1/1 p0 with 3 tiles of 4×2 per pass.
+// special10AVX512R4x3 runs the outer kernel (see package abi) of convolution C512 4x4 K256 1x1/1 p0 with 3 tiles of 4×2 per pass.
+//
+//go:noescape
 func special10AVX512R4x3(args *uintptr)
 
-// special11AVX512R1 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with a 1×2 tile.
+// special11AVX512R1 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with a 1×2 tile.
+//
+//go:noescape
 func special11AVX512R1(args *uintptr)
 
-// special11AVX512R1x2 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 1×2 per pass.
+// special11AVX512R1x2 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 1×2 per pass.
+//
+//go:noescape
 func special11AVX512R1x2(args *uintptr)
 
-// special11AVX512R2 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with a 2×2 tile.
+// special11AVX512R2 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with a 2×2 tile.
+//
+//go:noescape
 func special11AVX512R2(args *uintptr)
 
-// special11AVX512R2x2 runs the outer kernel (see package asm) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 2×2 per pass.
+// special11AVX512R2x2 runs the outer kernel (see package abi) of convolution C256 4x4 K256 3x3/2 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special11AVX512R2x2(args *uintptr)
 
-// special12AVX512R2 runs the outer kernel (see package asm) of convolution C256 2x2 K1024 1x1/1 p0 with a 2×2 tile.
+// special12AVX512R2 runs the outer kernel (see package abi) of convolution C256 2x2 K1024 1x1/1 p0 with a 2×2 tile.
+//
+//go:noescape
 func special12AVX512R2(args *uintptr)
 
-// special12AVX512R2x2 runs the outer kernel (see package asm) of convolution C256 2x2 K1024 1x1/1 p0 with 2 tiles of 2×2 per pass.
+// special12AVX512R2x2 runs the outer kernel (see package abi) of convolution C256 2x2 K1024 1x1/1 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special12AVX512R2x2(args *uintptr)
 
-// special13AVX512R2 runs the outer kernel (see package asm) of convolution C512 4x4 K1024 1x1/2 p0 with a 2×2 tile.
+// special13AVX512R2 runs the outer kernel (see package abi) of convolution C512 4x4 K1024 1x1/2 p0 with a 2×2 tile.
+//
+//go:noescape
 func special13AVX512R2(args *uintptr)
 
-// special13AVX512R2x2 runs the outer kernel (see package asm) of convolution C512 4x4 K1024 1x1/2 p0 with 2 tiles of 2×2 per pass.
+// special13AVX512R2x2 runs the outer kernel (see package abi) of convolution C512 4x4 K1024 1x1/2 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special13AVX512R2x2(args *uintptr)
 
-// special14AVX512R2 runs the outer kernel (see package asm) of convolution C1024 2x2 K256 1x1/1 p0 with a 2×2 tile.
+// special14AVX512R2 runs the outer kernel (see package abi) of convolution C1024 2x2 K256 1x1/1 p0 with a 2×2 tile.
+//
+//go:noescape
 func special14AVX512R2(args *uintptr)
 
-// special14AVX512R2x2 runs the outer kernel (see package asm) of convolution C1024 2x2 K256 1x1/1 p0 with 2 tiles of 2×2 per pass.
+// special14AVX512R2x2 runs the outer kernel (see package abi) of convolution C1024 2x2 K256 1x1/1 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special14AVX512R2x2(args *uintptr)
 
-// special15AVX512R1 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with a 1×2 tile.
+// special15AVX512R1 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with a 1×2 tile.
+//
+//go:noescape
 func special15AVX512R1(args *uintptr)
 
-// special15AVX512R1x2 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 1×2 per pass.
+// special15AVX512R1x2 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 1×2 per pass.
+//
+//go:noescape
 func special15AVX512R1x2(args *uintptr)
 
-// special15AVX512R2 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with a 2×2 tile.
+// special15AVX512R2 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with a 2×2 tile.
+//
+//go:noescape
 func special15AVX512R2(args *uintptr)
 
-// special15AVX512R2x2 runs the outer kernel (see package asm) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 2×2 per pass.
+// special15AVX512R2x2 runs the outer kernel (see package abi) of convolution C256 2x2 K256 3x3/1 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special15AVX512R2x2(args *uintptr)
 
-// special16AVX512R2 runs the outer kernel (see package asm) of convolution C1024 2x2 K512 1x1/1 p0 with a 2×2 tile.
+// special16AVX512R2 runs the outer kernel (see package abi) of convolution C1024 2x2 K512 1x1/1 p0 with a 2×2 tile.
+//
+//go:noescape
 func special16AVX512R2(args *uintptr)
 
-// special16AVX512R2x2 runs the outer kernel (see package asm) of convolution C1024 2x2 K512 1x1/1 p0 with 2 tiles of 2×2 per pass.
+// special16AVX512R2x2 runs the outer kernel (see package abi) of convolution C1024 2x2 K512 1x1/1 p0 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
 func special16AVX512R2x2(args *uintptr)
 
-// special17AVX512R1 runs the outer kernel (see package asm) of convolution C512 2x2 K512 3x3/2 p1 with a 1×2 tile.
+// special17AVX512R1 runs the outer kernel (see package abi) of convolution C512 2x2 K512 3x3/2 p1 with a 1×2 tile.
+//
+//go:noescape
 func special17AVX512R1(args *uintptr)
 
-// special18AVX512R1 runs the outer kernel (see package asm) of convolution C512 1x1 K2048 1x1/1 p0 with a 1×2 tile.
+// special18AVX512R1 runs the outer kernel (see package abi) of convolution C512 1x1 K2048 1x1/1 p0 with a 1×2 tile.
+//
+//go:noescape
 func special18AVX512R1(args *uintptr)
 
-// special19AVX512R1 runs the outer kernel (see package asm) of convolution C1024 2x2 K2048 1x1/2 p0 with a 1×2 tile.
+// special19AVX512R1 runs the outer kernel (see package abi) of convolution C1024 2x2 K2048 1x1/2 p0 with a 1×2 tile.
+//
+//go:noescape
 func special19AVX512R1(args *uintptr)
 
-// special20AVX512R1 runs the outer kernel (see package asm) of convolution C2048 1x1 K512 1x1/1 p0 with a 1×2 tile.
+// special20AVX512R1 runs the outer kernel (see package abi) of convolution C2048 1x1 K512 1x1/1 p0 with a 1×2 tile.
+//
+//go:noescape
 func special20AVX512R1(args *uintptr)
 
-// special21AVX512R1 runs the outer kernel (see package asm) of convolution C512 1x1 K512 3x3/1 p1 with a 1×2 tile.
+// special21AVX512R1 runs the outer kernel (see package abi) of convolution C512 1x1 K512 3x3/1 p1 with a 1×2 tile.
+//
+//go:noescape
 func special21AVX512R1(args *uintptr)
 
 // specialized returns the forward kernels specialized for convolution i
@@ -289,17 +477,14 @@ func special21AVX512R1(args *uintptr)
 // none (a stem, the generic ISA): kernels.ConvForwardSpecial then runs
 // the general kernels.
 func specialized(isa kernels.ISA, i int) *kernels.Special {
-	switch isa {
-	case kernels.AVX2:
-		return specialsAVX2[i]
-	case kernels.AVX512:
-		return specialsAVX512[i]
-	}
-	return nil
+	return specials[i].For(isa)
 }
 
-var specialsAVX2 = [...]*kernels.Special{nil, special0AVX2, special1AVX2, special2AVX2, special3AVX2, special4AVX2, special5AVX2, special6AVX2, special7AVX2, special8AVX2, special9AVX2, special10AVX2, special11AVX2, special12AVX2, special13AVX2, special14AVX2, special15AVX2, special16AVX2, special17AVX2, special18AVX2, special19AVX2, special20AVX2, special21AVX2}
-var special0AVX2 = &kernels.Special{
+// specials are the kernels of each convolution: the library's (package special) or this package's.
+var specials = [...]kernels.Specials{nil, special0, special1, special2, special3, special4, special5, special6, special7, special8, special9, special10, special11, special12, special13, special14, special15, special16, special17, special18, special19, special20, special21}
+
+// special0 are the kernels of convolution C64 8x8 K64 1x1/1 p0.
+var special0 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      8,
@@ -311,38 +496,82 @@ var special0AVX2 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 4096,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 4096,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -3072,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 512,
 	}},
 	ISA:   kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special0AVX2R4}, {}, {}},
 	V:     2,
-}
-var special1AVX2 = &kernels.Special{
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      64,
+		H:      8,
+		K:      64,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      8,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldN1,
+		Value: 4,
+	}, {
+		Field: abi.FieldA1,
+		Value: 4032,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -16320,
+	}, {
+		Field: abi.FieldB2,
+		Value: -3072,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 512,
+	}, {
+		Field: abi.FieldTileC,
+		Value: 512,
+	}},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {One: special0AVX512R8}, {}, {}, {}, {}, {}, {}},
+	V:     2,
+}}
+
+// special1 are the kernels of convolution C64 8x8 K64 3x3/1 p1.
+var special1 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      8,
@@ -354,31 +583,31 @@ var special1AVX2 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 36864,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 4096,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -35840,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 512,
 	}},
 	ISA: kernels.AVX2,
@@ -387,942 +616,7 @@ var special1AVX2 = &kernels.Special{
 		Stacked: []func(*uintptr){special1AVX2R3x2},
 	}, {One: special1AVX2R4}, {}, {}},
 	V: 2,
-}
-var special2AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      8,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      8,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 4096,
-	}, {
-		Field: 4,
-		Value: 4096,
-	}, {
-		Field: 8,
-		Value: 4,
-	}, {
-		Field: 9,
-		Value: 4032,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -16320,
-	}, {
-		Field: 13,
-		Value: -3072,
-	}, {
-		Field: 23,
-		Value: 512,
-	}, {
-		Field: 24,
-		Value: 512,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special2AVX2R4}, {}, {}},
-	V:     2,
-}
-var special3AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      8,
-		K:      64,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      8,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 4096,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 4032,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -65472,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 512,
-	}, {
-		Field: 24,
-		Value: 512,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special3AVX2R4}, {}, {}},
-	V:     2,
-}
-var special4AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      8,
-		K:      128,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      8,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 4096,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 4032,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -65472,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 512,
-	}, {
-		Field: 24,
-		Value: 512,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special4AVX2R4}, {}, {}},
-	V:     2,
-}
-var special5AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      8,
-		K:      128,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      8,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 73728,
-	}, {
-		Field: 4,
-		Value: 1024,
-	}, {
-		Field: 8,
-		Value: 8,
-	}, {
-		Field: 9,
-		Value: 4032,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -32704,
-	}, {
-		Field: 13,
-		Value: -72704,
-	}, {
-		Field: 23,
-		Value: 1024,
-	}, {
-		Field: 24,
-		Value: 256,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special5AVX2R3,
-		Stacked: []func(*uintptr){special5AVX2R3x2},
-	}, {One: special5AVX2R4}, {}, {}},
-	V: 2,
-}
-var special6AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      4,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      4,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 8192,
-	}, {
-		Field: 4,
-		Value: 1024,
-	}, {
-		Field: 8,
-		Value: 8,
-	}, {
-		Field: 9,
-		Value: 960,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -8128,
-	}, {
-		Field: 13,
-		Value: -7168,
-	}, {
-		Field: 23,
-		Value: 256,
-	}, {
-		Field: 24,
-		Value: 256,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special6AVX2R4}, {}, {}},
-	V:     2,
-}
-var special7AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      8,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      8,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 1024,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 4032,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -65472,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 1024,
-	}, {
-		Field: 24,
-		Value: 256,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special7AVX2R4}, {}, {}},
-	V:     2,
-}
-var special8AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      4,
-		K:      128,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      4,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 1024,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 960,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -32704,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 256,
-	}, {
-		Field: 24,
-		Value: 256,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special8AVX2R4}, {}, {}},
-	V:     2,
-}
-var special9AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      4,
-		K:      128,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      4,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 73728,
-	}, {
-		Field: 4,
-		Value: 1024,
-	}, {
-		Field: 8,
-		Value: 8,
-	}, {
-		Field: 9,
-		Value: 960,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -8128,
-	}, {
-		Field: 13,
-		Value: -72704,
-	}, {
-		Field: 23,
-		Value: 256,
-	}, {
-		Field: 24,
-		Value: 256,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special9AVX2R3,
-		Stacked: []func(*uintptr){special9AVX2R3x2},
-	}, {One: special9AVX2R4}, {}, {}},
-	V: 2,
-}
-var special10AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      4,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      4,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 1024,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 960,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -32704,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 256,
-	}, {
-		Field: 24,
-		Value: 256,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special10AVX2R4}, {}, {}},
-	V:     2,
-}
-var special11AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      4,
-		K:      256,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      4,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 147456,
-	}, {
-		Field: 4,
-		Value: 256,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 960,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -16320,
-	}, {
-		Field: 13,
-		Value: -146432,
-	}, {
-		Field: 23,
-		Value: 512,
-	}, {
-		Field: 24,
-		Value: 128,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{
-		One:     special11AVX2R1,
-		Stacked: []func(*uintptr){special11AVX2R1x2},
-	}, {
-		One:     special11AVX2R2,
-		Stacked: []func(*uintptr){special11AVX2R2x2},
-	}, {}, {}, {}, {}},
-	V: 2,
-}
-var special12AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      2,
-		K:      1024,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      2,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 16384,
-	}, {
-		Field: 4,
-		Value: 256,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 192,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -4032,
-	}, {
-		Field: 13,
-		Value: -15360,
-	}, {
-		Field: 23,
-		Value: 128,
-	}, {
-		Field: 24,
-		Value: 128,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {
-		One:     special12AVX2R2,
-		Stacked: []func(*uintptr){special12AVX2R2x2},
-	}, {}, {}, {}, {}},
-	V: 2,
-}
-var special13AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      4,
-		K:      1024,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      4,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 256,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 960,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -32704,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 512,
-	}, {
-		Field: 24,
-		Value: 128,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {
-		One:     special13AVX2R2,
-		Stacked: []func(*uintptr){special13AVX2R2x2},
-	}, {}, {}, {}, {}},
-	V: 2,
-}
-var special14AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      1024,
-		H:      2,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      2,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 65536,
-	}, {
-		Field: 4,
-		Value: 256,
-	}, {
-		Field: 8,
-		Value: 64,
-	}, {
-		Field: 9,
-		Value: 192,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -16320,
-	}, {
-		Field: 13,
-		Value: -64512,
-	}, {
-		Field: 23,
-		Value: 128,
-	}, {
-		Field: 24,
-		Value: 128,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {
-		One:     special14AVX2R2,
-		Stacked: []func(*uintptr){special14AVX2R2x2},
-	}, {}, {}, {}, {}},
-	V: 2,
-}
-var special15AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      2,
-		K:      256,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      2,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 147456,
-	}, {
-		Field: 4,
-		Value: 256,
-	}, {
-		Field: 8,
-		Value: 16,
-	}, {
-		Field: 9,
-		Value: 192,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -4032,
-	}, {
-		Field: 13,
-		Value: -146432,
-	}, {
-		Field: 23,
-		Value: 128,
-	}, {
-		Field: 24,
-		Value: 128,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{
-		One:     special15AVX2R1,
-		Stacked: []func(*uintptr){special15AVX2R1x2},
-	}, {
-		One:     special15AVX2R2,
-		Stacked: []func(*uintptr){special15AVX2R2x2},
-	}, {}, {}, {}, {}},
-	V: 2,
-}
-var special16AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      1024,
-		H:      2,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      2,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 65536,
-	}, {
-		Field: 4,
-		Value: 256,
-	}, {
-		Field: 8,
-		Value: 64,
-	}, {
-		Field: 9,
-		Value: 192,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -16320,
-	}, {
-		Field: 13,
-		Value: -64512,
-	}, {
-		Field: 23,
-		Value: 128,
-	}, {
-		Field: 24,
-		Value: 128,
-	}},
-	ISA: kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {
-		One:     special16AVX2R2,
-		Stacked: []func(*uintptr){special16AVX2R2x2},
-	}, {}, {}, {}, {}},
-	V: 2,
-}
-var special17AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      2,
-		K:      512,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      2,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 294912,
-	}, {
-		Field: 4,
-		Value: 64,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 192,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -8128,
-	}, {
-		Field: 13,
-		Value: -293888,
-	}, {
-		Field: 23,
-		Value: 256,
-	}, {
-		Field: 24,
-		Value: 64,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{One: special17AVX2R1}, {}, {}, {}, {}, {}},
-	V:     2,
-}
-var special18AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      1,
-		K:      2048,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      1,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 32768,
-	}, {
-		Field: 4,
-		Value: 64,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 0,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -1984,
-	}, {
-		Field: 13,
-		Value: -31744,
-	}, {
-		Field: 23,
-		Value: 64,
-	}, {
-		Field: 24,
-		Value: 64,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{One: special18AVX2R1}, {}, {}, {}, {}, {}},
-	V:     2,
-}
-var special19AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      1024,
-		H:      2,
-		K:      2048,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      2,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 65536,
-	}, {
-		Field: 4,
-		Value: 64,
-	}, {
-		Field: 8,
-		Value: 64,
-	}, {
-		Field: 9,
-		Value: 192,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -16320,
-	}, {
-		Field: 13,
-		Value: -64512,
-	}, {
-		Field: 23,
-		Value: 256,
-	}, {
-		Field: 24,
-		Value: 64,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{One: special19AVX2R1}, {}, {}, {}, {}, {}},
-	V:     2,
-}
-var special20AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      2048,
-		H:      1,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      1,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 131072,
-	}, {
-		Field: 4,
-		Value: 64,
-	}, {
-		Field: 8,
-		Value: 128,
-	}, {
-		Field: 9,
-		Value: 0,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -8128,
-	}, {
-		Field: 13,
-		Value: -130048,
-	}, {
-		Field: 23,
-		Value: 64,
-	}, {
-		Field: 24,
-		Value: 64,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{One: special20AVX2R1}, {}, {}, {}, {}, {}},
-	V:     2,
-}
-var special21AVX2 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      1,
-		K:      512,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      1,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 294912,
-	}, {
-		Field: 4,
-		Value: 64,
-	}, {
-		Field: 8,
-		Value: 32,
-	}, {
-		Field: 9,
-		Value: 0,
-	}, {
-		Field: 10,
-		Value: 8192,
-	}, {
-		Field: 12,
-		Value: -1984,
-	}, {
-		Field: 13,
-		Value: -293888,
-	}, {
-		Field: 23,
-		Value: 64,
-	}, {
-		Field: 24,
-		Value: 64,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{One: special21AVX2R1}, {}, {}, {}, {}, {}},
-	V:     2,
-}
-var specialsAVX512 = [...]*kernels.Special{nil, special0AVX512, special1AVX512, special2AVX512, special3AVX512, special4AVX512, special5AVX512, special6AVX512, special7AVX512, special8AVX512, special9AVX512, special10AVX512, special11AVX512, special12AVX512, special13AVX512, special14AVX512, special15AVX512, special16AVX512, special17AVX512, special18AVX512, special19AVX512, special20AVX512, special21AVX512}
-var special0AVX512 = &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      8,
-		K:      64,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      8,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: 3,
-		Value: 4096,
-	}, {
-		Field: 4,
-		Value: 4096,
-	}, {
-		Field: 8,
-		Value: 4,
-	}, {
-		Field: 9,
-		Value: 4032,
-	}, {
-		Field: 10,
-		Value: 0,
-	}, {
-		Field: 12,
-		Value: -16320,
-	}, {
-		Field: 13,
-		Value: -3072,
-	}, {
-		Field: 23,
-		Value: 512,
-	}, {
-		Field: 24,
-		Value: 512,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {One: special0AVX512R8}, {}, {}, {}, {}, {}, {}},
-	V:     2,
-}
-var special1AVX512 = &kernels.Special{
+}, &kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      8,
@@ -1334,31 +628,31 @@ var special1AVX512 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 36864,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 4096,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -35840,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
 		Value: 512,
 	}},
 	ISA: kernels.AVX512,
@@ -1367,8 +661,10 @@ var special1AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special1AVX512R7x2},
 	}, {One: special1AVX512R8}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special2AVX512 = &kernels.Special{
+}}
+
+// special2 are the kernels of convolution C64 8x8 K256 1x1/1 p0.
+var special2 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      64,
 		H:      8,
@@ -1380,38 +676,82 @@ var special2AVX512 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 4096,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 4096,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 4,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -3072,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 512,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special2AVX2R4}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      64,
+		H:      8,
+		K:      256,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      8,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldN1,
+		Value: 4,
+	}, {
+		Field: abi.FieldA1,
+		Value: 4032,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -16320,
+	}, {
+		Field: abi.FieldB2,
+		Value: -3072,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 512,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 512,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {One: special2AVX512R8}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
-var special3AVX512 = &kernels.Special{
+}}
+
+// special3 are the kernels of convolution C256 8x8 K64 1x1/1 p0.
+var special3 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      8,
@@ -1423,38 +763,82 @@ var special3AVX512 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 4096,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -65472,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 512,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special3AVX2R4}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      8,
+		K:      64,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      8,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 4032,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -65472,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 512,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 512,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {One: special3AVX512R8}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
-var special4AVX512 = &kernels.Special{
+}}
+
+// special4 are the kernels of convolution C256 8x8 K128 1x1/1 p0.
+var special4 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      8,
@@ -1466,38 +850,82 @@ var special4AVX512 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 4096,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -65472,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 512,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special4AVX2R4}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      8,
+		K:      128,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      8,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 4096,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 4032,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -65472,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 512,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 512,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {One: special4AVX512R8}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
-var special5AVX512 = &kernels.Special{
+}}
+
+// special5 are the kernels of convolution C128 8x8 K128 3x3/2 p1.
+var special5 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      128,
 		H:      8,
@@ -1509,31 +937,76 @@ var special5AVX512 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 73728,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 1024,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 8,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -32704,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -72704,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1024,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 256,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special5AVX2R3,
+		Stacked: []func(*uintptr){special5AVX2R3x2},
+	}, {One: special5AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      128,
+		H:      8,
+		K:      128,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 2,
+		W:      8,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 73728,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 1024,
+	}, {
+		Field: abi.FieldN1,
+		Value: 8,
+	}, {
+		Field: abi.FieldA1,
+		Value: 4032,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -32704,
+	}, {
+		Field: abi.FieldB2,
+		Value: -72704,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1024,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 256,
 	}},
 	ISA: kernels.AVX512,
@@ -1545,8 +1018,10 @@ var special5AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special5AVX512R4x2, special5AVX512R4x3},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special6AVX512 = &kernels.Special{
+}}
+
+// special6 are the kernels of convolution C128 4x4 K512 1x1/1 p0.
+var special6 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      128,
 		H:      4,
@@ -1558,31 +1033,73 @@ var special6AVX512 = &kernels.Special{
 		W:      4,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 8192,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 1024,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 8,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 960,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -8128,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -7168,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 256,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 256,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special6AVX2R4}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      128,
+		H:      4,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      4,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 8192,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 1024,
+	}, {
+		Field: abi.FieldN1,
+		Value: 8,
+	}, {
+		Field: abi.FieldA1,
+		Value: 960,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -8128,
+	}, {
+		Field: abi.FieldB2,
+		Value: -7168,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 256,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 256,
 	}},
 	ISA: kernels.AVX512,
@@ -1591,8 +1108,10 @@ var special6AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special6AVX512R4x2, special6AVX512R4x3},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special7AVX512 = &kernels.Special{
+}}
+
+// special7 are the kernels of convolution C256 8x8 K512 1x1/2 p0.
+var special7 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      8,
@@ -1604,31 +1123,73 @@ var special7AVX512 = &kernels.Special{
 		W:      8,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 1024,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 4032,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -65472,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 1024,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 256,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special7AVX2R4}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      8,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      8,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 1024,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 4032,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -65472,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 1024,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 256,
 	}},
 	ISA: kernels.AVX512,
@@ -1637,8 +1198,10 @@ var special7AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special7AVX512R4x2, special7AVX512R4x3},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special8AVX512 = &kernels.Special{
+}}
+
+// special8 are the kernels of convolution C512 4x4 K128 1x1/1 p0.
+var special8 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      4,
@@ -1650,31 +1213,73 @@ var special8AVX512 = &kernels.Special{
 		W:      4,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 1024,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 960,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -32704,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 256,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 256,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special8AVX2R4}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      4,
+		K:      128,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      4,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 1024,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 960,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -32704,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 256,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 256,
 	}},
 	ISA: kernels.AVX512,
@@ -1683,8 +1288,10 @@ var special8AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special8AVX512R4x2, special8AVX512R4x3},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special9AVX512 = &kernels.Special{
+}}
+
+// special9 are the kernels of convolution C128 4x4 K128 3x3/1 p1.
+var special9 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      128,
 		H:      4,
@@ -1696,31 +1303,76 @@ var special9AVX512 = &kernels.Special{
 		W:      4,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 73728,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 1024,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 8,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 960,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -8128,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -72704,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 256,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 256,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     special9AVX2R3,
+		Stacked: []func(*uintptr){special9AVX2R3x2},
+	}, {One: special9AVX2R4}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      128,
+		H:      4,
+		K:      128,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      4,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 73728,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 1024,
+	}, {
+		Field: abi.FieldN1,
+		Value: 8,
+	}, {
+		Field: abi.FieldA1,
+		Value: 960,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -8128,
+	}, {
+		Field: abi.FieldB2,
+		Value: -72704,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 256,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 256,
 	}},
 	ISA: kernels.AVX512,
@@ -1732,8 +1384,10 @@ var special9AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special9AVX512R4x2, special9AVX512R4x3},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special10AVX512 = &kernels.Special{
+}}
+
+// special10 are the kernels of convolution C512 4x4 K256 1x1/1 p0.
+var special10 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      4,
@@ -1745,31 +1399,73 @@ var special10AVX512 = &kernels.Special{
 		W:      4,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 1024,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 960,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -32704,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 256,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 256,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special10AVX2R4}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      4,
+		K:      256,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      4,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 1024,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 960,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -32704,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 256,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 256,
 	}},
 	ISA: kernels.AVX512,
@@ -1778,8 +1474,10 @@ var special10AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special10AVX512R4x2, special10AVX512R4x3},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special11AVX512 = &kernels.Special{
+}}
+
+// special11 are the kernels of convolution C256 4x4 K256 3x3/2 p1.
+var special11 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      4,
@@ -1791,31 +1489,79 @@ var special11AVX512 = &kernels.Special{
 		W:      4,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 147456,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 256,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 960,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -146432,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 128,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{
+		One:     special11AVX2R1,
+		Stacked: []func(*uintptr){special11AVX2R1x2},
+	}, {
+		One:     special11AVX2R2,
+		Stacked: []func(*uintptr){special11AVX2R2x2},
+	}, {}, {}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      4,
+		K:      256,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 2,
+		W:      4,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 147456,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 256,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 960,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -16320,
+	}, {
+		Field: abi.FieldB2,
+		Value: -146432,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 512,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 128,
 	}},
 	ISA: kernels.AVX512,
@@ -1827,8 +1573,10 @@ var special11AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special11AVX512R2x2},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special12AVX512 = &kernels.Special{
+}}
+
+// special12 are the kernels of convolution C256 2x2 K1024 1x1/1 p0.
+var special12 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      2,
@@ -1840,31 +1588,76 @@ var special12AVX512 = &kernels.Special{
 		W:      2,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 16384,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 256,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 192,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -4032,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -15360,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 128,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 128,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     special12AVX2R2,
+		Stacked: []func(*uintptr){special12AVX2R2x2},
+	}, {}, {}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      2,
+		K:      1024,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      2,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 16384,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 256,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 192,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -4032,
+	}, {
+		Field: abi.FieldB2,
+		Value: -15360,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 128,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 128,
 	}},
 	ISA: kernels.AVX512,
@@ -1873,8 +1666,10 @@ var special12AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special12AVX512R2x2},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special13AVX512 = &kernels.Special{
+}}
+
+// special13 are the kernels of convolution C512 4x4 K1024 1x1/2 p0.
+var special13 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      4,
@@ -1886,31 +1681,76 @@ var special13AVX512 = &kernels.Special{
 		W:      4,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 256,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 960,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -32704,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 512,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 128,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     special13AVX2R2,
+		Stacked: []func(*uintptr){special13AVX2R2x2},
+	}, {}, {}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      4,
+		K:      1024,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      4,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 256,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 960,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -32704,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 512,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 128,
 	}},
 	ISA: kernels.AVX512,
@@ -1919,8 +1759,10 @@ var special13AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special13AVX512R2x2},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special14AVX512 = &kernels.Special{
+}}
+
+// special14 are the kernels of convolution C1024 2x2 K256 1x1/1 p0.
+var special14 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      1024,
 		H:      2,
@@ -1932,31 +1774,76 @@ var special14AVX512 = &kernels.Special{
 		W:      2,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 65536,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 256,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 64,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 192,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -64512,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 128,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 128,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     special14AVX2R2,
+		Stacked: []func(*uintptr){special14AVX2R2x2},
+	}, {}, {}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      1024,
+		H:      2,
+		K:      256,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      2,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 65536,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 256,
+	}, {
+		Field: abi.FieldN1,
+		Value: 64,
+	}, {
+		Field: abi.FieldA1,
+		Value: 192,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -16320,
+	}, {
+		Field: abi.FieldB2,
+		Value: -64512,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 128,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 128,
 	}},
 	ISA: kernels.AVX512,
@@ -1965,8 +1852,10 @@ var special14AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special14AVX512R2x2},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special15AVX512 = &kernels.Special{
+}}
+
+// special15 are the kernels of convolution C256 2x2 K256 3x3/1 p1.
+var special15 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      256,
 		H:      2,
@@ -1978,31 +1867,79 @@ var special15AVX512 = &kernels.Special{
 		W:      2,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 147456,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 256,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 16,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 192,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -4032,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -146432,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 128,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 128,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{
+		One:     special15AVX2R1,
+		Stacked: []func(*uintptr){special15AVX2R1x2},
+	}, {
+		One:     special15AVX2R2,
+		Stacked: []func(*uintptr){special15AVX2R2x2},
+	}, {}, {}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      256,
+		H:      2,
+		K:      256,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      2,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 147456,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 256,
+	}, {
+		Field: abi.FieldN1,
+		Value: 16,
+	}, {
+		Field: abi.FieldA1,
+		Value: 192,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -4032,
+	}, {
+		Field: abi.FieldB2,
+		Value: -146432,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 128,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 128,
 	}},
 	ISA: kernels.AVX512,
@@ -2014,8 +1951,10 @@ var special15AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special15AVX512R2x2},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special16AVX512 = &kernels.Special{
+}}
+
+// special16 are the kernels of convolution C1024 2x2 K512 1x1/1 p0.
+var special16 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      1024,
 		H:      2,
@@ -2027,31 +1966,76 @@ var special16AVX512 = &kernels.Special{
 		W:      2,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 65536,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 256,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 64,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 192,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -64512,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 128,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 128,
+	}},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     special16AVX2R2,
+		Stacked: []func(*uintptr){special16AVX2R2x2},
+	}, {}, {}, {}, {}},
+	V: 2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      1024,
+		H:      2,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      2,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 65536,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 256,
+	}, {
+		Field: abi.FieldN1,
+		Value: 64,
+	}, {
+		Field: abi.FieldA1,
+		Value: 192,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -16320,
+	}, {
+		Field: abi.FieldB2,
+		Value: -64512,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 128,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 128,
 	}},
 	ISA: kernels.AVX512,
@@ -2060,8 +2044,10 @@ var special16AVX512 = &kernels.Special{
 		Stacked: []func(*uintptr){special16AVX512R2x2},
 	}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
-}
-var special17AVX512 = &kernels.Special{
+}}
+
+// special17 are the kernels of convolution C512 2x2 K512 3x3/2 p1.
+var special17 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      2,
@@ -2073,38 +2059,82 @@ var special17AVX512 = &kernels.Special{
 		W:      2,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 294912,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 64,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 192,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -8128,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -293888,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 256,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 64,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{One: special17AVX2R1}, {}, {}, {}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      2,
+		K:      512,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 2,
+		W:      2,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 294912,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 64,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 192,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -8128,
+	}, {
+		Field: abi.FieldB2,
+		Value: -293888,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 256,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 64,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{One: special17AVX512R1}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
-var special18AVX512 = &kernels.Special{
+}}
+
+// special18 are the kernels of convolution C512 1x1 K2048 1x1/1 p0.
+var special18 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      1,
@@ -2116,38 +2146,82 @@ var special18AVX512 = &kernels.Special{
 		W:      1,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 32768,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 64,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 0,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -1984,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -31744,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 64,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 64,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{One: special18AVX2R1}, {}, {}, {}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      1,
+		K:      2048,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      1,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 32768,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 64,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 0,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -1984,
+	}, {
+		Field: abi.FieldB2,
+		Value: -31744,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 64,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 64,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{One: special18AVX512R1}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
-var special19AVX512 = &kernels.Special{
+}}
+
+// special19 are the kernels of convolution C1024 2x2 K2048 1x1/2 p0.
+var special19 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      1024,
 		H:      2,
@@ -2159,38 +2233,82 @@ var special19AVX512 = &kernels.Special{
 		W:      2,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 65536,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 64,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 64,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 192,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -16320,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -64512,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 256,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 64,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{One: special19AVX2R1}, {}, {}, {}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      1024,
+		H:      2,
+		K:      2048,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 2,
+		W:      2,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 65536,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 64,
+	}, {
+		Field: abi.FieldN1,
+		Value: 64,
+	}, {
+		Field: abi.FieldA1,
+		Value: 192,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -16320,
+	}, {
+		Field: abi.FieldB2,
+		Value: -64512,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 256,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 64,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{One: special19AVX512R1}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
-var special20AVX512 = &kernels.Special{
+}}
+
+// special20 are the kernels of convolution C2048 1x1 K512 1x1/1 p0.
+var special20 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      2048,
 		H:      1,
@@ -2202,38 +2320,82 @@ var special20AVX512 = &kernels.Special{
 		W:      1,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 131072,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 64,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 128,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 0,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 0,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -8128,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -130048,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 64,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 64,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{One: special20AVX2R1}, {}, {}, {}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      2048,
+		H:      1,
+		K:      512,
+		Pad:    0,
+		R:      1,
+		S:      1,
+		Stride: 1,
+		W:      1,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 131072,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 64,
+	}, {
+		Field: abi.FieldN1,
+		Value: 128,
+	}, {
+		Field: abi.FieldA1,
+		Value: 0,
+	}, {
+		Field: abi.FieldB1,
+		Value: 0,
+	}, {
+		Field: abi.FieldA2,
+		Value: -8128,
+	}, {
+		Field: abi.FieldB2,
+		Value: -130048,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 64,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 64,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{One: special20AVX512R1}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
-var special21AVX512 = &kernels.Special{
+}}
+
+// special21 are the kernels of convolution C512 1x1 K512 3x3/1 p1.
+var special21 = kernels.Specials{&kernels.Special{
 	Conv: ref.Conv{
 		C:      512,
 		H:      1,
@@ -2245,34 +2407,76 @@ var special21AVX512 = &kernels.Special{
 		W:      1,
 	},
 	Fixed: []kernels.Fixed{{
-		Field: 3,
+		Field: abi.FieldBBlock,
 		Value: 294912,
 	}, {
-		Field: 4,
+		Field: abi.FieldCBlock,
 		Value: 64,
 	}, {
-		Field: 8,
+		Field: abi.FieldN1,
 		Value: 32,
 	}, {
-		Field: 9,
+		Field: abi.FieldA1,
 		Value: 0,
 	}, {
-		Field: 10,
+		Field: abi.FieldB1,
 		Value: 8192,
 	}, {
-		Field: 12,
+		Field: abi.FieldA2,
 		Value: -1984,
 	}, {
-		Field: 13,
+		Field: abi.FieldB2,
 		Value: -293888,
 	}, {
-		Field: 23,
+		Field: abi.FieldTileA,
 		Value: 64,
 	}, {
-		Field: 24,
+		Field: abi.FieldTileC,
+		Value: 64,
+	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{One: special21AVX2R1}, {}, {}, {}, {}, {}},
+	V:     2,
+}, &kernels.Special{
+	Conv: ref.Conv{
+		C:      512,
+		H:      1,
+		K:      512,
+		Pad:    1,
+		R:      3,
+		S:      3,
+		Stride: 1,
+		W:      1,
+	},
+	Fixed: []kernels.Fixed{{
+		Field: abi.FieldBBlock,
+		Value: 294912,
+	}, {
+		Field: abi.FieldCBlock,
+		Value: 64,
+	}, {
+		Field: abi.FieldN1,
+		Value: 32,
+	}, {
+		Field: abi.FieldA1,
+		Value: 0,
+	}, {
+		Field: abi.FieldB1,
+		Value: 8192,
+	}, {
+		Field: abi.FieldA2,
+		Value: -1984,
+	}, {
+		Field: abi.FieldB2,
+		Value: -293888,
+	}, {
+		Field: abi.FieldTileA,
+		Value: 64,
+	}, {
+		Field: abi.FieldTileC,
 		Value: 64,
 	}},
 	ISA:   kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{One: special21AVX512R1}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}},
 	V:     2,
-}
+}}
