@@ -15,6 +15,7 @@ import (
 
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime/kernels/abi"
+	"github.com/netc/netc/runtime/ref"
 )
 
 // ConvSpec is the per-image shape of a convolution: C input channels of
@@ -30,6 +31,11 @@ func (c ConvSpec) Q() int { return (c.W+2*c.Pad-c.S)/c.Stride + 1 }
 
 func (c ConvSpec) String() string {
 	return fmt.Sprintf("C%d %dx%d K%d %dx%d/%d p%d", c.C, c.H, c.W, c.K, c.R, c.S, c.Stride, c.Pad)
+}
+
+// Conv is c as a runtime/ref.Conv (N = 0).
+func (c ConvSpec) Conv() ref.Conv {
+	return ref.Conv{C: c.C, H: c.H, W: c.W, K: c.K, R: c.R, S: c.S, Stride: c.Stride, Pad: c.Pad}
 }
 
 // Ident is the Go name of the library's kernels for c (Library):
@@ -230,13 +236,14 @@ func (set *specialSet) declare(g *jen.File) []jen.Code {
 	return values
 }
 
-// value is the kernels.Special of sk, for convolution c on isa.
+// value is the kernels.Special of sk, for convolution c on isa, as an
+// element of a kernels.Specials literal.
 func (sk *specialKernels) value(isa *abi.ISA, c ConvSpec) jen.Code {
-	var fixed []jen.Code
 	fields := slices.Collect(maps.Keys(sk.fixed))
 	slices.SortFunc(fields, func(a, b abi.Field) int { return cmp.Compare(a.Offset(), b.Offset()) })
+	var fixed []jen.Code
 	for _, f := range fields {
-		fixed = append(fixed, jen.Values(jen.Dict{jen.Id("Field"): jen.Qual(abiPkg, "Field"+f.String()), jen.Id("Value"): jen.Lit(sk.fixed[f])}))
+		fixed = append(fixed, jen.Values(jen.Id("Field").Op(":").Qual(abiPkg, "Field"+f.String()), jen.Id("Value").Op(":").Lit(sk.fixed[f])))
 	}
 	var tiles []jen.Code
 	for _, decls := range sk.tiles {
@@ -253,20 +260,23 @@ func (sk *specialKernels) value(isa *abi.ISA, c ConvSpec) jen.Code {
 		}
 		tiles = append(tiles, jen.Values(d))
 	}
-	return jen.Op("&").Qual(kernelsPkg, "Special").Values(jen.Dict{
+	return jen.Values(jen.Dict{
 		jen.Id("ISA"):   jen.Qual(kernelsPkg, isa.Suffix),
 		jen.Id("Conv"):  refConv(c),
 		jen.Id("V"):     jen.Lit(sk.v),
-		jen.Id("Fixed"): jen.Index().Qual(kernelsPkg, "Fixed").Values(fixed...),
+		jen.Id("Fixed"): jen.Index().Qual(kernelsPkg, "Fixed").Add(lines(fixed)),
 		jen.Id("Tiles"): jen.Index().Qual(kernelsPkg, "SpecialTile").Values(tiles...),
 	})
 }
 
-func refConv(c ConvSpec) jen.Code {
-	return jen.Qual(refPkg, "Conv").Values(jen.Dict{
-		jen.Id("C"): jen.Lit(c.C), jen.Id("H"): jen.Lit(c.H), jen.Id("W"): jen.Lit(c.W), jen.Id("K"): jen.Lit(c.K),
-		jen.Id("R"): jen.Lit(c.R), jen.Id("S"): jen.Lit(c.S), jen.Id("Stride"): jen.Lit(c.Stride), jen.Id("Pad"): jen.Lit(c.Pad),
-	})
+// refConv is c as a runtime/ref.Conv literal, on one line.
+func refConv(c ConvSpec) *jen.Statement { return jen.Qual(refPkg, "Conv").Add(convFields(c)) }
+
+// convFields is the braces of a ref.Conv literal of c.
+func convFields(c ConvSpec) *jen.Statement {
+	field := func(name string, v int) jen.Code { return jen.Id(name).Op(":").Lit(v) }
+	return jen.Values(field("C", c.C), field("H", c.H), field("W", c.W), field("K", c.K),
+		field("R", c.R), field("S", c.S), field("Stride", c.Stride), field("Pad", c.Pad))
 }
 
 // goFile starts a Go file of package pkg with the warning and a build
@@ -361,7 +371,7 @@ func ModelKernels(pkg, generatedBy string, convs []ConvSpec, inLibrary func(Conv
 		}
 	}
 	g.Comment("specials are the kernels of each convolution: the library's (package special) or this package's.")
-	g.Var().Id("specials").Op("=").Index(jen.Op("...")).Qual(kernelsPkg, "Specials").Values(table...)
+	g.Var().Id("specials").Op("=").Index(jen.Op("...")).Qual(kernelsPkg, "Specials").Add(lines(table))
 	for u, c := range local {
 		g.Commentf("special%d are the kernels of convolution %v.", u, c)
 		g.Var().Id(fmt.Sprint("special", u)).Op("=").Add(values[u])
@@ -416,7 +426,7 @@ func Library(pkg, generatedBy string, convs []ConvSpec) (map[string][]byte, erro
 		table = append(table, jen.Id(c.Ident()))
 	}
 	g.Comment("byShape are the kernels of each shape of shapes.")
-	g.Var().Id("byShape").Op("=").Index(jen.Op("...")).Qual(kernelsPkg, "Specials").Values(table...)
+	g.Var().Id("byShape").Op("=").Index(jen.Op("...")).Qual(kernelsPkg, "Specials").Add(lines(table))
 	if files["kernels_amd64.go"], err = render(g); err != nil {
 		return nil, err
 	}
@@ -430,16 +440,26 @@ func Library(pkg, generatedBy string, convs []ConvSpec) (map[string][]byte, erro
 
 	s := jen.NewFile(pkg)
 	s.HeaderComment(Warning(generatedBy))
+	s.Comment("shapes are the convolutions the library has kernels for, in the order of byShape.")
 	var list []jen.Code
 	for _, c := range uniq {
-		list = append(list, refConv(c))
+		list = append(list, convFields(c))
 	}
-	s.Comment("shapes are the convolutions the library has kernels for, in the order of byShape.")
-	s.Var().Id("shapes").Op("=").Index().Qual(refPkg, "Conv").Values(list...)
+	s.Var().Id("shapes").Op("=").Index().Qual(refPkg, "Conv").Add(lines(list))
 	if files["shapes.go"], err = render(s); err != nil {
 		return nil, err
 	}
 	return files, nil
+}
+
+// lines is the braces of a composite literal with one element a line.
+func lines(elems []jen.Code) *jen.Statement {
+	return jen.ValuesFunc(func(g *jen.Group) {
+		for _, e := range elems {
+			g.Line().Add(e)
+		}
+		g.Line()
+	})
 }
 
 func render(f *jen.File) ([]byte, error) {

@@ -12,1303 +12,1776 @@ import (
 // The kernels follow version 1 of the kernel ABI.
 var _ = abi.Version1
 
-// special0AVX2R4 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 4×2 tile.
+// c16H32W32K16R3S3Stride1Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 4×2 tile.
 //
 //go:noescape
-func special0AVX2R4(args *uintptr)
+func c16H32W32K16R3S3Stride1Pad1AVX2R4(args *uintptr)
 
-// special0AVX2R5 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 5×2 tile.
+// c16H32W32K16R3S3Stride1Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 5×2 tile.
 //
 //go:noescape
-func special0AVX2R5(args *uintptr)
+func c16H32W32K16R3S3Stride1Pad1AVX2R5(args *uintptr)
 
-// special0AVX2R6 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 6×2 tile.
+// c16H32W32K16R3S3Stride1Pad1AVX2R6 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 6×2 tile.
 //
 //go:noescape
-func special0AVX2R6(args *uintptr)
+func c16H32W32K16R3S3Stride1Pad1AVX2R6(args *uintptr)
 
-// special1AVX2R4 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 4×2 tile.
+// c16H32W32K32R3S3Stride2Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 4×2 tile.
 //
 //go:noescape
-func special1AVX2R4(args *uintptr)
+func c16H32W32K32R3S3Stride2Pad1AVX2R4(args *uintptr)
 
-// special1AVX2R5 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 5×2 tile.
+// c16H32W32K32R3S3Stride2Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 5×2 tile.
 //
 //go:noescape
-func special1AVX2R5(args *uintptr)
+func c16H32W32K32R3S3Stride2Pad1AVX2R5(args *uintptr)
 
-// special1AVX2R6 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 6×2 tile.
+// c16H32W32K32R3S3Stride2Pad1AVX2R6 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 6×2 tile.
 //
 //go:noescape
-func special1AVX2R6(args *uintptr)
+func c16H32W32K32R3S3Stride2Pad1AVX2R6(args *uintptr)
 
-// special2AVX2R3 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 3×2 tile.
+// c32H16W16K32R3S3Stride1Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 4×2 tile.
 //
 //go:noescape
-func special2AVX2R3(args *uintptr)
+func c32H16W16K32R3S3Stride1Pad1AVX2R4(args *uintptr)
 
-// special2AVX2R3x2 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// c32H16W16K32R3S3Stride1Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 5×2 tile.
 //
 //go:noescape
-func special2AVX2R3x2(args *uintptr)
+func c32H16W16K32R3S3Stride1Pad1AVX2R5(args *uintptr)
 
-// special2AVX2R4 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 4×2 tile.
+// c32H16W16K32R3S3Stride1Pad1AVX2R6 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 6×2 tile.
 //
 //go:noescape
-func special2AVX2R4(args *uintptr)
+func c32H16W16K32R3S3Stride1Pad1AVX2R6(args *uintptr)
 
-// special3AVX2R4 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 4×2 tile.
+// c16H32W32K32R1S1Stride2Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C16 32x32 K32 1x1/2 p0 with a 5×2 tile.
 //
 //go:noescape
-func special3AVX2R4(args *uintptr)
+func c16H32W32K32R1S1Stride2Pad0AVX2R5(args *uintptr)
 
-// special3AVX2R5 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 5×2 tile.
+// c16H32W32K32R1S1Stride2Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C16 32x32 K32 1x1/2 p0 with a 6×2 tile.
 //
 //go:noescape
-func special3AVX2R5(args *uintptr)
+func c16H32W32K32R1S1Stride2Pad0AVX2R6(args *uintptr)
 
-// special3AVX2R6 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 6×2 tile.
+// c32H16W16K64R3S3Stride2Pad1AVX2R3 runs the outer kernel (see package abi) of convolution C32 16x16 K64 3x3/2 p1 with a 3×2 tile.
 //
 //go:noescape
-func special3AVX2R6(args *uintptr)
+func c32H16W16K64R3S3Stride2Pad1AVX2R3(args *uintptr)
 
-// special4AVX2R4 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 4×2 tile.
+// c32H16W16K64R3S3Stride2Pad1AVX2R3x2 runs the outer kernel (see package abi) of convolution C32 16x16 K64 3x3/2 p1 with 2 tiles of 3×2 per pass.
 //
 //go:noescape
-func special4AVX2R4(args *uintptr)
+func c32H16W16K64R3S3Stride2Pad1AVX2R3x2(args *uintptr)
 
-// special4AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 5×2 tile.
+// c32H16W16K64R3S3Stride2Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C32 16x16 K64 3x3/2 p1 with a 4×2 tile.
 //
 //go:noescape
-func special4AVX2R5(args *uintptr)
+func c32H16W16K64R3S3Stride2Pad1AVX2R4(args *uintptr)
 
-// special4AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 6×2 tile.
+// c64H8W8K64R3S3Stride1Pad1AVX2R3 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 3×2 tile.
 //
 //go:noescape
-func special4AVX2R6(args *uintptr)
+func c64H8W8K64R3S3Stride1Pad1AVX2R3(args *uintptr)
 
-// special5AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 5×2 tile.
+// c64H8W8K64R3S3Stride1Pad1AVX2R3x2 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 3×2 per pass.
 //
 //go:noescape
-func special5AVX2R5(args *uintptr)
+func c64H8W8K64R3S3Stride1Pad1AVX2R3x2(args *uintptr)
 
-// special5AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 6×2 tile.
+// c64H8W8K64R3S3Stride1Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 4×2 tile.
 //
 //go:noescape
-func special5AVX2R6(args *uintptr)
+func c64H8W8K64R3S3Stride1Pad1AVX2R4(args *uintptr)
 
-// special6AVX2R5 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 5×2 tile.
+// c32H16W16K64R1S1Stride2Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C32 16x16 K64 1x1/2 p0 with a 4×2 tile.
 //
 //go:noescape
-func special6AVX2R5(args *uintptr)
+func c32H16W16K64R1S1Stride2Pad0AVX2R4(args *uintptr)
 
-// special6AVX2R6 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 6×2 tile.
+// c64H56W56K64R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K64 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special6AVX2R6(args *uintptr)
+func c64H56W56K64R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special7AVX2R4 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 4×2 tile.
+// c64H56W56K64R1S1Stride1Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K64 1x1/1 p0 with a 6×2 tile.
 //
 //go:noescape
-func special7AVX2R4(args *uintptr)
+func c64H56W56K64R1S1Stride1Pad0AVX2R6(args *uintptr)
 
-// special7AVX2R5 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 5×2 tile.
+// c64H56W56K64R3S3Stride1Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 4×2 tile.
 //
 //go:noescape
-func special7AVX2R5(args *uintptr)
+func c64H56W56K64R3S3Stride1Pad1AVX2R4(args *uintptr)
 
-// special7AVX2R6 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 6×2 tile.
+// c64H56W56K64R3S3Stride1Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 5×2 tile.
 //
 //go:noescape
-func special7AVX2R6(args *uintptr)
+func c64H56W56K64R3S3Stride1Pad1AVX2R5(args *uintptr)
 
-// special8AVX2R3 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 3×2 tile.
+// c64H56W56K64R3S3Stride1Pad1AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 6×2 tile.
 //
 //go:noescape
-func special8AVX2R3(args *uintptr)
+func c64H56W56K64R3S3Stride1Pad1AVX2R6(args *uintptr)
 
-// special8AVX2R3x2 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// c64H56W56K256R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special8AVX2R3x2(args *uintptr)
+func c64H56W56K256R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special8AVX2R4 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 4×2 tile.
+// c64H56W56K256R1S1Stride1Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 6×2 tile.
 //
 //go:noescape
-func special8AVX2R4(args *uintptr)
+func c64H56W56K256R1S1Stride1Pad0AVX2R6(args *uintptr)
 
-// special8AVX2R5 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 5×2 tile.
+// c256H56W56K64R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C256 56x56 K64 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special8AVX2R5(args *uintptr)
+func c256H56W56K64R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special9AVX2R2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 2×2 tile.
+// c256H56W56K64R1S1Stride1Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C256 56x56 K64 1x1/1 p0 with a 6×2 tile.
 //
 //go:noescape
-func special9AVX2R2(args *uintptr)
+func c256H56W56K64R1S1Stride1Pad0AVX2R6(args *uintptr)
 
-// special9AVX2R2x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 2×2 per pass.
+// c256H56W56K128R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C256 56x56 K128 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special9AVX2R2x2(args *uintptr)
+func c256H56W56K128R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special9AVX2R2x3 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 3 tiles of 2×2 per pass.
+// c256H56W56K128R1S1Stride1Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C256 56x56 K128 1x1/1 p0 with a 6×2 tile.
 //
 //go:noescape
-func special9AVX2R2x3(args *uintptr)
+func c256H56W56K128R1S1Stride1Pad0AVX2R6(args *uintptr)
 
-// special9AVX2R3 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 3×2 tile.
+// c128H56W56K128R3S3Stride2Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 4×2 tile.
 //
 //go:noescape
-func special9AVX2R3(args *uintptr)
+func c128H56W56K128R3S3Stride2Pad1AVX2R4(args *uintptr)
 
-// special9AVX2R3x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 3×2 per pass.
+// c128H56W56K128R3S3Stride2Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 5×2 tile.
 //
 //go:noescape
-func special9AVX2R3x2(args *uintptr)
+func c128H56W56K128R3S3Stride2Pad1AVX2R5(args *uintptr)
 
-// special9AVX2R4 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 4×2 tile.
+// c128H56W56K128R3S3Stride2Pad1AVX2R6 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 6×2 tile.
 //
 //go:noescape
-func special9AVX2R4(args *uintptr)
+func c128H56W56K128R3S3Stride2Pad1AVX2R6(args *uintptr)
 
-// special10AVX2R3 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 3×2 tile.
+// c128H28W28K512R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C128 28x28 K512 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special10AVX2R3(args *uintptr)
+func c128H28W28K512R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special10AVX2R3x2 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 3×2 per pass.
+// c128H28W28K512R1S1Stride1Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C128 28x28 K512 1x1/1 p0 with a 6×2 tile.
 //
 //go:noescape
-func special10AVX2R3x2(args *uintptr)
+func c128H28W28K512R1S1Stride1Pad0AVX2R6(args *uintptr)
 
-// special10AVX2R4 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 4×2 tile.
+// c256H56W56K512R1S1Stride2Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 5×2 tile.
 //
 //go:noescape
-func special10AVX2R4(args *uintptr)
+func c256H56W56K512R1S1Stride2Pad0AVX2R5(args *uintptr)
 
-// special0AVX512R15 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 15×1 tile.
+// c256H56W56K512R1S1Stride2Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 6×2 tile.
 //
 //go:noescape
-func special0AVX512R15(args *uintptr)
+func c256H56W56K512R1S1Stride2Pad0AVX2R6(args *uintptr)
 
-// special0AVX512R16 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 16×1 tile.
+// c512H28W28K128R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C512 28x28 K128 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special0AVX512R16(args *uintptr)
+func c512H28W28K128R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special1AVX512R7 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 7×2 tile.
+// c512H28W28K128R1S1Stride1Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C512 28x28 K128 1x1/1 p0 with a 6×2 tile.
 //
 //go:noescape
-func special1AVX512R7(args *uintptr)
+func c512H28W28K128R1S1Stride1Pad0AVX2R6(args *uintptr)
 
-// special1AVX512R7x2 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with 2 tiles of 7×2 per pass.
+// c128H28W28K128R3S3Stride1Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 4×2 tile.
 //
 //go:noescape
-func special1AVX512R7x2(args *uintptr)
+func c128H28W28K128R3S3Stride1Pad1AVX2R4(args *uintptr)
 
-// special1AVX512R8 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 8×2 tile.
+// c128H28W28K128R3S3Stride1Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 5×2 tile.
 //
 //go:noescape
-func special1AVX512R8(args *uintptr)
+func c128H28W28K128R3S3Stride1Pad1AVX2R5(args *uintptr)
 
-// special2AVX512R7 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 7×2 tile.
+// c128H28W28K128R3S3Stride1Pad1AVX2R6 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 6×2 tile.
 //
 //go:noescape
-func special2AVX512R7(args *uintptr)
+func c128H28W28K128R3S3Stride1Pad1AVX2R6(args *uintptr)
 
-// special2AVX512R7x2 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 7×2 per pass.
+// c512H28W28K256R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C512 28x28 K256 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special2AVX512R7x2(args *uintptr)
+func c512H28W28K256R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special2AVX512R8 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 8×2 tile.
+// c512H28W28K256R1S1Stride1Pad0AVX2R6 runs the outer kernel (see package abi) of convolution C512 28x28 K256 1x1/1 p0 with a 6×2 tile.
 //
 //go:noescape
-func special2AVX512R8(args *uintptr)
+func c512H28W28K256R1S1Stride1Pad0AVX2R6(args *uintptr)
 
-// special3AVX512R7 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 7×2 tile.
+// c256H28W28K256R3S3Stride2Pad1AVX2R3 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 3×2 tile.
 //
 //go:noescape
-func special3AVX512R7(args *uintptr)
+func c256H28W28K256R3S3Stride2Pad1AVX2R3(args *uintptr)
 
-// special3AVX512R7x2 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with 2 tiles of 7×2 per pass.
+// c256H28W28K256R3S3Stride2Pad1AVX2R3x2 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with 2 tiles of 3×2 per pass.
 //
 //go:noescape
-func special3AVX512R7x2(args *uintptr)
+func c256H28W28K256R3S3Stride2Pad1AVX2R3x2(args *uintptr)
 
-// special3AVX512R8 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 8×2 tile.
+// c256H28W28K256R3S3Stride2Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 4×2 tile.
 //
 //go:noescape
-func special3AVX512R8(args *uintptr)
+func c256H28W28K256R3S3Stride2Pad1AVX2R4(args *uintptr)
 
-// special4AVX512R13 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 13×2 tile.
+// c256H28W28K256R3S3Stride2Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 5×2 tile.
 //
 //go:noescape
-func special4AVX512R13(args *uintptr)
+func c256H28W28K256R3S3Stride2Pad1AVX2R5(args *uintptr)
 
-// special4AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 14×2 tile.
+// c256H14W14K1024R1S1Stride1Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C256 14x14 K1024 1x1/1 p0 with a 4×2 tile.
 //
 //go:noescape
-func special4AVX512R14(args *uintptr)
+func c256H14W14K1024R1S1Stride1Pad0AVX2R4(args *uintptr)
 
-// special5AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 14×2 tile.
+// c256H14W14K1024R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C256 14x14 K1024 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special5AVX512R14(args *uintptr)
+func c256H14W14K1024R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special6AVX512R14 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 14×2 tile.
+// c512H28W28K1024R1S1Stride2Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C512 28x28 K1024 1x1/2 p0 with a 4×2 tile.
 //
 //go:noescape
-func special6AVX512R14(args *uintptr)
+func c512H28W28K1024R1S1Stride2Pad0AVX2R4(args *uintptr)
 
-// special7AVX512R13 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 13×2 tile.
+// c512H28W28K1024R1S1Stride2Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C512 28x28 K1024 1x1/2 p0 with a 5×2 tile.
 //
 //go:noescape
-func special7AVX512R13(args *uintptr)
+func c512H28W28K1024R1S1Stride2Pad0AVX2R5(args *uintptr)
 
-// special7AVX512R14 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 14×2 tile.
+// c1024H14W14K256R1S1Stride1Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C1024 14x14 K256 1x1/1 p0 with a 4×2 tile.
 //
 //go:noescape
-func special7AVX512R14(args *uintptr)
+func c1024H14W14K256R1S1Stride1Pad0AVX2R4(args *uintptr)
 
-// special8AVX512R13 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 13×2 tile.
+// c1024H14W14K256R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C1024 14x14 K256 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special8AVX512R13(args *uintptr)
+func c1024H14W14K256R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special8AVX512R14 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 14×2 tile.
+// c256H14W14K256R3S3Stride1Pad1AVX2R3 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 3×2 tile.
 //
 //go:noescape
-func special8AVX512R14(args *uintptr)
+func c256H14W14K256R3S3Stride1Pad1AVX2R3(args *uintptr)
 
-// special9AVX512R6 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 6×2 tile.
+// c256H14W14K256R3S3Stride1Pad1AVX2R3x2 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with 2 tiles of 3×2 per pass.
 //
 //go:noescape
-func special9AVX512R6(args *uintptr)
+func c256H14W14K256R3S3Stride1Pad1AVX2R3x2(args *uintptr)
 
-// special9AVX512R6x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 6×2 per pass.
+// c256H14W14K256R3S3Stride1Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 4×2 tile.
 //
 //go:noescape
-func special9AVX512R6x2(args *uintptr)
+func c256H14W14K256R3S3Stride1Pad1AVX2R4(args *uintptr)
 
-// special9AVX512R7 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 7×2 tile.
+// c256H14W14K256R3S3Stride1Pad1AVX2R5 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 5×2 tile.
 //
 //go:noescape
-func special9AVX512R7(args *uintptr)
+func c256H14W14K256R3S3Stride1Pad1AVX2R5(args *uintptr)
 
-// special9AVX512R7x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 7×2 per pass.
+// c1024H14W14K512R1S1Stride1Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C1024 14x14 K512 1x1/1 p0 with a 4×2 tile.
 //
 //go:noescape
-func special9AVX512R7x2(args *uintptr)
+func c1024H14W14K512R1S1Stride1Pad0AVX2R4(args *uintptr)
 
-// special10AVX512R7 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 7×2 tile.
+// c1024H14W14K512R1S1Stride1Pad0AVX2R5 runs the outer kernel (see package abi) of convolution C1024 14x14 K512 1x1/1 p0 with a 5×2 tile.
 //
 //go:noescape
-func special10AVX512R7(args *uintptr)
+func c1024H14W14K512R1S1Stride1Pad0AVX2R5(args *uintptr)
 
-// special10AVX512R7x2 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 7×2 per pass.
+// c512H14W14K512R3S3Stride2Pad1AVX2R2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 2×2 tile.
 //
 //go:noescape
-func special10AVX512R7x2(args *uintptr)
+func c512H14W14K512R3S3Stride2Pad1AVX2R2(args *uintptr)
 
-// specialized returns the forward kernels specialized for convolution i
-// (in the order given to asm.ModelKernels) on isa, or nil where there are
-// none (a stem, the generic ISA): kernels.ConvForwardSpecial then runs
-// the general kernels.
-func specialized(isa kernels.ISA, i int) *kernels.Special {
-	return specials[i].For(isa)
-}
+// c512H14W14K512R3S3Stride2Pad1AVX2R2x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX2R2x2(args *uintptr)
 
-// specials are the kernels of each convolution: the library's (package special) or this package's.
-var specials = [...]kernels.Specials{special0, special1, special2, special3, special4, special5, special6, special7, special8, special9, special10, nil, special0}
+// c512H14W14K512R3S3Stride2Pad1AVX2R2x3 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 3 tiles of 2×2 per pass.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX2R2x3(args *uintptr)
 
-// special0 are the kernels of convolution C16 32x32 K16 3x3/1 p1.
-var special0 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      16,
-		H:      32,
-		K:      16,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      32,
+// c512H14W14K512R3S3Stride2Pad1AVX2R3 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 3×2 tile.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX2R3(args *uintptr)
+
+// c512H14W14K512R3S3Stride2Pad1AVX2R3x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX2R3x2(args *uintptr)
+
+// c512H14W14K512R3S3Stride2Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 4×2 tile.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX2R4(args *uintptr)
+
+// c512H7W7K2048R1S1Stride1Pad0AVX2R3 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with a 3×2 tile.
+//
+//go:noescape
+func c512H7W7K2048R1S1Stride1Pad0AVX2R3(args *uintptr)
+
+// c512H7W7K2048R1S1Stride1Pad0AVX2R3x2 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
+func c512H7W7K2048R1S1Stride1Pad0AVX2R3x2(args *uintptr)
+
+// c512H7W7K2048R1S1Stride1Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
+func c512H7W7K2048R1S1Stride1Pad0AVX2R4(args *uintptr)
+
+// c1024H14W14K2048R1S1Stride2Pad0AVX2R3 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with a 3×2 tile.
+//
+//go:noescape
+func c1024H14W14K2048R1S1Stride2Pad0AVX2R3(args *uintptr)
+
+// c1024H14W14K2048R1S1Stride2Pad0AVX2R3x2 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
+func c1024H14W14K2048R1S1Stride2Pad0AVX2R3x2(args *uintptr)
+
+// c1024H14W14K2048R1S1Stride2Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with a 4×2 tile.
+//
+//go:noescape
+func c1024H14W14K2048R1S1Stride2Pad0AVX2R4(args *uintptr)
+
+// c2048H7W7K512R1S1Stride1Pad0AVX2R3 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 3×2 tile.
+//
+//go:noescape
+func c2048H7W7K512R1S1Stride1Pad0AVX2R3(args *uintptr)
+
+// c2048H7W7K512R1S1Stride1Pad0AVX2R3x2 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
+func c2048H7W7K512R1S1Stride1Pad0AVX2R3x2(args *uintptr)
+
+// c2048H7W7K512R1S1Stride1Pad0AVX2R4 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 4×2 tile.
+//
+//go:noescape
+func c2048H7W7K512R1S1Stride1Pad0AVX2R4(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX2R2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 2×2 tile.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX2R2(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX2R2x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 2×2 per pass.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX2R2x2(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX2R2x3 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 3 tiles of 2×2 per pass.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX2R2x3(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX2R3 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 3×2 tile.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX2R3(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX2R3x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 3×2 per pass.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX2R3x2(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX2R4 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 4×2 tile.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX2R4(args *uintptr)
+
+// c16H32W32K16R3S3Stride1Pad1AVX512R15 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 15×1 tile.
+//
+//go:noescape
+func c16H32W32K16R3S3Stride1Pad1AVX512R15(args *uintptr)
+
+// c16H32W32K16R3S3Stride1Pad1AVX512R16 runs the outer kernel (see package abi) of convolution C16 32x32 K16 3x3/1 p1 with a 16×1 tile.
+//
+//go:noescape
+func c16H32W32K16R3S3Stride1Pad1AVX512R16(args *uintptr)
+
+// c16H32W32K32R3S3Stride2Pad1AVX512R7 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 7×2 tile.
+//
+//go:noescape
+func c16H32W32K32R3S3Stride2Pad1AVX512R7(args *uintptr)
+
+// c16H32W32K32R3S3Stride2Pad1AVX512R7x2 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c16H32W32K32R3S3Stride2Pad1AVX512R7x2(args *uintptr)
+
+// c16H32W32K32R3S3Stride2Pad1AVX512R8 runs the outer kernel (see package abi) of convolution C16 32x32 K32 3x3/2 p1 with a 8×2 tile.
+//
+//go:noescape
+func c16H32W32K32R3S3Stride2Pad1AVX512R8(args *uintptr)
+
+// c32H16W16K32R3S3Stride1Pad1AVX512R7 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 7×2 tile.
+//
+//go:noescape
+func c32H16W16K32R3S3Stride1Pad1AVX512R7(args *uintptr)
+
+// c32H16W16K32R3S3Stride1Pad1AVX512R7x2 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c32H16W16K32R3S3Stride1Pad1AVX512R7x2(args *uintptr)
+
+// c32H16W16K32R3S3Stride1Pad1AVX512R8 runs the outer kernel (see package abi) of convolution C32 16x16 K32 3x3/1 p1 with a 8×2 tile.
+//
+//go:noescape
+func c32H16W16K32R3S3Stride1Pad1AVX512R8(args *uintptr)
+
+// c16H32W32K32R1S1Stride2Pad0AVX512R8 runs the outer kernel (see package abi) of convolution C16 32x32 K32 1x1/2 p0 with a 8×2 tile.
+//
+//go:noescape
+func c16H32W32K32R1S1Stride2Pad0AVX512R8(args *uintptr)
+
+// c32H16W16K64R3S3Stride2Pad1AVX512R7 runs the outer kernel (see package abi) of convolution C32 16x16 K64 3x3/2 p1 with a 7×2 tile.
+//
+//go:noescape
+func c32H16W16K64R3S3Stride2Pad1AVX512R7(args *uintptr)
+
+// c32H16W16K64R3S3Stride2Pad1AVX512R7x2 runs the outer kernel (see package abi) of convolution C32 16x16 K64 3x3/2 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c32H16W16K64R3S3Stride2Pad1AVX512R7x2(args *uintptr)
+
+// c32H16W16K64R3S3Stride2Pad1AVX512R8 runs the outer kernel (see package abi) of convolution C32 16x16 K64 3x3/2 p1 with a 8×2 tile.
+//
+//go:noescape
+func c32H16W16K64R3S3Stride2Pad1AVX512R8(args *uintptr)
+
+// c64H8W8K64R3S3Stride1Pad1AVX512R7 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 7×2 tile.
+//
+//go:noescape
+func c64H8W8K64R3S3Stride1Pad1AVX512R7(args *uintptr)
+
+// c64H8W8K64R3S3Stride1Pad1AVX512R7x2 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c64H8W8K64R3S3Stride1Pad1AVX512R7x2(args *uintptr)
+
+// c64H8W8K64R3S3Stride1Pad1AVX512R8 runs the outer kernel (see package abi) of convolution C64 8x8 K64 3x3/1 p1 with a 8×2 tile.
+//
+//go:noescape
+func c64H8W8K64R3S3Stride1Pad1AVX512R8(args *uintptr)
+
+// c32H16W16K64R1S1Stride2Pad0AVX512R8 runs the outer kernel (see package abi) of convolution C32 16x16 K64 1x1/2 p0 with a 8×2 tile.
+//
+//go:noescape
+func c32H16W16K64R1S1Stride2Pad0AVX512R8(args *uintptr)
+
+// c64H56W56K64R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K64 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c64H56W56K64R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c64H56W56K64R3S3Stride1Pad1AVX512R13 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 13×2 tile.
+//
+//go:noescape
+func c64H56W56K64R3S3Stride1Pad1AVX512R13(args *uintptr)
+
+// c64H56W56K64R3S3Stride1Pad1AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K64 3x3/1 p1 with a 14×2 tile.
+//
+//go:noescape
+func c64H56W56K64R3S3Stride1Pad1AVX512R14(args *uintptr)
+
+// c64H56W56K256R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C64 56x56 K256 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c64H56W56K256R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c256H56W56K64R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C256 56x56 K64 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c256H56W56K64R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c256H56W56K128R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C256 56x56 K128 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c256H56W56K128R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c128H56W56K128R3S3Stride2Pad1AVX512R13 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 13×2 tile.
+//
+//go:noescape
+func c128H56W56K128R3S3Stride2Pad1AVX512R13(args *uintptr)
+
+// c128H56W56K128R3S3Stride2Pad1AVX512R14 runs the outer kernel (see package abi) of convolution C128 56x56 K128 3x3/2 p1 with a 14×2 tile.
+//
+//go:noescape
+func c128H56W56K128R3S3Stride2Pad1AVX512R14(args *uintptr)
+
+// c128H28W28K512R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C128 28x28 K512 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c128H28W28K512R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c256H56W56K512R1S1Stride2Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C256 56x56 K512 1x1/2 p0 with a 14×2 tile.
+//
+//go:noescape
+func c256H56W56K512R1S1Stride2Pad0AVX512R14(args *uintptr)
+
+// c512H28W28K128R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C512 28x28 K128 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c512H28W28K128R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c128H28W28K128R3S3Stride1Pad1AVX512R13 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 13×2 tile.
+//
+//go:noescape
+func c128H28W28K128R3S3Stride1Pad1AVX512R13(args *uintptr)
+
+// c128H28W28K128R3S3Stride1Pad1AVX512R14 runs the outer kernel (see package abi) of convolution C128 28x28 K128 3x3/1 p1 with a 14×2 tile.
+//
+//go:noescape
+func c128H28W28K128R3S3Stride1Pad1AVX512R14(args *uintptr)
+
+// c512H28W28K256R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C512 28x28 K256 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c512H28W28K256R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c256H28W28K256R3S3Stride2Pad1AVX512R13 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 13×2 tile.
+//
+//go:noescape
+func c256H28W28K256R3S3Stride2Pad1AVX512R13(args *uintptr)
+
+// c256H28W28K256R3S3Stride2Pad1AVX512R14 runs the outer kernel (see package abi) of convolution C256 28x28 K256 3x3/2 p1 with a 14×2 tile.
+//
+//go:noescape
+func c256H28W28K256R3S3Stride2Pad1AVX512R14(args *uintptr)
+
+// c256H14W14K1024R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C256 14x14 K1024 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c256H14W14K1024R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c512H28W28K1024R1S1Stride2Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C512 28x28 K1024 1x1/2 p0 with a 14×2 tile.
+//
+//go:noescape
+func c512H28W28K1024R1S1Stride2Pad0AVX512R14(args *uintptr)
+
+// c1024H14W14K256R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C1024 14x14 K256 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c1024H14W14K256R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c256H14W14K256R3S3Stride1Pad1AVX512R13 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 13×2 tile.
+//
+//go:noescape
+func c256H14W14K256R3S3Stride1Pad1AVX512R13(args *uintptr)
+
+// c256H14W14K256R3S3Stride1Pad1AVX512R14 runs the outer kernel (see package abi) of convolution C256 14x14 K256 3x3/1 p1 with a 14×2 tile.
+//
+//go:noescape
+func c256H14W14K256R3S3Stride1Pad1AVX512R14(args *uintptr)
+
+// c1024H14W14K512R1S1Stride1Pad0AVX512R14 runs the outer kernel (see package abi) of convolution C1024 14x14 K512 1x1/1 p0 with a 14×2 tile.
+//
+//go:noescape
+func c1024H14W14K512R1S1Stride1Pad0AVX512R14(args *uintptr)
+
+// c512H14W14K512R3S3Stride2Pad1AVX512R6 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 6×2 tile.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX512R6(args *uintptr)
+
+// c512H14W14K512R3S3Stride2Pad1AVX512R6x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 6×2 per pass.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX512R6x2(args *uintptr)
+
+// c512H14W14K512R3S3Stride2Pad1AVX512R7 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with a 7×2 tile.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX512R7(args *uintptr)
+
+// c512H14W14K512R3S3Stride2Pad1AVX512R7x2 runs the outer kernel (see package abi) of convolution C512 14x14 K512 3x3/2 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c512H14W14K512R3S3Stride2Pad1AVX512R7x2(args *uintptr)
+
+// c512H7W7K2048R1S1Stride1Pad0AVX512R7 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with a 7×2 tile.
+//
+//go:noescape
+func c512H7W7K2048R1S1Stride1Pad0AVX512R7(args *uintptr)
+
+// c512H7W7K2048R1S1Stride1Pad0AVX512R7x2 runs the outer kernel (see package abi) of convolution C512 7x7 K2048 1x1/1 p0 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c512H7W7K2048R1S1Stride1Pad0AVX512R7x2(args *uintptr)
+
+// c1024H14W14K2048R1S1Stride2Pad0AVX512R7 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with a 7×2 tile.
+//
+//go:noescape
+func c1024H14W14K2048R1S1Stride2Pad0AVX512R7(args *uintptr)
+
+// c1024H14W14K2048R1S1Stride2Pad0AVX512R7x2 runs the outer kernel (see package abi) of convolution C1024 14x14 K2048 1x1/2 p0 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c1024H14W14K2048R1S1Stride2Pad0AVX512R7x2(args *uintptr)
+
+// c2048H7W7K512R1S1Stride1Pad0AVX512R7 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with a 7×2 tile.
+//
+//go:noescape
+func c2048H7W7K512R1S1Stride1Pad0AVX512R7(args *uintptr)
+
+// c2048H7W7K512R1S1Stride1Pad0AVX512R7x2 runs the outer kernel (see package abi) of convolution C2048 7x7 K512 1x1/1 p0 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c2048H7W7K512R1S1Stride1Pad0AVX512R7x2(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX512R6 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 6×2 tile.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX512R6(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX512R6x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 6×2 per pass.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX512R6x2(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX512R7 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with a 7×2 tile.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX512R7(args *uintptr)
+
+// c512H7W7K512R3S3Stride1Pad1AVX512R7x2 runs the outer kernel (see package abi) of convolution C512 7x7 K512 3x3/1 p1 with 2 tiles of 7×2 per pass.
+//
+//go:noescape
+func c512H7W7K512R3S3Stride1Pad1AVX512R7x2(args *uintptr)
+
+// C16H32W32K16R3S3Stride1Pad1 are the kernels of convolution C16 32x32 K16 3x3/1 p1.
+var C16H32W32K16R3S3Stride1Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 9216},
+		{Field: abi.FieldCBlock, Value: 65536},
+		{Field: abi.FieldN1, Value: 1},
+		{Field: abi.FieldA1, Value: 65472},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -65472},
+		{Field: abi.FieldB2, Value: -8192},
+		{Field: abi.FieldTileA, Value: 2048},
+		{Field: abi.FieldTileC, Value: 2048},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 9216,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 65536,
-	}, {
-		Field: abi.FieldN1,
-		Value: 1,
-	}, {
-		Field: abi.FieldA1,
-		Value: 65472,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -65472,
-	}, {
-		Field: abi.FieldB2,
-		Value: -8192,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 2048,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 2048,
-	}},
 	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special0AVX2R4}, {One: special0AVX2R5}, {One: special0AVX2R6}},
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c16H32W32K16R3S3Stride1Pad1AVX2R4}, {One: c16H32W32K16R3S3Stride1Pad1AVX2R5}, {One: c16H32W32K16R3S3Stride1Pad1AVX2R6}},
 	V:     2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      16,
-		H:      32,
-		K:      16,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      32,
+}, {
+	Conv: ref.Conv{C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 9216},
+		{Field: abi.FieldCBlock, Value: 65536},
+		{Field: abi.FieldN1, Value: 1},
+		{Field: abi.FieldA1, Value: 65472},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -65472},
+		{Field: abi.FieldB2, Value: -8192},
+		{Field: abi.FieldTileA, Value: 2048},
+		{Field: abi.FieldTileC, Value: 2048},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 9216,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 65536,
-	}, {
-		Field: abi.FieldN1,
-		Value: 1,
-	}, {
-		Field: abi.FieldA1,
-		Value: 65472,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -65472,
-	}, {
-		Field: abi.FieldB2,
-		Value: -8192,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 2048,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 2048,
-	}},
 	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special0AVX512R15}, {One: special0AVX512R16}},
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c16H32W32K16R3S3Stride1Pad1AVX512R15}, {One: c16H32W32K16R3S3Stride1Pad1AVX512R16}},
 	V:     1,
 }}
 
-// special1 are the kernels of convolution C32 16x16 K32 3x3/1 p1.
-var special1 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      32,
-		H:      16,
-		K:      32,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      16,
+// C16H32W32K32R3S3Stride2Pad1 are the kernels of convolution C16 32x32 K32 3x3/2 p1.
+var C16H32W32K32R3S3Stride2Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 9216},
+		{Field: abi.FieldCBlock, Value: 16384},
+		{Field: abi.FieldN1, Value: 1},
+		{Field: abi.FieldA1, Value: 65472},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -65472},
+		{Field: abi.FieldB2, Value: -8192},
+		{Field: abi.FieldTileA, Value: 4096},
+		{Field: abi.FieldTileC, Value: 1024},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 18432,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 16384,
-	}, {
-		Field: abi.FieldN1,
-		Value: 2,
-	}, {
-		Field: abi.FieldA1,
-		Value: 16320,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -32704,
-	}, {
-		Field: abi.FieldB2,
-		Value: -17408,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 1024,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1024,
-	}},
 	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special1AVX2R4}, {One: special1AVX2R5}, {One: special1AVX2R6}},
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c16H32W32K32R3S3Stride2Pad1AVX2R4}, {One: c16H32W32K32R3S3Stride2Pad1AVX2R5}, {One: c16H32W32K32R3S3Stride2Pad1AVX2R6}},
 	V:     2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      32,
-		H:      16,
-		K:      32,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      16,
+}, {
+	Conv: ref.Conv{C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 9216},
+		{Field: abi.FieldCBlock, Value: 16384},
+		{Field: abi.FieldN1, Value: 1},
+		{Field: abi.FieldA1, Value: 65472},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -65472},
+		{Field: abi.FieldB2, Value: -8192},
+		{Field: abi.FieldTileA, Value: 4096},
+		{Field: abi.FieldTileC, Value: 1024},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 18432,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 16384,
-	}, {
-		Field: abi.FieldN1,
-		Value: 2,
-	}, {
-		Field: abi.FieldA1,
-		Value: 16320,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -32704,
-	}, {
-		Field: abi.FieldB2,
-		Value: -17408,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 1024,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1024,
-	}},
 	ISA: kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
-		One:     special1AVX512R7,
-		Stacked: []func(*uintptr){special1AVX512R7x2},
-	}, {One: special1AVX512R8}, {}, {}, {}, {}, {}, {}},
+		One:     c16H32W32K32R3S3Stride2Pad1AVX512R7,
+		Stacked: []func(*uintptr){c16H32W32K32R3S3Stride2Pad1AVX512R7x2},
+	}, {One: c16H32W32K32R3S3Stride2Pad1AVX512R8}, {}, {}, {}, {}, {}, {}},
 	V: 2,
 }}
 
-// special2 are the kernels of convolution C64 8x8 K64 3x3/1 p1.
-var special2 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      8,
-		K:      64,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      8,
+// C32H16W16K32R3S3Stride1Pad1 are the kernels of convolution C32 16x16 K32 3x3/1 p1.
+var C32H16W16K32R3S3Stride1Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 32, H: 16, W: 16, K: 32, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 18432},
+		{Field: abi.FieldCBlock, Value: 16384},
+		{Field: abi.FieldN1, Value: 2},
+		{Field: abi.FieldA1, Value: 16320},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -32704},
+		{Field: abi.FieldB2, Value: -17408},
+		{Field: abi.FieldTileA, Value: 1024},
+		{Field: abi.FieldTileC, Value: 1024},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 36864,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 4096,
-	}, {
-		Field: abi.FieldN1,
-		Value: 4,
-	}, {
-		Field: abi.FieldA1,
-		Value: 4032,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -16320,
-	}, {
-		Field: abi.FieldB2,
-		Value: -35840,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 512,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 512,
-	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c32H16W16K32R3S3Stride1Pad1AVX2R4}, {One: c32H16W16K32R3S3Stride1Pad1AVX2R5}, {One: c32H16W16K32R3S3Stride1Pad1AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 32, H: 16, W: 16, K: 32, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 18432},
+		{Field: abi.FieldCBlock, Value: 16384},
+		{Field: abi.FieldN1, Value: 2},
+		{Field: abi.FieldA1, Value: 16320},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -32704},
+		{Field: abi.FieldB2, Value: -17408},
+		{Field: abi.FieldTileA, Value: 1024},
+		{Field: abi.FieldTileC, Value: 1024},
+	},
+	ISA: kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
+		One:     c32H16W16K32R3S3Stride1Pad1AVX512R7,
+		Stacked: []func(*uintptr){c32H16W16K32R3S3Stride1Pad1AVX512R7x2},
+	}, {One: c32H16W16K32R3S3Stride1Pad1AVX512R8}, {}, {}, {}, {}, {}, {}},
+	V: 2,
+}}
+
+// C16H32W32K32R1S1Stride2Pad0 are the kernels of convolution C16 32x32 K32 1x1/2 p0.
+var C16H32W32K32R1S1Stride2Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 16, H: 32, W: 32, K: 32, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 1024},
+		{Field: abi.FieldCBlock, Value: 16384},
+		{Field: abi.FieldN1, Value: 1},
+		{Field: abi.FieldA1, Value: 65472},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -65472},
+		{Field: abi.FieldB2, Value: 0},
+		{Field: abi.FieldTileA, Value: 4096},
+		{Field: abi.FieldTileC, Value: 1024},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c16H32W32K32R1S1Stride2Pad0AVX2R5}, {One: c16H32W32K32R1S1Stride2Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 16, H: 32, W: 32, K: 32, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 1024},
+		{Field: abi.FieldCBlock, Value: 16384},
+		{Field: abi.FieldN1, Value: 1},
+		{Field: abi.FieldA1, Value: 65472},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -65472},
+		{Field: abi.FieldB2, Value: 0},
+		{Field: abi.FieldTileA, Value: 4096},
+		{Field: abi.FieldTileC, Value: 1024},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {One: c16H32W32K32R1S1Stride2Pad0AVX512R8}, {}, {}, {}, {}, {}, {}},
+	V:     2,
+}}
+
+// C32H16W16K64R3S3Stride2Pad1 are the kernels of convolution C32 16x16 K64 3x3/2 p1.
+var C32H16W16K64R3S3Stride2Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 32, H: 16, W: 16, K: 64, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 18432},
+		{Field: abi.FieldCBlock, Value: 4096},
+		{Field: abi.FieldN1, Value: 2},
+		{Field: abi.FieldA1, Value: 16320},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -32704},
+		{Field: abi.FieldB2, Value: -17408},
+		{Field: abi.FieldTileA, Value: 2048},
+		{Field: abi.FieldTileC, Value: 512},
+	},
 	ISA: kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special2AVX2R3,
-		Stacked: []func(*uintptr){special2AVX2R3x2},
-	}, {One: special2AVX2R4}, {}, {}},
+		One:     c32H16W16K64R3S3Stride2Pad1AVX2R3,
+		Stacked: []func(*uintptr){c32H16W16K64R3S3Stride2Pad1AVX2R3x2},
+	}, {One: c32H16W16K64R3S3Stride2Pad1AVX2R4}, {}, {}},
 	V: 2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      8,
-		K:      64,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      8,
+}, {
+	Conv: ref.Conv{C: 32, H: 16, W: 16, K: 64, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 18432},
+		{Field: abi.FieldCBlock, Value: 4096},
+		{Field: abi.FieldN1, Value: 2},
+		{Field: abi.FieldA1, Value: 16320},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -32704},
+		{Field: abi.FieldB2, Value: -17408},
+		{Field: abi.FieldTileA, Value: 2048},
+		{Field: abi.FieldTileC, Value: 512},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 36864,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 4096,
-	}, {
-		Field: abi.FieldN1,
-		Value: 4,
-	}, {
-		Field: abi.FieldA1,
-		Value: 4032,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -16320,
-	}, {
-		Field: abi.FieldB2,
-		Value: -35840,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 512,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 512,
-	}},
 	ISA: kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
-		One:     special2AVX512R7,
-		Stacked: []func(*uintptr){special2AVX512R7x2},
-	}, {One: special2AVX512R8}, {}, {}, {}, {}, {}, {}},
+		One:     c32H16W16K64R3S3Stride2Pad1AVX512R7,
+		Stacked: []func(*uintptr){c32H16W16K64R3S3Stride2Pad1AVX512R7x2},
+	}, {One: c32H16W16K64R3S3Stride2Pad1AVX512R8}, {}, {}, {}, {}, {}, {}},
 	V: 2,
 }}
 
-// special3 are the kernels of convolution C16 32x32 K32 3x3/2 p1.
-var special3 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      16,
-		H:      32,
-		K:      32,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      32,
+// C64H8W8K64R3S3Stride1Pad1 are the kernels of convolution C64 8x8 K64 3x3/1 p1.
+var C64H8W8K64R3S3Stride1Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 36864},
+		{Field: abi.FieldCBlock, Value: 4096},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 4032},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -16320},
+		{Field: abi.FieldB2, Value: -35840},
+		{Field: abi.FieldTileA, Value: 512},
+		{Field: abi.FieldTileC, Value: 512},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 9216,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 16384,
-	}, {
-		Field: abi.FieldN1,
-		Value: 1,
-	}, {
-		Field: abi.FieldA1,
-		Value: 65472,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -65472,
-	}, {
-		Field: abi.FieldB2,
-		Value: -8192,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 4096,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1024,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special3AVX2R4}, {One: special3AVX2R5}, {One: special3AVX2R6}},
-	V:     2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      16,
-		H:      32,
-		K:      32,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 2,
-		W:      32,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 9216,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 16384,
-	}, {
-		Field: abi.FieldN1,
-		Value: 1,
-	}, {
-		Field: abi.FieldA1,
-		Value: 65472,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -65472,
-	}, {
-		Field: abi.FieldB2,
-		Value: -8192,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 4096,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1024,
-	}},
-	ISA: kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
-		One:     special3AVX512R7,
-		Stacked: []func(*uintptr){special3AVX512R7x2},
-	}, {One: special3AVX512R8}, {}, {}, {}, {}, {}, {}},
-	V: 2,
-}}
-
-// special4 are the kernels of convolution C64 56x56 K64 3x3/1 p1.
-var special4 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      56,
-		K:      64,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 36864,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 200704,
-	}, {
-		Field: abi.FieldN1,
-		Value: 4,
-	}, {
-		Field: abi.FieldA1,
-		Value: 200640,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -802752,
-	}, {
-		Field: abi.FieldB2,
-		Value: -35840,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 3584,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special4AVX2R4}, {One: special4AVX2R5}, {One: special4AVX2R6}},
-	V:     2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      56,
-		K:      64,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 36864,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 200704,
-	}, {
-		Field: abi.FieldN1,
-		Value: 4,
-	}, {
-		Field: abi.FieldA1,
-		Value: 200640,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -802752,
-	}, {
-		Field: abi.FieldB2,
-		Value: -35840,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 3584,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special4AVX512R13}, {One: special4AVX512R14}},
-	V:     2,
-}}
-
-// special5 are the kernels of convolution C64 56x56 K256 1x1/1 p0.
-var special5 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      56,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 4096,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 200704,
-	}, {
-		Field: abi.FieldN1,
-		Value: 4,
-	}, {
-		Field: abi.FieldA1,
-		Value: 200640,
-	}, {
-		Field: abi.FieldB1,
-		Value: 0,
-	}, {
-		Field: abi.FieldA2,
-		Value: -802752,
-	}, {
-		Field: abi.FieldB2,
-		Value: -3072,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 3584,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special5AVX2R5}, {One: special5AVX2R6}},
-	V:     2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      64,
-		H:      56,
-		K:      256,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 4096,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 200704,
-	}, {
-		Field: abi.FieldN1,
-		Value: 4,
-	}, {
-		Field: abi.FieldA1,
-		Value: 200640,
-	}, {
-		Field: abi.FieldB1,
-		Value: 0,
-	}, {
-		Field: abi.FieldA2,
-		Value: -802752,
-	}, {
-		Field: abi.FieldB2,
-		Value: -3072,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 3584,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 3584,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special5AVX512R14}},
-	V:     2,
-}}
-
-// special6 are the kernels of convolution C256 56x56 K512 1x1/2 p0.
-var special6 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      56,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 16384,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 50176,
-	}, {
-		Field: abi.FieldN1,
-		Value: 16,
-	}, {
-		Field: abi.FieldA1,
-		Value: 200640,
-	}, {
-		Field: abi.FieldB1,
-		Value: 0,
-	}, {
-		Field: abi.FieldA2,
-		Value: -3211200,
-	}, {
-		Field: abi.FieldB2,
-		Value: -15360,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 7168,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: special6AVX2R5}, {One: special6AVX2R6}},
-	V:     2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      56,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 2,
-		W:      56,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 16384,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 50176,
-	}, {
-		Field: abi.FieldN1,
-		Value: 16,
-	}, {
-		Field: abi.FieldA1,
-		Value: 200640,
-	}, {
-		Field: abi.FieldB1,
-		Value: 0,
-	}, {
-		Field: abi.FieldA2,
-		Value: -3211200,
-	}, {
-		Field: abi.FieldB2,
-		Value: -15360,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 7168,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special6AVX512R14}},
-	V:     2,
-}}
-
-// special7 are the kernels of convolution C128 28x28 K128 3x3/1 p1.
-var special7 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      28,
-		K:      128,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 73728,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 50176,
-	}, {
-		Field: abi.FieldN1,
-		Value: 8,
-	}, {
-		Field: abi.FieldA1,
-		Value: 50112,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -401344,
-	}, {
-		Field: abi.FieldB2,
-		Value: -72704,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 1792,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX2,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: special7AVX2R4}, {One: special7AVX2R5}, {One: special7AVX2R6}},
-	V:     2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      128,
-		H:      28,
-		K:      128,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      28,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 73728,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 50176,
-	}, {
-		Field: abi.FieldN1,
-		Value: 8,
-	}, {
-		Field: abi.FieldA1,
-		Value: 50112,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -401344,
-	}, {
-		Field: abi.FieldB2,
-		Value: -72704,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 1792,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 1792,
-	}},
-	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special7AVX512R13}, {One: special7AVX512R14}},
-	V:     2,
-}}
-
-// special8 are the kernels of convolution C256 14x14 K256 3x3/1 p1.
-var special8 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      14,
-		K:      256,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      14,
-	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 147456,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 12544,
-	}, {
-		Field: abi.FieldN1,
-		Value: 16,
-	}, {
-		Field: abi.FieldA1,
-		Value: 12480,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -200640,
-	}, {
-		Field: abi.FieldB2,
-		Value: -146432,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 896,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 896,
-	}},
 	ISA: kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special8AVX2R3,
-		Stacked: []func(*uintptr){special8AVX2R3x2},
-	}, {One: special8AVX2R4}, {One: special8AVX2R5}, {}},
+		One:     c64H8W8K64R3S3Stride1Pad1AVX2R3,
+		Stacked: []func(*uintptr){c64H8W8K64R3S3Stride1Pad1AVX2R3x2},
+	}, {One: c64H8W8K64R3S3Stride1Pad1AVX2R4}, {}, {}},
 	V: 2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      256,
-		H:      14,
-		K:      256,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      14,
+}, {
+	Conv: ref.Conv{C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 36864},
+		{Field: abi.FieldCBlock, Value: 4096},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 4032},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -16320},
+		{Field: abi.FieldB2, Value: -35840},
+		{Field: abi.FieldTileA, Value: 512},
+		{Field: abi.FieldTileC, Value: 512},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 147456,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 12544,
-	}, {
-		Field: abi.FieldN1,
-		Value: 16,
-	}, {
-		Field: abi.FieldA1,
-		Value: 12480,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -200640,
-	}, {
-		Field: abi.FieldB2,
-		Value: -146432,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 896,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 896,
-	}},
+	ISA: kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
+		One:     c64H8W8K64R3S3Stride1Pad1AVX512R7,
+		Stacked: []func(*uintptr){c64H8W8K64R3S3Stride1Pad1AVX512R7x2},
+	}, {One: c64H8W8K64R3S3Stride1Pad1AVX512R8}, {}, {}, {}, {}, {}, {}},
+	V: 2,
+}}
+
+// C32H16W16K64R1S1Stride2Pad0 are the kernels of convolution C32 16x16 K64 1x1/2 p0.
+var C32H16W16K64R1S1Stride2Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 32, H: 16, W: 16, K: 64, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 2048},
+		{Field: abi.FieldCBlock, Value: 4096},
+		{Field: abi.FieldN1, Value: 2},
+		{Field: abi.FieldA1, Value: 16320},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -32704},
+		{Field: abi.FieldB2, Value: -1024},
+		{Field: abi.FieldTileA, Value: 2048},
+		{Field: abi.FieldTileC, Value: 512},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c32H16W16K64R1S1Stride2Pad0AVX2R4}, {}, {}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 32, H: 16, W: 16, K: 64, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 2048},
+		{Field: abi.FieldCBlock, Value: 4096},
+		{Field: abi.FieldN1, Value: 2},
+		{Field: abi.FieldA1, Value: 16320},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -32704},
+		{Field: abi.FieldB2, Value: -1024},
+		{Field: abi.FieldTileA, Value: 2048},
+		{Field: abi.FieldTileC, Value: 512},
+	},
 	ISA:   kernels.AVX512,
-	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: special8AVX512R13}, {One: special8AVX512R14}},
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {One: c32H16W16K64R1S1Stride2Pad0AVX512R8}, {}, {}, {}, {}, {}, {}},
 	V:     2,
 }}
 
-// special9 are the kernels of convolution C512 7x7 K512 3x3/1 p1.
-var special9 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      7,
-		K:      512,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      7,
+// C64H56W56K64R1S1Stride1Pad0 are the kernels of convolution C64 56x56 K64 1x1/1 p0.
+var C64H56W56K64R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 64, H: 56, W: 56, K: 64, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 4096},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -3072},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 294912,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 3136,
-	}, {
-		Field: abi.FieldN1,
-		Value: 32,
-	}, {
-		Field: abi.FieldA1,
-		Value: 3072,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -100288,
-	}, {
-		Field: abi.FieldB2,
-		Value: -293888,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 448,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 448,
-	}},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c64H56W56K64R1S1Stride1Pad0AVX2R5}, {One: c64H56W56K64R1S1Stride1Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 64, H: 56, W: 56, K: 64, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 4096},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -3072},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c64H56W56K64R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C64H56W56K64R3S3Stride1Pad1 are the kernels of convolution C64 56x56 K64 3x3/1 p1.
+var C64H56W56K64R3S3Stride1Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 64, H: 56, W: 56, K: 64, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 36864},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -35840},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c64H56W56K64R3S3Stride1Pad1AVX2R4}, {One: c64H56W56K64R3S3Stride1Pad1AVX2R5}, {One: c64H56W56K64R3S3Stride1Pad1AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 64, H: 56, W: 56, K: 64, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 36864},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -35840},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c64H56W56K64R3S3Stride1Pad1AVX512R13}, {One: c64H56W56K64R3S3Stride1Pad1AVX512R14}},
+	V:     2,
+}}
+
+// C64H56W56K256R1S1Stride1Pad0 are the kernels of convolution C64 56x56 K256 1x1/1 p0.
+var C64H56W56K256R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 64, H: 56, W: 56, K: 256, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 4096},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -3072},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c64H56W56K256R1S1Stride1Pad0AVX2R5}, {One: c64H56W56K256R1S1Stride1Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 64, H: 56, W: 56, K: 256, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 4096},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 4},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -3072},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c64H56W56K256R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C256H56W56K64R1S1Stride1Pad0 are the kernels of convolution C256 56x56 K64 1x1/1 p0.
+var C256H56W56K64R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 256, H: 56, W: 56, K: 64, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -3211200},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c256H56W56K64R1S1Stride1Pad0AVX2R5}, {One: c256H56W56K64R1S1Stride1Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 256, H: 56, W: 56, K: 64, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -3211200},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c256H56W56K64R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C256H56W56K128R1S1Stride1Pad0 are the kernels of convolution C256 56x56 K128 1x1/1 p0.
+var C256H56W56K128R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 256, H: 56, W: 56, K: 128, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -3211200},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c256H56W56K128R1S1Stride1Pad0AVX2R5}, {One: c256H56W56K128R1S1Stride1Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 256, H: 56, W: 56, K: 128, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 200704},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -3211200},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 3584},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c256H56W56K128R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C128H56W56K128R3S3Stride2Pad1 are the kernels of convolution C128 56x56 K128 3x3/2 p1.
+var C128H56W56K128R3S3Stride2Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 128, H: 56, W: 56, K: 128, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 73728},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 8},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -72704},
+		{Field: abi.FieldTileA, Value: 7168},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c128H56W56K128R3S3Stride2Pad1AVX2R4}, {One: c128H56W56K128R3S3Stride2Pad1AVX2R5}, {One: c128H56W56K128R3S3Stride2Pad1AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 128, H: 56, W: 56, K: 128, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 73728},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 8},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -72704},
+		{Field: abi.FieldTileA, Value: 7168},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c128H56W56K128R3S3Stride2Pad1AVX512R13}, {One: c128H56W56K128R3S3Stride2Pad1AVX512R14}},
+	V:     2,
+}}
+
+// C128H28W28K512R1S1Stride1Pad0 are the kernels of convolution C128 28x28 K512 1x1/1 p0.
+var C128H28W28K512R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 128, H: 28, W: 28, K: 512, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 8192},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 8},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -7168},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c128H28W28K512R1S1Stride1Pad0AVX2R5}, {One: c128H28W28K512R1S1Stride1Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 128, H: 28, W: 28, K: 512, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 8192},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 8},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -7168},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c128H28W28K512R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C256H56W56K512R1S1Stride2Pad0 are the kernels of convolution C256 56x56 K512 1x1/2 p0.
+var C256H56W56K512R1S1Stride2Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 256, H: 56, W: 56, K: 512, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -3211200},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 7168},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c256H56W56K512R1S1Stride2Pad0AVX2R5}, {One: c256H56W56K512R1S1Stride2Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 256, H: 56, W: 56, K: 512, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 200640},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -3211200},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 7168},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c256H56W56K512R1S1Stride2Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C512H28W28K128R1S1Stride1Pad0 are the kernels of convolution C512 28x28 K128 1x1/1 p0.
+var C512H28W28K128R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 512, H: 28, W: 28, K: 128, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c512H28W28K128R1S1Stride1Pad0AVX2R5}, {One: c512H28W28K128R1S1Stride1Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 512, H: 28, W: 28, K: 128, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c512H28W28K128R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C128H28W28K128R3S3Stride1Pad1 are the kernels of convolution C128 28x28 K128 3x3/1 p1.
+var C128H28W28K128R3S3Stride1Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 128, H: 28, W: 28, K: 128, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 73728},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 8},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -72704},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c128H28W28K128R3S3Stride1Pad1AVX2R4}, {One: c128H28W28K128R3S3Stride1Pad1AVX2R5}, {One: c128H28W28K128R3S3Stride1Pad1AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 128, H: 28, W: 28, K: 128, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 73728},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 8},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -72704},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c128H28W28K128R3S3Stride1Pad1AVX512R13}, {One: c128H28W28K128R3S3Stride1Pad1AVX512R14}},
+	V:     2,
+}}
+
+// C512H28W28K256R1S1Stride1Pad0 are the kernels of convolution C512 28x28 K256 1x1/1 p0.
+var C512H28W28K256R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 512, H: 28, W: 28, K: 256, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {One: c512H28W28K256R1S1Stride1Pad0AVX2R5}, {One: c512H28W28K256R1S1Stride1Pad0AVX2R6}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 512, H: 28, W: 28, K: 256, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 50176},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 1792},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c512H28W28K256R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C256H28W28K256R3S3Stride2Pad1 are the kernels of convolution C256 28x28 K256 3x3/2 p1.
+var C256H28W28K256R3S3Stride2Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 256, H: 28, W: 28, K: 256, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 147456},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -146432},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     c256H28W28K256R3S3Stride2Pad1AVX2R3,
+		Stacked: []func(*uintptr){c256H28W28K256R3S3Stride2Pad1AVX2R3x2},
+	}, {One: c256H28W28K256R3S3Stride2Pad1AVX2R4}, {One: c256H28W28K256R3S3Stride2Pad1AVX2R5}, {}},
+	V: 2,
+}, {
+	Conv: ref.Conv{C: 256, H: 28, W: 28, K: 256, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 147456},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -146432},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c256H28W28K256R3S3Stride2Pad1AVX512R13}, {One: c256H28W28K256R3S3Stride2Pad1AVX512R14}},
+	V:     2,
+}}
+
+// C256H14W14K1024R1S1Stride1Pad0 are the kernels of convolution C256 14x14 K1024 1x1/1 p0.
+var C256H14W14K1024R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 256, H: 14, W: 14, K: 1024, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -200640},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c256H14W14K1024R1S1Stride1Pad0AVX2R4}, {One: c256H14W14K1024R1S1Stride1Pad0AVX2R5}, {}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 256, H: 14, W: 14, K: 1024, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 16384},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -200640},
+		{Field: abi.FieldB2, Value: -15360},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c256H14W14K1024R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C512H28W28K1024R1S1Stride2Pad0 are the kernels of convolution C512 28x28 K1024 1x1/2 p0.
+var C512H28W28K1024R1S1Stride2Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 512, H: 28, W: 28, K: 1024, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c512H28W28K1024R1S1Stride2Pad0AVX2R4}, {One: c512H28W28K1024R1S1Stride2Pad0AVX2R5}, {}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 512, H: 28, W: 28, K: 1024, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 50112},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -1605568},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 3584},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c512H28W28K1024R1S1Stride2Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C1024H14W14K256R1S1Stride1Pad0 are the kernels of convolution C1024 14x14 K256 1x1/1 p0.
+var C1024H14W14K256R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 1024, H: 14, W: 14, K: 256, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 65536},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 64},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -64512},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c1024H14W14K256R1S1Stride1Pad0AVX2R4}, {One: c1024H14W14K256R1S1Stride1Pad0AVX2R5}, {}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 1024, H: 14, W: 14, K: 256, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 65536},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 64},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -64512},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c1024H14W14K256R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C256H14W14K256R3S3Stride1Pad1 are the kernels of convolution C256 14x14 K256 3x3/1 p1.
+var C256H14W14K256R3S3Stride1Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 147456},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -200640},
+		{Field: abi.FieldB2, Value: -146432},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     c256H14W14K256R3S3Stride1Pad1AVX2R3,
+		Stacked: []func(*uintptr){c256H14W14K256R3S3Stride1Pad1AVX2R3x2},
+	}, {One: c256H14W14K256R3S3Stride1Pad1AVX2R4}, {One: c256H14W14K256R3S3Stride1Pad1AVX2R5}, {}},
+	V: 2,
+}, {
+	Conv: ref.Conv{C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 147456},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 16},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -200640},
+		{Field: abi.FieldB2, Value: -146432},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c256H14W14K256R3S3Stride1Pad1AVX512R13}, {One: c256H14W14K256R3S3Stride1Pad1AVX512R14}},
+	V:     2,
+}}
+
+// C1024H14W14K512R1S1Stride1Pad0 are the kernels of convolution C1024 14x14 K512 1x1/1 p0.
+var C1024H14W14K512R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 1024, H: 14, W: 14, K: 512, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 65536},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 64},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -64512},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {One: c1024H14W14K512R1S1Stride1Pad0AVX2R4}, {One: c1024H14W14K512R1S1Stride1Pad0AVX2R5}, {}},
+	V:     2,
+}, {
+	Conv: ref.Conv{C: 1024, H: 14, W: 14, K: 512, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 65536},
+		{Field: abi.FieldCBlock, Value: 12544},
+		{Field: abi.FieldN1, Value: 64},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -64512},
+		{Field: abi.FieldTileA, Value: 896},
+		{Field: abi.FieldTileC, Value: 896},
+	},
+	ISA:   kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {One: c1024H14W14K512R1S1Stride1Pad0AVX512R14}},
+	V:     2,
+}}
+
+// C512H14W14K512R3S3Stride2Pad1 are the kernels of convolution C512 14x14 K512 3x3/2 p1.
+var C512H14W14K512R3S3Stride2Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 512, H: 14, W: 14, K: 512, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 294912},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -293888},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 448},
+	},
 	ISA: kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {
-		One:     special9AVX2R2,
-		Stacked: []func(*uintptr){special9AVX2R2x2, special9AVX2R2x3},
+		One:     c512H14W14K512R3S3Stride2Pad1AVX2R2,
+		Stacked: []func(*uintptr){c512H14W14K512R3S3Stride2Pad1AVX2R2x2, c512H14W14K512R3S3Stride2Pad1AVX2R2x3},
 	}, {
-		One:     special9AVX2R3,
-		Stacked: []func(*uintptr){special9AVX2R3x2},
-	}, {One: special9AVX2R4}, {}, {}},
+		One:     c512H14W14K512R3S3Stride2Pad1AVX2R3,
+		Stacked: []func(*uintptr){c512H14W14K512R3S3Stride2Pad1AVX2R3x2},
+	}, {One: c512H14W14K512R3S3Stride2Pad1AVX2R4}, {}, {}},
 	V: 2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      512,
-		H:      7,
-		K:      512,
-		Pad:    1,
-		R:      3,
-		S:      3,
-		Stride: 1,
-		W:      7,
+}, {
+	Conv: ref.Conv{C: 512, H: 14, W: 14, K: 512, R: 3, S: 3, Stride: 2, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 294912},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -293888},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 448},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 294912,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 3136,
-	}, {
-		Field: abi.FieldN1,
-		Value: 32,
-	}, {
-		Field: abi.FieldA1,
-		Value: 3072,
-	}, {
-		Field: abi.FieldB1,
-		Value: 8192,
-	}, {
-		Field: abi.FieldA2,
-		Value: -100288,
-	}, {
-		Field: abi.FieldB2,
-		Value: -293888,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 448,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 448,
-	}},
 	ISA: kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {
-		One:     special9AVX512R6,
-		Stacked: []func(*uintptr){special9AVX512R6x2},
+		One:     c512H14W14K512R3S3Stride2Pad1AVX512R6,
+		Stacked: []func(*uintptr){c512H14W14K512R3S3Stride2Pad1AVX512R6x2},
 	}, {
-		One:     special9AVX512R7,
-		Stacked: []func(*uintptr){special9AVX512R7x2},
+		One:     c512H14W14K512R3S3Stride2Pad1AVX512R7,
+		Stacked: []func(*uintptr){c512H14W14K512R3S3Stride2Pad1AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
 }}
 
-// special10 are the kernels of convolution C2048 7x7 K512 1x1/1 p0.
-var special10 = kernels.Specials{&kernels.Special{
-	Conv: ref.Conv{
-		C:      2048,
-		H:      7,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      7,
+// C512H7W7K2048R1S1Stride1Pad0 are the kernels of convolution C512 7x7 K2048 1x1/1 p0.
+var C512H7W7K2048R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 512, H: 7, W: 7, K: 2048, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 3072},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -100288},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 448},
+		{Field: abi.FieldTileC, Value: 448},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 131072,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 3136,
-	}, {
-		Field: abi.FieldN1,
-		Value: 128,
-	}, {
-		Field: abi.FieldA1,
-		Value: 3072,
-	}, {
-		Field: abi.FieldB1,
-		Value: 0,
-	}, {
-		Field: abi.FieldA2,
-		Value: -401344,
-	}, {
-		Field: abi.FieldB2,
-		Value: -130048,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 448,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 448,
-	}},
 	ISA: kernels.AVX2,
 	Tiles: []kernels.SpecialTile{{}, {}, {
-		One:     special10AVX2R3,
-		Stacked: []func(*uintptr){special10AVX2R3x2},
-	}, {One: special10AVX2R4}, {}, {}},
+		One:     c512H7W7K2048R1S1Stride1Pad0AVX2R3,
+		Stacked: []func(*uintptr){c512H7W7K2048R1S1Stride1Pad0AVX2R3x2},
+	}, {One: c512H7W7K2048R1S1Stride1Pad0AVX2R4}, {}, {}},
 	V: 2,
-}, &kernels.Special{
-	Conv: ref.Conv{
-		C:      2048,
-		H:      7,
-		K:      512,
-		Pad:    0,
-		R:      1,
-		S:      1,
-		Stride: 1,
-		W:      7,
+}, {
+	Conv: ref.Conv{C: 512, H: 7, W: 7, K: 2048, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 32768},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 3072},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -100288},
+		{Field: abi.FieldB2, Value: -31744},
+		{Field: abi.FieldTileA, Value: 448},
+		{Field: abi.FieldTileC, Value: 448},
 	},
-	Fixed: []kernels.Fixed{{
-		Field: abi.FieldBBlock,
-		Value: 131072,
-	}, {
-		Field: abi.FieldCBlock,
-		Value: 3136,
-	}, {
-		Field: abi.FieldN1,
-		Value: 128,
-	}, {
-		Field: abi.FieldA1,
-		Value: 3072,
-	}, {
-		Field: abi.FieldB1,
-		Value: 0,
-	}, {
-		Field: abi.FieldA2,
-		Value: -401344,
-	}, {
-		Field: abi.FieldB2,
-		Value: -130048,
-	}, {
-		Field: abi.FieldTileA,
-		Value: 448,
-	}, {
-		Field: abi.FieldTileC,
-		Value: 448,
-	}},
 	ISA: kernels.AVX512,
 	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
-		One:     special10AVX512R7,
-		Stacked: []func(*uintptr){special10AVX512R7x2},
+		One:     c512H7W7K2048R1S1Stride1Pad0AVX512R7,
+		Stacked: []func(*uintptr){c512H7W7K2048R1S1Stride1Pad0AVX512R7x2},
 	}, {}, {}, {}, {}, {}, {}, {}},
 	V: 2,
 }}
+
+// C1024H14W14K2048R1S1Stride2Pad0 are the kernels of convolution C1024 14x14 K2048 1x1/2 p0.
+var C1024H14W14K2048R1S1Stride2Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 1024, H: 14, W: 14, K: 2048, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 65536},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 64},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -64512},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 448},
+	},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     c1024H14W14K2048R1S1Stride2Pad0AVX2R3,
+		Stacked: []func(*uintptr){c1024H14W14K2048R1S1Stride2Pad0AVX2R3x2},
+	}, {One: c1024H14W14K2048R1S1Stride2Pad0AVX2R4}, {}, {}},
+	V: 2,
+}, {
+	Conv: ref.Conv{C: 1024, H: 14, W: 14, K: 2048, R: 1, S: 1, Stride: 2, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 65536},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 64},
+		{Field: abi.FieldA1, Value: 12480},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -802752},
+		{Field: abi.FieldB2, Value: -64512},
+		{Field: abi.FieldTileA, Value: 1792},
+		{Field: abi.FieldTileC, Value: 448},
+	},
+	ISA: kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
+		One:     c1024H14W14K2048R1S1Stride2Pad0AVX512R7,
+		Stacked: []func(*uintptr){c1024H14W14K2048R1S1Stride2Pad0AVX512R7x2},
+	}, {}, {}, {}, {}, {}, {}, {}},
+	V: 2,
+}}
+
+// C2048H7W7K512R1S1Stride1Pad0 are the kernels of convolution C2048 7x7 K512 1x1/1 p0.
+var C2048H7W7K512R1S1Stride1Pad0 = kernels.Specials{{
+	Conv: ref.Conv{C: 2048, H: 7, W: 7, K: 512, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 131072},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 128},
+		{Field: abi.FieldA1, Value: 3072},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -130048},
+		{Field: abi.FieldTileA, Value: 448},
+		{Field: abi.FieldTileC, Value: 448},
+	},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {}, {
+		One:     c2048H7W7K512R1S1Stride1Pad0AVX2R3,
+		Stacked: []func(*uintptr){c2048H7W7K512R1S1Stride1Pad0AVX2R3x2},
+	}, {One: c2048H7W7K512R1S1Stride1Pad0AVX2R4}, {}, {}},
+	V: 2,
+}, {
+	Conv: ref.Conv{C: 2048, H: 7, W: 7, K: 512, R: 1, S: 1, Stride: 1, Pad: 0},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 131072},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 128},
+		{Field: abi.FieldA1, Value: 3072},
+		{Field: abi.FieldB1, Value: 0},
+		{Field: abi.FieldA2, Value: -401344},
+		{Field: abi.FieldB2, Value: -130048},
+		{Field: abi.FieldTileA, Value: 448},
+		{Field: abi.FieldTileC, Value: 448},
+	},
+	ISA: kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {}, {
+		One:     c2048H7W7K512R1S1Stride1Pad0AVX512R7,
+		Stacked: []func(*uintptr){c2048H7W7K512R1S1Stride1Pad0AVX512R7x2},
+	}, {}, {}, {}, {}, {}, {}, {}},
+	V: 2,
+}}
+
+// C512H7W7K512R3S3Stride1Pad1 are the kernels of convolution C512 7x7 K512 3x3/1 p1.
+var C512H7W7K512R3S3Stride1Pad1 = kernels.Specials{{
+	Conv: ref.Conv{C: 512, H: 7, W: 7, K: 512, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 294912},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 3072},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -100288},
+		{Field: abi.FieldB2, Value: -293888},
+		{Field: abi.FieldTileA, Value: 448},
+		{Field: abi.FieldTileC, Value: 448},
+	},
+	ISA: kernels.AVX2,
+	Tiles: []kernels.SpecialTile{{}, {
+		One:     c512H7W7K512R3S3Stride1Pad1AVX2R2,
+		Stacked: []func(*uintptr){c512H7W7K512R3S3Stride1Pad1AVX2R2x2, c512H7W7K512R3S3Stride1Pad1AVX2R2x3},
+	}, {
+		One:     c512H7W7K512R3S3Stride1Pad1AVX2R3,
+		Stacked: []func(*uintptr){c512H7W7K512R3S3Stride1Pad1AVX2R3x2},
+	}, {One: c512H7W7K512R3S3Stride1Pad1AVX2R4}, {}, {}},
+	V: 2,
+}, {
+	Conv: ref.Conv{C: 512, H: 7, W: 7, K: 512, R: 3, S: 3, Stride: 1, Pad: 1},
+	Fixed: []kernels.Fixed{
+		{Field: abi.FieldBBlock, Value: 294912},
+		{Field: abi.FieldCBlock, Value: 3136},
+		{Field: abi.FieldN1, Value: 32},
+		{Field: abi.FieldA1, Value: 3072},
+		{Field: abi.FieldB1, Value: 8192},
+		{Field: abi.FieldA2, Value: -100288},
+		{Field: abi.FieldB2, Value: -293888},
+		{Field: abi.FieldTileA, Value: 448},
+		{Field: abi.FieldTileC, Value: 448},
+	},
+	ISA: kernels.AVX512,
+	Tiles: []kernels.SpecialTile{{}, {}, {}, {}, {}, {
+		One:     c512H7W7K512R3S3Stride1Pad1AVX512R6,
+		Stacked: []func(*uintptr){c512H7W7K512R3S3Stride1Pad1AVX512R6x2},
+	}, {
+		One:     c512H7W7K512R3S3Stride1Pad1AVX512R7,
+		Stacked: []func(*uintptr){c512H7W7K512R3S3Stride1Pad1AVX512R7x2},
+	}, {}, {}, {}, {}, {}, {}, {}},
+	V: 2,
+}}
+
+// byShape are the kernels of each shape of shapes.
+var byShape = [...]kernels.Specials{
+	C16H32W32K16R3S3Stride1Pad1,
+	C16H32W32K32R3S3Stride2Pad1,
+	C32H16W16K32R3S3Stride1Pad1,
+	C16H32W32K32R1S1Stride2Pad0,
+	C32H16W16K64R3S3Stride2Pad1,
+	C64H8W8K64R3S3Stride1Pad1,
+	C32H16W16K64R1S1Stride2Pad0,
+	C64H56W56K64R1S1Stride1Pad0,
+	C64H56W56K64R3S3Stride1Pad1,
+	C64H56W56K256R1S1Stride1Pad0,
+	C256H56W56K64R1S1Stride1Pad0,
+	C256H56W56K128R1S1Stride1Pad0,
+	C128H56W56K128R3S3Stride2Pad1,
+	C128H28W28K512R1S1Stride1Pad0,
+	C256H56W56K512R1S1Stride2Pad0,
+	C512H28W28K128R1S1Stride1Pad0,
+	C128H28W28K128R3S3Stride1Pad1,
+	C512H28W28K256R1S1Stride1Pad0,
+	C256H28W28K256R3S3Stride2Pad1,
+	C256H14W14K1024R1S1Stride1Pad0,
+	C512H28W28K1024R1S1Stride2Pad0,
+	C1024H14W14K256R1S1Stride1Pad0,
+	C256H14W14K256R3S3Stride1Pad1,
+	C1024H14W14K512R1S1Stride1Pad0,
+	C512H14W14K512R3S3Stride2Pad1,
+	C512H7W7K2048R1S1Stride1Pad0,
+	C1024H14W14K2048R1S1Stride2Pad0,
+	C2048H7W7K512R1S1Stride1Pad0,
+	C512H7W7K512R3S3Stride1Pad1,
+}

@@ -5,10 +5,5 @@ package special
 
 import kernels "github.com/netc/netc/runtime/kernels"
 
-// specialized returns the forward kernels specialized for convolution i
-// (in the order given to asm.ModelKernels) on isa, or nil where there are
-// none (a stem, the generic ISA): kernels.ConvForwardSpecial then runs
-// the general kernels.
-func specialized(kernels.ISA, int) *kernels.Special {
-	return nil
-}
+// byShape is empty without assembly.
+var byShape []kernels.Specials

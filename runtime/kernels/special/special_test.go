@@ -17,28 +17,10 @@ import (
 	"github.com/netc/netc/runtime/ref"
 )
 
-// shape is the per-image shape of a convolution.
-type shape struct{ C, H, W, K, R, S, Stride, Pad int }
-
-// shapes are gen's shapes, in its order (the table is indexed by it).
-var shapes = []shape{
-	{C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 32, H: 16, W: 16, K: 32, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, Stride: 2, Pad: 1},
-	{C: 64, H: 56, W: 56, K: 64, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 64, H: 56, W: 56, K: 256, R: 1, S: 1, Stride: 1, Pad: 0},
-	{C: 256, H: 56, W: 56, K: 512, R: 1, S: 1, Stride: 2, Pad: 0},
-	{C: 128, H: 28, W: 28, K: 128, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 512, H: 7, W: 7, K: 512, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 2048, H: 7, W: 7, K: 512, R: 1, S: 1, Stride: 1, Pad: 0},
-	{C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1},
-	{C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1},
-}
-
-func conv(n int, s shape) ref.Conv {
-	return ref.Conv{N: n, C: s.C, H: s.H, W: s.W, K: s.K, R: s.R, S: s.S, Stride: s.Stride, Pad: s.Pad}
+// conv is shape s with a batch of n images.
+func conv(n int, s ref.Conv) ref.Conv {
+	s.N = n
+	return s
 }
 
 // evex matches the registers only EVEX (AVX-512) encodings reach.
@@ -79,21 +61,21 @@ func testISAs(t *testing.T) []kernels.ISA {
 	return isas
 }
 
+// Every shape has kernels for every ISA with assembly, found by Has and
+// Lookup at any batch size, with a kernel for every tile height the row
+// plan uses; other shapes and the generic ISA have none.
 func TestTable(t *testing.T) {
+	if len(shapes) != len(byShape) && len(byShape) > 0 {
+		t.Fatalf("%d shapes, %d kernel sets", len(shapes), len(byShape))
+	}
 	for _, isa := range testISAs(t) {
 		for i, s := range shapes {
-			sp := specialized(isa, i)
-			if s.C%kernels.Block != 0 {
-				if sp != nil {
-					t.Errorf("%s %v: kernels for a stem", isa, s)
-				}
-				continue
-			}
-			if sp == nil || sp.ISA != isa || sp.Conv != conv(0, s) {
+			sp := byShape[i].For(isa)
+			if sp == nil || sp.ISA != isa || sp.Conv != s {
 				t.Fatalf("%s %v: %+v", isa, s, sp)
 			}
-			if j := slices.Index(shapes, s); specialized(isa, j) != sp {
-				t.Errorf("%s %v: not shared with convolution %d", isa, s, j)
+			if !Has(conv(5, s)) || Lookup(isa, conv(5, s)) != sp {
+				t.Errorf("%s %v: Has or Lookup misses it", isa, s)
 			}
 			// Every tile height of the row plan has a kernel.
 			a, err := abi.Lookup(string(isa))
@@ -101,9 +83,8 @@ func TestTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			tile := a.Tiles[a.TileIndex(s.K)]
-			c := conv(0, s)
 			for _, flags := range []int{0, abi.ReLU} {
-				for _, op := range abi.RowPlan(c.Q(), s.W, s.S, s.Stride, s.Pad, tile.MaxR, flags) {
+				for _, op := range abi.RowPlan(s.Q(), s.W, s.S, s.Stride, s.Pad, tile.MaxR, flags) {
 					if op.NTx > 0 && sp.Tiles[op.R-1].One == nil {
 						t.Errorf("%s %v: no kernel for %d-row tiles", isa, s, op.R)
 					}
@@ -111,7 +92,11 @@ func TestTable(t *testing.T) {
 			}
 		}
 	}
-	if specialized(kernels.Generic, 0) != nil {
+	stem := ref.Conv{C: 3, H: 224, W: 224, K: 64, R: 7, S: 7, Stride: 2, Pad: 3}
+	if Has(stem) || Lookup(kernels.AVX2, stem) != nil {
+		t.Error("kernels for a stem")
+	}
+	if Lookup(kernels.Generic, shapes[0]) != nil {
 		t.Error("kernels for the generic ISA")
 	}
 }
@@ -201,7 +186,7 @@ func TestConvForwardSpecialMatches(t *testing.T) {
 				kernels.PackWeights(c, w, pw)
 				bx, bres := blocked(c.N, c.C, c.H*c.W, x), blocked(c.N, c.K, pq, res)
 
-				sp := specialized(isa, i)
+				sp := byShape[i].For(isa)
 				var calls *[2]atomic.Int64
 				if sp != nil {
 					sp, calls = counted(sp)
@@ -254,9 +239,8 @@ func TestConvForwardSpecialMatches(t *testing.T) {
 func TestStackedKernelsRun(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, isa := range testISAs(t) {
-		i := slices.Index(shapes, shape{C: 512, H: 7, W: 7, K: 512, R: 3, S: 3, Stride: 1, Pad: 1})
-		c := conv(1, shapes[i])
-		sp, calls := counted(specialized(isa, i))
+		c := ref.Conv{N: 1, C: 512, H: 7, W: 7, K: 512, R: 3, S: 3, Stride: 1, Pad: 1}
+		sp, calls := counted(Lookup(isa, c))
 		x, w := normals(rng, c.N*c.C*c.H*c.W), normals(rng, kernels.WeightsLen(c))
 		y := make([]float32, c.N*c.K*c.P()*c.Q())
 		kernels.ConvForwardSpecial(isa, c, x, w, y, kernels.Epilogue{}, sp)
@@ -269,15 +253,14 @@ func TestStackedKernelsRun(t *testing.T) {
 // Results do not depend on the thread count.
 func TestSameOnAnyThreadCount(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	i := 9
-	c := conv(3, shapes[i])
+	c := ref.Conv{N: 3, C: 512, H: 7, W: 7, K: 512, R: 3, S: 3, Stride: 1, Pad: 1}
 	x, w := normals(rng, c.N*c.C*c.H*c.W), normals(rng, kernels.WeightsLen(c))
 	for _, isa := range testISAs(t) {
 		var ys [2][]float32
 		for j, threads := range []int{1, 64} {
 			old := kernels.SetThreads(threads)
 			ys[j] = make([]float32, c.N*c.K*c.P()*c.Q())
-			kernels.ConvForwardSpecial(isa, c, x, w, ys[j], kernels.Epilogue{ReLU: true}, specialized(isa, i))
+			kernels.ConvForwardSpecial(isa, c, x, w, ys[j], kernels.Epilogue{ReLU: true}, Lookup(isa, c))
 			kernels.SetThreads(old)
 		}
 		if !slices.Equal(ys[0], ys[1]) {
@@ -295,17 +278,18 @@ func TestMismatchPanics(t *testing.T) {
 	}
 	isa := isas[0]
 	c := conv(1, shapes[1])
+	other := conv(1, shapes[0])
 	x, w, y := make([]float32, c.N*c.C*c.H*c.W), make([]float32, kernels.WeightsLen(c)), make([]float32, c.N*c.K*c.P()*c.Q())
-	other := kernels.AVX2
+	otherISA := kernels.AVX2
 	if isa == kernels.AVX2 {
-		other = kernels.AVX512
+		otherISA = kernels.AVX512
 	}
-	bad := *specialized(isa, 1)
+	bad := *Lookup(isa, c)
 	bad.Fixed = slices.Clone(bad.Fixed)
 	bad.Fixed[0].Value++
 	for name, sp := range map[string]*kernels.Special{
-		"shape":     specialized(isa, 0),
-		"ISA":       specialized(other, 1),
+		"shape":     Lookup(isa, other),
+		"ISA":       Lookup(otherISA, c),
 		"immediate": &bad,
 	} {
 		if sp == nil {
@@ -336,15 +320,12 @@ func BenchmarkSpecial(b *testing.B) {
 			continue
 		}
 		for i, s := range shapes {
-			if s.C%kernels.Block != 0 || slices.Index(shapes, s) != i {
-				continue
-			}
 			n := max(1, (1<<22)/(s.H*s.W*s.C)) // about 16 MiB of input
 			n = min(n, 8)
 			c := conv(n, s)
 			x, w := normals(rng, c.N*c.C*c.H*c.W), normals(rng, kernels.WeightsLen(c))
 			y := make([]float32, c.N*c.K*c.P()*c.Q())
-			sp := specialized(isa, i)
+			sp := byShape[i].For(isa)
 			b.Run(fmt.Sprintf("%s/%v", isa, c), func(b *testing.B) {
 				var general, special time.Duration
 				runs := 0
