@@ -309,8 +309,10 @@ func convForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue, s *Special)
 	}
 	d.run()
 	if s != nil {
-		if stale := d.t.special.stale.Load(); stale != nil {
-			panic(fmt.Sprintf("kernels: specialized kernels for %v have %s: regenerate them", s.Conv, *stale))
+		if m := d.t.special.mismatch.Load(); m != nil {
+			// Kernels of another ABI version do not compile: within one,
+			// asm's ForwardFixed and this driver disagree.
+			panic(fmt.Sprintf("kernels: specialized kernels for %v have %s: asm.ConvSpec.ForwardFixed and the driver disagree", s.Conv, *m))
 		}
 	}
 }

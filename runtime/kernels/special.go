@@ -77,7 +77,7 @@ func (s *Special) check(isa ISA, c ref.Conv, t tile) {
 // the first argument field a call had other than they fixed.
 type specialRun struct {
 	*Special
-	stale atomic.Pointer[string]
+	mismatch atomic.Pointer[string]
 }
 
 // run runs the kernels of r-row tiles on the argument block p if s has
@@ -90,7 +90,7 @@ func (s *specialRun) run(r int, p *abi.OuterArgs) bool {
 	for _, f := range s.Fixed {
 		if v := *(*int)(unsafe.Add(unsafe.Pointer(p), f.Field.Offset())); v != f.Value {
 			msg := fmt.Sprintf("%v = %d, a call %d", f.Field, f.Value, v)
-			s.stale.CompareAndSwap(nil, &msg)
+			s.mismatch.CompareAndSwap(nil, &msg)
 			return false
 		}
 	}
