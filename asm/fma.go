@@ -5,19 +5,17 @@ import (
 
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
+
+	"github.com/netc/netc/runtime/kernels/abi"
 )
 
-// FMAChains is the number of independent FMA chains the peak loop keeps
-// in flight per ISA: enough to cover FMA latency (4 cycles) on two pipes.
-var FMAChains = map[string]int{"AVX2": 12, "AVX512": 24}
-
-// FMAPeak generates fmaPeak<ISA>(n int): n iterations of FMAChains
+// FMAPeak generates fmaPeak<ISA>(n int): n iterations of isa.FMAChains
 // independent vector FMAs, the machine's float32 peak (each iteration is
-// 2·Lanes·chains flops).
-func FMAPeak(ctx *build.Context, isa ISA) error {
-	name := "fmaPeak" + isa.Name
-	acc, ops, err := begin(ctx, isa, Plan{Accumulators: FMAChains[isa.Name], Operands: 2}, name, "func(n int)",
-		fmt.Sprintf("%s runs n iterations of %d independent %d-lane FMAs.", name, FMAChains[isa.Name], isa.Lanes))
+// isa.PeakFlops flops).
+func FMAPeak(ctx *build.Context, isa *abi.ISA) error {
+	name := "fmaPeak" + isa.Suffix
+	acc, ops, err := begin(ctx, isa, Plan{Accumulators: isa.FMAChains, Operands: 2}, name, "func(n int)",
+		fmt.Sprintf("%s runs n iterations of %d independent %d-lane FMAs.", name, isa.FMAChains, isa.Lanes))
 	if err != nil {
 		return err
 	}

@@ -6,21 +6,22 @@ import (
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/netc/netc/runtime/kernels/abi"
 )
 
-// GemmRows is the rows of C that the GEMM micro-kernel keeps in registers
-// per ISA; its columns are two vectors (2·Lanes). AVX2: 6×16 floats in 12
-// ymm accumulators; AVX-512: 14×32 floats in 28 zmm accumulators.
-var GemmRows = map[string]int{"AVX2": 6, "AVX512": 14}
-
 // GemmKernel generates sgemmKernel<ISA>(k int, a, b, c *float32, ldc int):
-// C[rows×2·Lanes] += A·B, where a is a packed panel of k columns of rows
+// C[rows×2·Lanes] += A·B with isa.Gemm's tile (rows = isa.Gemm.Rows; its
+// columns must be two vectors), where a is a packed panel of k columns of rows
 // floats (a[p·rows+i]), b a packed panel of k rows of 2·Lanes floats
 // (b[p·2·Lanes+j]) and c a tile of a row-major matrix with row stride ldc
 // floats. k must be at least 1.
-func GemmKernel(ctx *build.Context, isa ISA) error {
-	rows := GemmRows[isa.Name]
-	name := "sgemmKernel" + isa.Name
+func GemmKernel(ctx *build.Context, isa *abi.ISA) error {
+	rows := isa.Gemm.Rows
+	name := "sgemmKernel" + isa.Suffix
+	if isa.Gemm.Cols != 2*isa.Lanes {
+		return fmt.Errorf("%s: a %d-column tile is not two %d-lane vectors", name, isa.Gemm.Cols, isa.Lanes)
+	}
 	// Operands: two B vectors and one broadcast A value.
 	acc, ops, err := begin(ctx, isa, Plan{Accumulators: 2 * rows, Operands: 3}, name, "func(k int, a, b, c *float32, ldc int)",
 		fmt.Sprintf("%s adds the product of a packed %d-row A panel and a packed %d-column B panel of depth k to a %d×%d tile of C.",

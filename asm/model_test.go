@@ -1,86 +1,18 @@
 package asm
 
 import (
-	"math/rand/v2"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 )
 
-// RowPlan computes every pixel of a row from exactly its valid taps: a
-// pixel is first stored (a call without Load, or cleared), then only
-// added to; with an epilogue, the call applying it comes last and sees
-// the whole sum.
-func TestRowPlanCoversEachTapOnce(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 20000 {
-		taps := 1 + rng.IntN(7)
-		stride := 1 + rng.IntN(2)
-		pad := rng.IntN(taps)
-		inW := 1 + rng.IntN(40)
-		width := (inW+2*pad-taps)/stride + 1
-		if width < 1 {
-			continue
-		}
-		maxR := 1 + rng.IntN(16)
-		flags := []int{0, Bias | ReLU}[rng.IntN(2)]
-		ops := RowPlan(width, inW, taps, stride, pad, maxR, flags)
-		type pixel struct {
-			stored, done bool
-			taps         []int
-		}
-		px := make([]pixel, width)
-		for _, op := range ops {
-			for o := op.Ox; o < op.Ox+op.R; o++ {
-				p := &px[o]
-				if p.done {
-					t.Fatalf("%+v: pixel %d touched after its epilogue", op, o)
-				}
-				if op.NTx == 0 || op.Flags&Load == 0 {
-					if p.stored {
-						t.Fatalf("%+v: pixel %d stored twice", op, o)
-					}
-					p.stored = true
-				} else if !p.stored {
-					t.Fatalf("%+v: pixel %d added to before stored", op, o)
-				}
-				for tx := op.Tx; tx < op.Tx+op.NTx; tx++ {
-					if ix := o*stride - pad + tx; ix < 0 || ix >= inW {
-						t.Fatalf("%+v: pixel %d reads column %d", op, o, ix)
-					}
-					p.taps = append(p.taps, tx)
-				}
-				if flags != 0 && op.Flags&^Load == flags {
-					p.done = true
-				} else if op.Flags&^Load != 0 {
-					t.Fatalf("%+v: epilogue flags %d", op, flags)
-				}
-			}
-			if op.R < 1 || op.R > maxR || op.NTx > 0 && op.Tx+op.NTx > taps {
-				t.Fatalf("%+v: bad step (maxR %d, %d taps)", op, maxR, taps)
-			}
-		}
-		for o, p := range px {
-			var want []int
-			for tx := range taps {
-				if ix := o*stride - pad + tx; ix >= 0 && ix < inW {
-					want = append(want, tx)
-				}
-			}
-			slices.Sort(p.taps)
-			if !p.stored || !slices.Equal(p.taps, want) || flags != 0 && !p.done {
-				t.Fatalf("width %d inW %d taps %d stride %d pad %d maxR %d flags %d: pixel %d: %+v, want taps %v\n%+v",
-					width, inW, taps, stride, pad, maxR, flags, o, p, want, ops)
-			}
-		}
-	}
-}
-
 func TestModelKernels(t *testing.T) {
 	cifar := ConvSpec{C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1}
 	stem := ConvSpec{C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1}
 	down := ConvSpec{C: 32, H: 7, W: 7, K: 64, R: 1, S: 1, Stride: 2, Pad: 0}
-	files, err := ModelKernels("model", []ConvSpec{stem, cifar, down, cifar})
+	none := func(ConvSpec) bool { return false }
+	files, err := ModelKernels("model", "netc", []ConvSpec{stem, cifar, down, cifar}, none)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +31,11 @@ func TestModelKernels(t *testing.T) {
 	goFile := string(files["kernels_amd64.go"])
 	// Convolutions 1 and 3 share kernels 0; the stem has none.
 	for _, want := range []string{
-		"var specialsAVX2 = [...]*kernels.Special{nil, special0AVX2, special1AVX2, special0AVX2}",
-		"var specialsAVX512 = [...]*kernels.Special{nil, special0AVX512, special1AVX512, special0AVX512}",
+		"var specials = [...]kernels.Specials{\n\tnil,\n\tspecial0,\n\tspecial1,\n\tspecial0,\n}",
 		"func specialized(isa kernels.ISA, i int) *kernels.Special {",
+		"var _ = abi.Version1",
+		"{Field: abi.FieldBBlock, Value: 9216},",
+		"//go:noescape\nfunc special0AVX2R4(args *uintptr)",
 	} {
 		if !strings.Contains(goFile, want) {
 			t.Errorf("kernels_amd64.go lacks %q", want)
@@ -115,9 +49,20 @@ func TestModelKernels(t *testing.T) {
 	}
 
 	// No convolution to specialize: still three files.
-	if files, err := ModelKernels("model", []ConvSpec{stem}); err != nil || len(files) != 3 ||
+	if files, err := ModelKernels("model", "netc", []ConvSpec{stem}, none); err != nil || len(files) != 3 ||
 		strings.Contains(string(files["kernels_amd64.s"]), "TEXT") {
 		t.Errorf("stem only: %v, %d files", err, len(files))
+	}
+	// The library's shapes are referred to, not written.
+	inLibrary := func(c ConvSpec) bool { return c == cifar }
+	files, err = ModelKernels("model", "netc", []ConvSpec{stem, cifar, down, cifar}, inLibrary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if goFile := string(files["kernels_amd64.go"]); !strings.Contains(goFile,
+		"var specials = [...]kernels.Specials{\n\tnil,\n\tspecial.C16H32W32K16R3S3Stride1Pad1,\n\tspecial0,\n\tspecial.C16H32W32K16R3S3Stride1Pad1,\n}") ||
+		strings.Contains(goFile, "special1") || strings.Contains(string(files["kernels_amd64.s"]), "C16 32x32") {
+		t.Errorf("library shape written into the model:\n%s", goFile)
 	}
 	for _, bad := range []ConvSpec{
 		{C: 16, H: 8, W: 8, K: 24, R: 3, S: 3, Stride: 1, Pad: 1},       // K not a multiple of 16
@@ -133,8 +78,43 @@ func TestModelKernels(t *testing.T) {
 		{C: 16, H: 8, W: 8, K: 16, R: 0, S: 1, Stride: 1, Pad: 0},       // no taps
 		{C: 16, H: 8, W: 8, K: 16, R: 3, S: 3, Stride: 1, Pad: 1 << 40}, // absurd
 	} {
-		if _, err := ModelKernels("model", []ConvSpec{cifar, bad}); err == nil {
+		if _, err := ModelKernels("model", "netc", []ConvSpec{cifar, bad}, none); err == nil {
 			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// The library declares one kernels.Specials per distinct shape, named by
+// Ident, the same in byShape and shapes, and none for a stem.
+func TestLibrary(t *testing.T) {
+	cifar := ConvSpec{C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1}
+	stem := ConvSpec{C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1}
+	down := ConvSpec{C: 32, H: 7, W: 7, K: 64, R: 1, S: 1, Stride: 2, Pad: 0}
+	files, err := Library("special", "go run ./gen", []ConvSpec{stem, cifar, down, cifar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := slices.Sorted(maps.Keys(files)); !slices.Equal(names, []string{"kernels_amd64.go", "kernels_amd64.s", "kernels_other.go", "shapes.go"}) {
+		t.Fatalf("files %v", names)
+	}
+	goFile, shapes := string(files["kernels_amd64.go"]), string(files["shapes.go"])
+	for _, want := range []string{
+		"var C16H32W32K16R3S3Stride1Pad1 = kernels.Specials{{",
+		"var C32H7W7K64R1S1Stride2Pad0 = kernels.Specials{{",
+		"var byShape = [...]kernels.Specials{\n\tC16H32W32K16R3S3Stride1Pad1,\n\tC32H7W7K64R1S1Stride2Pad0,\n}",
+		"var _ = abi.Version1",
+		"//go:noescape\nfunc c16H32W32K16R3S3Stride1Pad1AVX512R",
+	} {
+		if !strings.Contains(goFile, want) {
+			t.Errorf("kernels_amd64.go lacks %q", want)
+		}
+	}
+	if want := "var shapes = []ref.Conv{\n\t{C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, Stride: 1, Pad: 1},\n\t{C: 32, H: 7, W: 7, K: 64, R: 1, S: 1, Stride: 2, Pad: 0},\n}"; !strings.Contains(shapes, want) {
+		t.Errorf("shapes.go:\n%s\nwant %s", shapes, want)
+	}
+	for name, b := range files {
+		if !strings.HasPrefix(string(b), "// Code generated by go run ./gen. DO NOT EDIT.\n") {
+			t.Errorf("%s: no generated-code header", name)
 		}
 	}
 }

@@ -6,26 +6,12 @@ import (
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/netc/netc/runtime/kernels/abi"
 )
 
-// The streaming kernels of normalization layers work on one block-plane
-// of an NCHW16c tensor per call: pixels × 16 channels, 64 bytes a pixel,
-// one zmm or two ymm registers. Per-channel coefficients point at the
-// block's 16 channels of a plain vector. The flat kernels (ReLU backward,
-// add) see their operands as rows of 16 floats in the same way. Every
-// kernel handles any number of pixels ≥ 1: a loop of NormUnroll pixels,
-// then one pixel at a time.
-
-// NormUnroll is the pixels one iteration of a normalization kernel's main
-// loop handles per ISA; the reductions keep one set of accumulators per
-// pixel of an iteration.
-var NormUnroll = map[string]int{"AVX2": 2, "AVX512": 4}
-
-// NormStreamUnroll is the pixels per iteration of the kernels without
-// reductions (affine, apply, flat).
-const NormStreamUnroll = 4
-
-// NormKernels generates the streaming kernels of normalization layers:
+// NormKernels generates the streaming kernels of normalization layers
+// (see package abi):
 //
 //	affine<ISA>(x, y, scale, shift *float32, pixels int, floor float32)
 //	channelSums<ISA>(x *float32, pixels int, out *float32)
@@ -34,7 +20,7 @@ const NormStreamUnroll = 4
 //	backwardApply<ISA>(dz, x, dx, a, b, k *float32, pixels int)
 //	reluBackward<ISA>(y, dy, dx *float32, rows int)
 //	add<ISA>(a, b, y *float32, rows int)
-func NormKernels(ctx *build.Context, isa ISA) error {
+func NormKernels(ctx *build.Context, isa *abi.ISA) error {
 	g := normGen{ctx: ctx, isa: isa, vpb: 16 / isa.Lanes, vb: 4 * isa.Lanes}
 	for _, f := range []func() error{g.affine, g.channelSums, func() error { return g.backwardReduce(false) },
 		func() error { return g.backwardReduce(true) }, g.backwardApply, g.reluBackward, g.add} {
@@ -47,7 +33,7 @@ func NormKernels(ctx *build.Context, isa ISA) error {
 
 type normGen struct {
 	ctx *build.Context
-	isa ISA
+	isa *abi.ISA
 	vpb int // vectors per 16-channel block
 	vb  int // bytes per vector
 }
@@ -55,7 +41,7 @@ type normGen struct {
 // zero clears v with an instruction of the ISA (VXORPS on zmm needs
 // AVX512DQ; VPXORD is AVX-512F).
 func (g normGen) zero(v reg.VecPhysical) {
-	if g.isa.Lanes == 16 {
+	if g.isa.EVEX {
 		g.ctx.VPXORD(v, v, v)
 	} else {
 		g.ctx.VXORPS(v, v, v)
@@ -111,7 +97,7 @@ func (g normGen) end() {
 // mask sets t to m where the float at maskMem is > 0 and to zero
 // elsewhere (NaN included); zero holds zeros.
 func (g normGen) masked(maskMem, m operand.Mem, zero, t reg.VecPhysical) {
-	if g.isa.Lanes == 16 {
+	if g.isa.EVEX {
 		g.ctx.VCMPPS(operand.Imm(1), maskMem, zero, reg.K1) // K1 = 0 < mask
 		g.ctx.VMOVUPS_Z(m, reg.K1, t)
 	} else {
@@ -121,8 +107,8 @@ func (g normGen) masked(maskMem, m operand.Mem, zero, t reg.VecPhysical) {
 }
 
 func (g normGen) affine() error {
-	u := NormStreamUnroll
-	name := "affine" + g.isa.Name
+	u := abi.NormStreamUnroll
+	name := "affine" + g.isa.Suffix
 	data, ops, err := begin(g.ctx, g.isa, Plan{Accumulators: u * g.vpb, Operands: 2*g.vpb + 1}, name,
 		"func(x, y, scale, shift *float32, pixels int, floor float32)",
 		fmt.Sprintf("%s sets y = max(floor, x·scale + shift) on a block-plane of pixels×16 floats; scale and shift hold 16 channels.", name))
@@ -177,8 +163,8 @@ func (g normGen) reduceStore(out reg.Register, sets [][]reg.VecPhysical) {
 }
 
 func (g normGen) channelSums() error {
-	u := NormUnroll[g.isa.Name]
-	name := "channelSums" + g.isa.Name
+	u := g.isa.NormUnroll
+	name := "channelSums" + g.isa.Suffix
 	acc, ops, err := begin(g.ctx, g.isa, Plan{Accumulators: 2 * u * g.vpb, Operands: u * g.vpb}, name,
 		"func(x *float32, pixels int, out *float32)",
 		fmt.Sprintf("%s sets out[0:16] to the per-channel sums and out[16:32] to the sums of squares of a block-plane of pixels×16 floats.", name))
@@ -208,11 +194,11 @@ func (g normGen) channelSums() error {
 
 // backwardReduce generates backwardReduce (masked) or backwardSums.
 func (g normGen) backwardReduce(masked bool) error {
-	u := NormUnroll[g.isa.Name]
-	name, sig, doc := "backwardSums"+g.isa.Name, "func(dz, x *float32, pixels int, out *float32)",
+	u := g.isa.NormUnroll
+	name, sig, doc := "backwardSums"+g.isa.Suffix, "func(dz, x *float32, pixels int, out *float32)",
 		"%s sets out[0:16] to the per-channel sums of dz and out[16:32] to those of dz·x on a block-plane of pixels×16 floats."
 	if masked {
-		name, sig, doc = "backwardReduce"+g.isa.Name, "func(dy, x, mask, dz *float32, pixels int, out *float32)",
+		name, sig, doc = "backwardReduce"+g.isa.Suffix, "func(dy, x, mask, dz *float32, pixels int, out *float32)",
 			"%s sets dz = dy where mask > 0, else 0, on a block-plane of pixels×16 floats, out[0:16] to the per-channel sums of dz and out[16:32] to those of dz·x."
 	}
 	acc, ops, err := begin(g.ctx, g.isa, Plan{Accumulators: 2 * u * g.vpb, Operands: u*g.vpb + 1}, name, sig, fmt.Sprintf(doc, name))
@@ -256,8 +242,8 @@ func (g normGen) backwardReduce(masked bool) error {
 }
 
 func (g normGen) backwardApply() error {
-	u := NormStreamUnroll
-	name := "backwardApply" + g.isa.Name
+	u := abi.NormStreamUnroll
+	name := "backwardApply" + g.isa.Suffix
 	data, ops, err := begin(g.ctx, g.isa, Plan{Accumulators: u * g.vpb, Operands: 3 * g.vpb}, name,
 		"func(dz, x, dx, a, b, k *float32, pixels int)",
 		fmt.Sprintf("%s sets dx = a·dz + b·x + k on a block-plane of pixels×16 floats; a, b and k hold 16 channels.", name))
@@ -292,8 +278,8 @@ func (g normGen) backwardApply() error {
 }
 
 func (g normGen) reluBackward() error {
-	u := NormStreamUnroll
-	name := "reluBackward" + g.isa.Name
+	u := abi.NormStreamUnroll
+	name := "reluBackward" + g.isa.Suffix
 	data, ops, err := begin(g.ctx, g.isa, Plan{Accumulators: u * g.vpb, Operands: 1}, name,
 		"func(y, dy, dx *float32, rows int)",
 		fmt.Sprintf("%s sets dx = dy where y > 0, else 0, on rows×16 floats.", name))
@@ -318,8 +304,8 @@ func (g normGen) reluBackward() error {
 }
 
 func (g normGen) add() error {
-	u := NormStreamUnroll
-	name := "add" + g.isa.Name
+	u := abi.NormStreamUnroll
+	name := "add" + g.isa.Suffix
 	data, _, err := begin(g.ctx, g.isa, Plan{Accumulators: u * g.vpb}, name,
 		"func(a, b, y *float32, rows int)",
 		fmt.Sprintf("%s sets y = a + b on rows×16 floats.", name))

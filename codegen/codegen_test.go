@@ -69,3 +69,33 @@ func TestGenerateRejects(t *testing.T) {
 		t.Errorf("width 8: %v, want an error about multiples of 16", err)
 	}
 }
+
+// The standard specs (the ImageNet ResNets at 224×224, ResNet-20 and
+// WRN-28-10 at 32×32) find every convolution in the library of
+// specialized kernels: their packages carry no assembly of their own.
+// Others (MNIST's 28×28, a WRN-16-2) carry theirs. Every file names the
+// command in its first line.
+func TestStandardSpecsUseTheLibrary(t *testing.T) {
+	eachSpec(t, func(t *testing.T, s *spec.Spec, src []byte) {
+		o := Options{Command: "netc compile " + s.File}
+		files, err := Generate(s, src, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		standard := s.File != "mnist-resnet.spec" && s.File != "wrn16-2-cifar.spec"
+		own := strings.Count(string(files["kernels_amd64.s"]), "\nTEXT ")
+		if (own == 0) != standard {
+			t.Errorf("%d kernels of its own", own)
+		}
+		if refers := strings.Contains(string(files["kernels_amd64.go"]), "special.C"); standard && !refers {
+			t.Errorf("kernels_amd64.go does not refer to the library")
+		}
+		want := "// " + Header + " compile " + s.File + ". DO NOT EDIT.\n"
+		for name, b := range files {
+			if name != "weights.ckpt" && !strings.HasPrefix(string(b), want) {
+				t.Errorf("%s starts %q, want %q", name, strings.SplitN(string(b), "\n", 2)[0], want)
+			}
+		}
+		t.Logf("%d kernels of its own", own)
+	})
+}

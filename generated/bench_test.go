@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/netc/netc/generated/internal/modelcheck"
 	"github.com/netc/netc/generated/resnet20cifar"
 	"github.com/netc/netc/generated/resnet50"
 	"github.com/netc/netc/runtime/interp"
@@ -23,11 +24,11 @@ import (
 func BenchmarkStep(b *testing.B) {
 	nets := []struct {
 		name  string
-		new   func(seed uint64) (nn.Model, error)
+		new   modelcheck.New
 		batch int
 	}{
-		{"resnet20", wrap(resnet20cifar.New), 128},
-		{"resnet50", wrap(resnet50.New), 4},
+		{"resnet20", modelcheck.Wrap(resnet20cifar.New), 128},
+		{"resnet50", modelcheck.Wrap(resnet50.New), 4},
 	}
 	for _, net := range nets {
 		for _, impl := range []string{"compiled", "interp"} {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netc/netc/compiler"
+	"github.com/netc/netc/generated/internal/modelcheck"
 	"github.com/netc/netc/generated/mnistresnet"
 	"github.com/netc/netc/generated/resnet20cifar"
 	"github.com/netc/netc/generated/resnet50"
@@ -22,7 +23,7 @@ func TestInterpreterMemoryIsCompiled(t *testing.T) {
 	if isa, _ := kernels.Select(); isa == kernels.Generic {
 		t.Skip("the interpreter runs the reference ops with generic kernels")
 	}
-	models := []func(uint64) (nn.Model, error){wrap(mnistresnet.New), wrap(resnet20cifar.New), wrap(resnet50.New)}
+	models := []modelcheck.New{modelcheck.Wrap(mnistresnet.New), modelcheck.Wrap(resnet20cifar.New), modelcheck.Wrap(resnet50.New)}
 	for _, newModel := range models {
 		c, err := newModel(1)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 // compileFlags are the flags of compile and build.
 type compileFlags struct {
 	pkg, weights, input string
+	command             string // the command line, for the generated files' first line
 }
 
 func (c *compileFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,7 @@ func (c *compileFlags) generate(path, dir string) (*spec.Spec, codegen.Files, er
 	if o.Module, err = importPath(dir); err != nil {
 		return nil, nil, err
 	}
+	o.Command = c.command
 	files, err := codegen.Generate(s, src, o)
 	if err != nil {
 		return nil, nil, bad(err)
@@ -148,6 +150,7 @@ func runCompile(args []string) error {
 		return badf("compile: want one SPEC file, got %d arguments", len(pos))
 	}
 	start := time.Now()
+	c.command = "netc compile " + strings.Join(args, " ")
 	dir := *out
 	if dir == "" {
 		dir = c.pkg

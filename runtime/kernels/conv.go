@@ -4,25 +4,9 @@ import (
 	"fmt"
 	"unsafe"
 
-	"github.com/netc/netc/asm"
+	"github.com/netc/netc/runtime/kernels/abi"
 	"github.com/netc/netc/runtime/ref"
 )
-
-// The convolutions on blocked tensors. An activation of n images, c
-// channels and h×w pixels is stored NCHW16c: [n][c/16][h][w][16], so that
-// one pixel's 16 channels are one (AVX-512) or two (AVX2) vectors. Only
-// the network's input is plain NCHW, with any number of channels; the
-// stem convolution reads it as it is.
-//
-// Weights of a convolution with k output and c input channels (c a
-// multiple of 16) are packed [k/16][c/16][r][s][16 in][16 out]; a stem's
-// [k/16][c][r][s][16 out]. Every convolution is a loop over tiles of the
-// outer kernel (package asm): R output pixels × 16 or 32 output channels
-// for the forward pass and the data gradient, 16 input channels (or stem
-// taps) × output channels for the weight gradient. Work is split
-// statically over images, channel groups and rows, so results do not
-// depend on the thread count, except the forward pass's statistics, which
-// add each thread's partial sums in thread order.
 
 // Block is the channel block of the NCHW16c layout.
 const Block = 16
@@ -118,7 +102,7 @@ type direct struct {
 	th, tw, stride       int
 	padH, padW           int
 	plain                bool        // input plain NCHW (Pixels kernels)
-	plan                 []asm.RowOp // the steps of a row of output pixels
+	plan                 []abi.RowOp // the steps of a row of output pixels
 	x, w, y              []float32
 	// Output addressing, in floats: y[yOff + i·yImage + blk·yPlane +
 	// oy·yRow + ox·yPix·Block].
@@ -134,7 +118,7 @@ func (d *direct) xImage() int { return d.cin * d.inH * d.inW }
 func (d *direct) wBlock() int { return d.cin * d.th * d.tw * Block }
 
 func (d *direct) run() {
-	d.plan = asm.RowPlan(d.outW, d.inW, d.tw, d.stride, d.padW, d.t.maxR, d.flags)
+	d.plan = abi.RowPlan(d.outW, d.inW, d.tw, d.stride, d.padW, d.t.maxR, d.flags)
 	per := d.t.channels()
 	groups := d.kout / per
 	chunks := d.chunks()
@@ -142,7 +126,7 @@ func (d *direct) run() {
 	ws := make([]worker, parts(tasks))
 	parallelParts(tasks, func(part, lo, hi int) {
 		w := &ws[part]
-		if d.flags&asm.Stats != 0 {
+		if d.flags&abi.Stats != 0 {
 			w.sum, w.sq = make([]float32, d.kout), make([]float32, d.kout)
 		}
 		// Consecutive tasks share a chunk of input rows (in cache), for
@@ -162,7 +146,7 @@ func (d *direct) run() {
 
 // worker is one part's kernel arguments and partial statistics.
 type worker struct {
-	p       outerArgs
+	p       abi.OuterArgs
 	sum, sq []float32
 }
 
@@ -239,33 +223,33 @@ func (d *direct) call(w *worker, i, g int, c chunk, ox, r, tx, ntx, flags int) {
 	per := d.t.channels()
 	kb := g * per / Block // first output block
 	at := d.yOff + i*d.yImage + kb*d.yPlane + c.oy*d.yRow + ox*d.yPix*Block
-	p.c = unsafe.Pointer(&d.y[at])
-	p.cBlock = 4 * d.yPlane
-	p.bBlock = 4 * d.wBlock()
-	p.flags = flags
-	if flags&asm.Bias != 0 {
-		p.bias = unsafe.Pointer(&d.bias[g*per])
+	p.C = unsafe.Pointer(&d.y[at])
+	p.CBlock = 4 * d.yPlane
+	p.BBlock = 4 * d.wBlock()
+	p.Flags = flags
+	if flags&abi.Bias != 0 {
+		p.Bias = unsafe.Pointer(&d.bias[g*per])
 	}
-	if flags&asm.Residual != 0 {
-		p.res = unsafe.Pointer(&d.res[at])
+	if flags&abi.Residual != 0 {
+		p.Res = unsafe.Pointer(&d.res[at])
 	}
-	if flags&asm.Stats != 0 {
-		p.sum, p.sq = unsafe.Pointer(&w.sum[g*per]), unsafe.Pointer(&w.sq[g*per])
+	if flags&abi.Stats != 0 {
+		p.Sum, p.Sq = unsafe.Pointer(&w.sum[g*per]), unsafe.Pointer(&w.sq[g*per])
 	}
 	plane := d.inH * d.inW
 	pix := Block
 	if d.plain {
 		pix = 1
-		p.a = unsafe.Pointer(&d.x[i*d.xImage()+iy*d.inW+ix])
-		p.b = unsafe.Pointer(&d.w[kb*d.wBlock()+(c.ty*d.tw+tx)*Block])
-		p.setLoops(asm.Pixels,
+		p.A = unsafe.Pointer(&d.x[i*d.xImage()+iy*d.inW+ix])
+		p.B = unsafe.Pointer(&d.w[kb*d.wBlock()+(c.ty*d.tw+tx)*Block])
+		setLoops(p, abi.Pixels,
 			loop{ntx, 4, 4 * Block},
 			loop{c.nty, 4 * d.inW, 4 * d.tw * Block},
 			loop{d.cin, 4 * plane, 4 * d.th * d.tw * Block})
 	} else {
-		p.a = unsafe.Pointer(&d.x[i*d.xImage()+(iy*d.inW+ix)*Block])
-		p.b = unsafe.Pointer(&d.w[kb*d.wBlock()+(c.ty*d.tw+tx)*Block*Block])
-		p.setLoops(asm.Channels,
+		p.A = unsafe.Pointer(&d.x[i*d.xImage()+(iy*d.inW+ix)*Block])
+		p.B = unsafe.Pointer(&d.w[kb*d.wBlock()+(c.ty*d.tw+tx)*Block*Block])
+		setLoops(p, abi.Channels,
 			loop{d.cin / Block, 4 * plane * Block, 4 * d.th * d.tw * Block * Block},
 			loop{ntx, 4 * Block, 4 * Block * Block},
 			loop{c.nty, 4 * d.inW * Block, 4 * d.tw * Block * Block})
@@ -296,9 +280,9 @@ func ConvForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue) {
 // convForward is ConvForward, with specialized kernels s unless nil.
 func convForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue, s *Special) {
 	check(c, "ConvForward", len(x), len(w), len(y))
-	shape := asm.OuterShape{Kind: asm.Channels, ARow: 64 * c.Stride, CRow: 64}
+	shape := abi.OuterShape{Kind: abi.Channels, ARow: 64 * c.Stride, CRow: 64}
 	if Plain(c) {
-		shape = asm.OuterShape{Kind: asm.Pixels, ARow: 4 * c.Stride, CRow: 64}
+		shape = abi.OuterShape{Kind: abi.Pixels, ARow: 4 * c.Stride, CRow: 64}
 	}
 	d := &direct{
 		t: tileFor(isa, shape, c.K), n: c.N, cin: c.C, kout: c.K,
@@ -308,16 +292,16 @@ func convForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue, s *Special)
 		bias: e.Bias, res: e.Residual, sum: e.Sum, sq: e.Sq,
 	}
 	if e.Bias != nil {
-		d.flags |= asm.Bias
+		d.flags |= abi.Bias
 	}
 	if e.Residual != nil {
-		d.flags |= asm.Residual
+		d.flags |= abi.Residual
 	}
 	if e.ReLU {
-		d.flags |= asm.ReLU
+		d.flags |= abi.ReLU
 	}
 	if e.Sum != nil {
-		d.flags |= asm.Stats
+		d.flags |= abi.Stats
 	}
 	if s != nil {
 		s.check(isa, c, d.t)
@@ -325,8 +309,10 @@ func convForward(isa ISA, c ref.Conv, x, w, y []float32, e Epilogue, s *Special)
 	}
 	d.run()
 	if s != nil {
-		if stale := d.t.special.stale.Load(); stale != nil {
-			panic(fmt.Sprintf("kernels: specialized kernels for %v have %s: regenerate them", s.Conv, *stale))
+		if m := d.t.special.mismatch.Load(); m != nil {
+			// Kernels of another ABI version do not compile: within one,
+			// asm's ForwardFixed and this driver disagree.
+			panic(fmt.Sprintf("kernels: specialized kernels for %v have %s: asm.ConvSpec.ForwardFixed and the driver disagree", s.Conv, *m))
 		}
 	}
 }
@@ -349,7 +335,7 @@ func ConvBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 			kh0, kw0 := (ph+c.Pad)%s, (pw+c.Pad)%s
 			jh, jw := (c.R-kh0+s-1)/s, (c.S-kw0+s-1)/s
 			d := &direct{
-				t: tileFor(isa, asm.OuterShape{Kind: asm.Channels, ARow: 64, CRow: 64 * s}, c.C),
+				t: tileFor(isa, abi.OuterShape{Kind: abi.Channels, ARow: 64, CRow: 64 * s}, c.C),
 				n: c.N, cin: c.K, kout: c.C, inH: c.P(), inW: c.Q(),
 				outH: (c.H - ph + s - 1) / s, outW: (c.W - pw + s - 1) / s, th: jh, tw: jw, stride: 1,
 				padH: jh - 1 - (ph+c.Pad-kh0)/s, padW: jw - 1 - (pw+c.Pad-kw0)/s,
@@ -460,7 +446,7 @@ func stemBackwardData(isa ISA, c ref.Conv, dy, w, dx []float32) {
 // result does not depend on the thread count.
 func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 	check(c, "ConvBackwardWeight", len(x), len(dw), len(dy))
-	t := tileFor(isa, asm.OuterShape{Kind: asm.Pixels, ARow: 4, CRow: 64}, c.K)
+	t := tileFor(isa, abi.OuterShape{Kind: abi.Pixels, ARow: 4, CRow: 64}, c.K)
 	groups := c.K / t.channels()
 	scratch := floats.get(len(dw))
 	defer floats.put(scratch)
@@ -489,8 +475,8 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 	}
 	imgs := max(1, 512<<10/(4*Block*(wgradBlock*plane+pq)))
 	Parallel(tasks, func(lo, hi int) {
-		var p outerArgs
-		p.bBlock, p.cBlock, p.flags = 4*pq*Block, 4*wBlock, asm.Load
+		var p abi.OuterArgs
+		p.BBlock, p.CBlock, p.Flags = 4*pq*Block, 4*wBlock, abi.Load
 		for i := 0; i < c.N; i += imgs {
 			n := min(imgs, c.N-i) // images summed in one call
 			for task := lo; task < hi; task++ {
@@ -509,21 +495,21 @@ func ConvBackwardWeight(isa ISA, c ref.Conv, x, dy, dw []float32) {
 					iy, dyAt := oy0*c.Stride-c.Pad+ty, ((i*c.K/Block+kb)*pq+oy0*c.Q()+ox0)*Block
 					if Plain(c) {
 						ix := ox0*c.Stride - c.Pad + r0
-						p.a = unsafe.Pointer(&x[(i*c.C+ch)*plane+iy*c.W+ix])
-						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+r0)*Block])
-						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W, 4 * c.Q() * Block},
+						p.A = unsafe.Pointer(&x[(i*c.C+ch)*plane+iy*c.W+ix])
+						p.C = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+r0)*Block])
+						setLoops(&p, abi.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W, 4 * c.Q() * Block},
 							loop{n, 4 * c.C * plane, 4 * c.K * pq})
 					} else {
 						ix := ox0*c.Stride - c.Pad + tx
-						p.a = unsafe.Pointer(&x[((i*chans+ch)*plane+iy*c.W+ix)*Block+r0])
-						p.c = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+tx)*Block*Block+r0*Block])
-						p.setLoops(asm.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride * Block, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W * Block, 4 * c.Q() * Block},
+						p.A = unsafe.Pointer(&x[((i*chans+ch)*plane+iy*c.W+ix)*Block+r0])
+						p.C = unsafe.Pointer(&packed[kb*wBlock+((ch*c.R+ty)*c.S+tx)*Block*Block+r0*Block])
+						setLoops(&p, abi.Pixels, loop{ox1 - ox0 + 1, 4 * c.Stride * Block, 4 * Block}, loop{oy1 - oy0 + 1, 4 * c.Stride * c.W * Block, 4 * c.Q() * Block},
 							loop{n, 4 * c.C * plane, 4 * c.K * pq})
 					}
-					p.b = unsafe.Pointer(&dy[dyAt])
+					p.B = unsafe.Pointer(&dy[dyAt])
 					t.run(r, 1, 0, 0, &p)
 				}
-				r0, k := 0, asm.TileCount(rowLen, t.maxR)
+				r0, k := 0, abi.TileCount(rowLen, t.maxR)
 				for j := range k {
 					r := (rowLen + j) / k
 					if !Plain(c) {

@@ -6,9 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"unsafe"
 
-	"github.com/netc/netc/asm"
 	"github.com/netc/netc/runtime/ref"
 )
 
@@ -183,32 +181,6 @@ func f32(x []float64) []float32 {
 		y[i] = float32(v)
 	}
 	return y
-}
-
-// The Go argument block of the outer kernels matches asm.OuterArgs.
-func TestOuterArgsLayout(t *testing.T) {
-	var p outerArgs
-	offsets := map[string]uintptr{
-		"A": unsafe.Offsetof(p.a), "B": unsafe.Offsetof(p.b), "C": unsafe.Offsetof(p.c),
-		"BBlock": unsafe.Offsetof(p.bBlock), "CBlock": unsafe.Offsetof(p.cBlock),
-		"Flags": unsafe.Offsetof(p.flags), "Bias": unsafe.Offsetof(p.bias), "Res": unsafe.Offsetof(p.res),
-		"Sum": unsafe.Offsetof(p.sum), "Sq": unsafe.Offsetof(p.sq),
-		"Tiles": unsafe.Offsetof(p.tiles), "TileA": unsafe.Offsetof(p.tileA), "TileC": unsafe.Offsetof(p.tileC),
-	}
-	for l := range 4 {
-		base := unsafe.Offsetof(p.loops) + uintptr(l)*unsafe.Sizeof(p.loops[0])
-		offsets[fmt.Sprint("N", l)] = base
-		offsets[fmt.Sprint("A", l)] = base + 8
-		offsets[fmt.Sprint("B", l)] = base + 16
-	}
-	if len(asm.OuterArgs) != len(offsets) || unsafe.Sizeof(p) != uintptr(8*len(asm.OuterArgs)) {
-		t.Fatalf("asm.OuterArgs has %d fields, outerArgs %d bytes", len(asm.OuterArgs), unsafe.Sizeof(p))
-	}
-	for i, f := range asm.OuterArgs {
-		if off, ok := offsets[f]; !ok || off != uintptr(8*i) {
-			t.Errorf("field %s: Go offset %d (known %v), asm %d", f, off, ok, 8*i)
-		}
-	}
 }
 
 // The convolutions split work statically and keep each output element

@@ -7,18 +7,6 @@ import (
 	"github.com/netc/netc/runtime/ref"
 )
 
-// gemmShape is the register tile of an ISA's GEMM micro-kernel: mr rows by
-// nr columns of C (see asm.GemmRows).
-func gemmShape(isa ISA) (mr, nr int) {
-	switch isa {
-	case AVX2:
-		return 6, 16
-	case AVX512:
-		return 14, 32
-	}
-	return 4, 8
-}
-
 // kc is the depth of one packed block: panels of A and B stay in L1/L2.
 const kc = 256
 
@@ -54,7 +42,8 @@ func Sgemm(isa ISA, m, n, k int, a, b ref.Matrix[float32], c []float32, ldc int,
 	if k == 0 {
 		return
 	}
-	mr, nr := gemmShape(isa)
+	im := isa.impl()
+	mr, nr := im.Gemm.Rows, im.Gemm.Cols // the micro-kernel's register tile of C
 	nPanels, mPanels := (n+nr-1)/nr, (m+mr-1)/mr
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
@@ -103,11 +92,11 @@ func Sgemm(isa ISA, m, n, k int, a, b ref.Matrix[float32], c []float32, ldc int,
 				cols := min(nr, n-j0)
 				panel := bp[jp*kc*nr:][:kb*nr]
 				if rows == mr && cols == nr {
-					microKernel(isa, kb, ap[:kb*mr], panel, c[i0*ldc+j0:], ldc)
+					microKernel(im.asm, mr, nr, kb, ap[:kb*mr], panel, c[i0*ldc+j0:], ldc)
 					continue
 				}
 				clear(tile)
-				microKernel(isa, kb, ap[:kb*mr], panel, tile, nr)
+				microKernel(im.asm, mr, nr, kb, ap[:kb*mr], panel, tile, nr)
 				for i := range rows {
 					dst := c[(i0+i)*ldc+j0:][:cols]
 					for j, v := range tile[i*nr : i*nr+cols] {
@@ -124,6 +113,16 @@ func Convolver(isa ISA) ref.Convolver[float32] {
 	return ref.Convolver[float32]{GEMM: func(m, n, k int, a, b ref.Matrix[float32], c []float32, ldc int, acc bool) {
 		Sgemm(isa, m, n, k, a, b, c, ldc, acc)
 	}}
+}
+
+// microKernel runs the assembly micro-kernel of k, or gemmGeneric if k
+// is nil, on an mr×nr tile.
+func microKernel(k *asmKernels, mr, nr, depth int, ap, bp, c []float32, ldc int) {
+	if k == nil {
+		gemmGeneric(mr, nr, depth, ap, bp, c, ldc)
+		return
+	}
+	k.sgemmKernel(depth, &ap[0], &bp[0], &c[0], ldc)
 }
 
 // gemmGeneric is the pure-Go micro-kernel: c[mr×nr] += ap·bp, with the

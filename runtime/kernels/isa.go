@@ -3,9 +3,13 @@ package kernels
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
+
+	"github.com/netc/netc/runtime/kernels/abi"
 )
 
-// ISA names a kernel implementation.
+// ISA names a kernel implementation: an instruction set of package abi
+// (its Name) that this build has kernels for.
 type ISA string
 
 // The kernel implementations, from slowest to fastest.
@@ -15,27 +19,104 @@ const (
 	AVX512  ISA = "avx512"  // AVX-512F, 32 zmm registers
 )
 
-// preferred is the ISA that Prefer set for the process; "" is the
-// fastest available.
-var preferred ISA
+// impl is the kernels of one ISA.
+type impl struct {
+	*abi.ISA
+	available bool        // this CPU runs them
+	asm       *asmKernels // the assembly kernels; nil: the Go kernels
+}
 
-// Prefer sets the ISA that Select returns, for the whole process: want,
-// which this CPU and build must offer (see Available), or "" for the
-// fastest. Call it once at start-up, before any model is built: models
-// pick their kernels when they are built.
-func Prefer(want ISA) error {
-	if have := Available(); want != "" && !slices.Contains(have, want) {
-		return fmt.Errorf("%q is not available: this CPU and build offer %v", string(want), have)
+// asmKernels are one ISA's assembly kernels, as package asm writes them
+// (its table_amd64.go fills one per ISA).
+type asmKernels struct {
+	fmaPeak        func(n int)
+	sgemmKernel    func(k int, a, b, c *float32, ldc int)
+	affine         func(x, y, scale, shift *float32, pixels int, floor float32)
+	channelSums    func(x *float32, pixels int, out *float32)
+	backwardSums   func(dz, x *float32, pixels int, out *float32)
+	backwardReduce func(dy, x, mask, dz *float32, pixels int, out *float32)
+	backwardApply  func(dz, x, dx, a, b, k *float32, pixels int)
+	reluBackward   func(y, dy, dx *float32, rows int)
+	add            func(a, b, y *float32, rows int)
+	// outer are the outer kernels by shape (abi.OuterShapes), tile
+	// (ISA.Tiles) and tile height−1.
+	outer [][][]func(*uintptr)
+}
+
+// impls are the registered implementations, slowest first: the Go
+// kernels, then those register adds.
+var impls = []*impl{{ISA: &abi.Generic, available: true}}
+
+// register adds the assembly kernels of isa, which this CPU runs if
+// available. Each ISA registers once, from an init function.
+func register(isa *abi.ISA, available bool, k *asmKernels) {
+	if slices.ContainsFunc(impls, func(m *impl) bool { return m.Name == isa.Name }) {
+		panic("kernels: ISA " + isa.Name + " registered twice")
 	}
-	preferred = want
+	impls = append(impls, &impl{ISA: isa, available: available, asm: k})
+}
+
+// impl returns isa's kernels. It panics if this build has none for isa
+// or this CPU cannot run them: an ISA is never taken for another.
+func (isa ISA) impl() *impl {
+	for _, m := range impls {
+		if ISA(m.Name) != isa {
+			continue
+		}
+		if !m.available {
+			panic(fmt.Sprintf("kernels: ISA %s: this CPU cannot run it (it offers %v)", isa, Available()))
+		}
+		return m
+	}
+	panic(fmt.Sprintf("kernels: unknown ISA %q: this build has kernels for %v", isa, registered()))
+}
+
+// registered lists the ISAs this build has kernels for, slowest first.
+func registered() []ISA {
+	var all []ISA
+	for _, m := range impls {
+		all = append(all, ISA(m.Name))
+	}
+	return all
+}
+
+// Available lists the ISAs this CPU and build can run, slowest first.
+func Available() []ISA {
+	var have []ISA
+	for _, m := range impls {
+		if m.available {
+			have = append(have, ISA(m.Name))
+		}
+	}
+	return have
+}
+
+// preferred is the ISA Prefer chose, or nil for the fastest.
+var preferred atomic.Pointer[ISA]
+
+// Prefer sets the ISA that Select returns, for the whole process; ""
+// chooses the fastest available. It returns an error, and changes
+// nothing, if this CPU or build cannot run want. Commands pass NETC_ISA
+// here.
+func Prefer(want ISA) error {
+	if want == "" {
+		preferred.Store(nil)
+		return nil
+	}
+	if !slices.Contains(Available(), want) {
+		return fmt.Errorf("%q is not available: this CPU and build offer %v", string(want), Available())
+	}
+	preferred.Store(&want)
 	return nil
 }
 
-// Select returns the ISA the kernels use: the one Prefer set, else the
-// fastest available. Its error is always nil since Prefer validates.
+// Select returns the ISA the kernels use: the one Prefer chose, else the
+// fastest this CPU and build offer. The error is always nil (the Go
+// kernels are always available); it is there for callers that pass the
+// choice on.
 func Select() (ISA, error) {
-	if preferred != "" {
-		return preferred, nil
+	if p := preferred.Load(); p != nil {
+		return *p, nil
 	}
 	have := Available()
 	return have[len(have)-1], nil

@@ -1,41 +1,17 @@
 package kernels
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/netc/netc/asm"
+	"github.com/netc/netc/runtime/ref"
 )
-
-// The committed assembly is what the generators write today.
-func TestGeneratedIsUpToDate(t *testing.T) {
-	for _, f := range asm.Runtime {
-		s, stubs, err := asm.Generate("kernels", f.Gens...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, want := range map[string][]byte{f.Name + "_amd64.s": s, f.Name + "_stubs_amd64.go": stubs} {
-			got, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s is stale: run go generate ./runtime/kernels", name)
-			}
-		}
-	}
-	table, err := asm.OuterTable("kernels")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := os.ReadFile("outer_table_amd64.go"); err != nil || string(got) != string(table) {
-		t.Errorf("outer_table_amd64.go is stale (%v): run go generate ./runtime/kernels", err)
-	}
-}
 
 // evex matches the registers only EVEX (AVX-512) encodings reach: on a CPU
 // without AVX-512 an AVX2 function using them dies of SIGILL.
@@ -43,8 +19,9 @@ var evex = regexp.MustCompile(`\b(Y(1[6-9]|2[0-9]|3[01])|X(1[6-9]|2[0-9]|3[01])|
 
 func TestAVX2FunctionsUseNoEVEXRegisters(t *testing.T) {
 	var funcs []string
-	for _, f := range asm.Runtime {
-		src, err := os.ReadFile(f.Name + "_amd64.s")
+	files, _ := filepath.Glob("*_amd64.s")
+	for _, name := range files {
+		src, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,9 +53,10 @@ func TestFMAPeakRunsOnEveryAvailableISA(t *testing.T) {
 	}
 }
 
-// TestPrefer: Select returns the ISA that Prefer set, the fastest for
-// "", and Prefer refuses an ISA this CPU and build lack, naming it.
+// Prefer sets what Select returns, refuses an ISA this CPU or build
+// lacks (keeping the choice), and "" goes back to the fastest.
 func TestPrefer(t *testing.T) {
+	have := Available()
 	defer Prefer("")
 	if err := Prefer(Generic); err != nil {
 		t.Fatal(err)
@@ -86,14 +64,47 @@ func TestPrefer(t *testing.T) {
 	if isa, err := Select(); err != nil || isa != Generic {
 		t.Errorf("Prefer(generic): Select() = %v, %v", isa, err)
 	}
-	if err := Prefer("sse1"); err == nil || !strings.Contains(err.Error(), "sse1") {
-		t.Errorf("Prefer(sse1): %v, want an error naming it", err)
+	if err := Prefer("sse1"); err == nil || err.Error() != fmt.Sprintf(`"sse1" is not available: this CPU and build offer %v`, have) {
+		t.Errorf("Prefer(sse1): %v", err)
 	}
 	if isa, _ := Select(); isa != Generic {
 		t.Errorf("a refused Prefer changed the choice to %v", isa)
 	}
-	Prefer("")
-	if have := Available(); func() ISA { isa, _ := Select(); return isa }() != have[len(have)-1] {
-		t.Errorf(`Prefer(""): Select() is not the fastest of %v`, have)
+	if err := Prefer(""); err != nil {
+		t.Fatal(err)
+	}
+	if isa, _ := Select(); isa != have[len(have)-1] {
+		t.Errorf("Prefer(\"\"): Select() = %v, want the fastest of %v", isa, have)
+	}
+	// Select reads no environment variable.
+	t.Setenv("NETC_ISA", "generic")
+	if isa, _ := Select(); isa != have[len(have)-1] {
+		t.Errorf("NETC_ISA=generic: Select() = %v", isa)
+	}
+}
+
+// An ISA the build has no kernels for fails loudly, in every kind of
+// kernel, rather than running another ISA's.
+func TestUnknownISAPanics(t *testing.T) {
+	c := ref.Conv{N: 1, C: 16, H: 4, W: 4, K: 16, R: 3, S: 3, Stride: 1, Pad: 1}
+	x, w, y := make([]float32, 16*16), make([]float32, WeightsLen(c)), make([]float32, 16*16)
+	for name, f := range map[string]func(){
+		"ConvForward": func() { ConvForward("neon", c, x, w, y, Epilogue{}) },
+		"Sgemm": func() {
+			a := ref.Matrix[float32]{Data: x, RS: 16, CS: 1}
+			Sgemm("neon", 16, 16, 16, a, a, y, 16, false)
+		},
+		"Affine":  func() { Affine("neon", 1, 16, 16, x, x[:16], x[:16], false, false, y) },
+		"Add":     func() { Add("neon", x, x, y) },
+		"FMAPeak": func() { FMAPeak("neon", 1, time.Millisecond) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), `unknown ISA "neon"`) {
+					t.Errorf("%s on neon: %v, want a panic naming it", name, r)
+				}
+			}()
+			f()
+		}()
 	}
 }

@@ -5,17 +5,6 @@ import (
 	"math"
 )
 
-// The streaming kernels of normalization layers on NCHW16c activations:
-// a tensor of n images, c channels (a multiple of Block) and hw pixels is
-// stored [n][c/Block][hw][Block]. Per-channel vectors (scale, shift,
-// sums) are plain: channel k at index k, or image i's channel k at i·c+k
-// when they are per image. Work is split statically over images × channel
-// blocks, each block-plane ([hw][Block]) done by one thread in one order,
-// so every result is independent of the thread count.
-//
-// The reductions add pixels in float32 vectors for at most normChunk
-// pixels at a time, then add the chunks' results in float64.
-
 // normChunk is the most pixels a kernel sums in float32.
 const normChunk = 256
 
@@ -70,12 +59,25 @@ func Affine(isa ISA, n, c, hw int, x, scale, shift []float32, perImage bool, rel
 	if relu {
 		floor = 0
 	}
+	k := isa.impl().asm
 	plane := hw * Block
 	Parallel(size/max(plane, 1), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			affinePlane(isa, x[p*plane:(p+1)*plane], y[p*plane:(p+1)*plane], coef(scale, p, c, perImage), coef(shift, p, c, perImage), floor)
+			affinePlane(k, x[p*plane:(p+1)*plane], y[p*plane:(p+1)*plane], coef(scale, p, c, perImage), coef(shift, p, c, perImage), floor)
 		}
 	})
+}
+
+// affinePlane sets y = max(floor, x·scale + shift) on a block-plane, with
+// the assembly kernels k, or in Go if k is nil.
+func affinePlane(k *asmKernels, x, y, scale, shift []float32, floor float32) {
+	switch {
+	case len(x) == 0:
+	case k != nil:
+		k.affine(&x[0], &y[0], &scale[0], &shift[0], len(x)/Block, floor)
+	default:
+		affineGeneric(x, y, scale, shift, floor)
+	}
 }
 
 func affineGeneric(x, y, scale, shift []float32, floor float32) {
@@ -96,6 +98,7 @@ func affineGeneric(x, y, scale, shift []float32, floor float32) {
 func ChannelSums(isa ISA, n, c, hw int, x []float32, sum, sumsq []float64) {
 	size := n * c * hw
 	checkNorm("ChannelSums", n, c, hw, [2]int{len(x), size}, [2]int{len(sum), n * c}, [2]int{len(sumsq), n * c})
+	k := isa.impl().asm
 	plane := hw * Block
 	Parallel(n*c/Block, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -103,7 +106,7 @@ func ChannelSums(isa ISA, n, c, hw int, x []float32, sum, sumsq []float64) {
 			clear(s)
 			clear(q)
 			x := x[p*plane : (p+1)*plane]
-			if !normAsm(isa) {
+			if k == nil {
 				for i := 0; i < len(x); i += Block {
 					for j, v := range x[i : i+Block] {
 						s[j] += float64(v)
@@ -114,7 +117,8 @@ func ChannelSums(isa ISA, n, c, hw int, x []float32, sum, sumsq []float64) {
 			}
 			var out [2 * Block]float32
 			for i := 0; i < len(x); i += normChunk * Block {
-				channelSumsChunk(isa, x[i:min(len(x), i+normChunk*Block)], &out)
+				chunk := x[i:min(len(x), i+normChunk*Block)]
+				k.channelSums(&chunk[0], len(chunk)/Block, &out[0])
 				addChunk(s, q, &out)
 			}
 		}
@@ -142,6 +146,7 @@ func BackwardReduce(isa ISA, n, c, hw int, dy, x, mask, dz []float32, sumDz, sum
 	}
 	checkNorm("BackwardReduce", n, c, hw, [2]int{len(dy), size}, [2]int{len(x), size}, [2]int{len(mask), lm},
 		[2]int{len(dz), size}, [2]int{len(sumDz), n * c}, [2]int{len(sumDzX), n * c})
+	k := isa.impl().asm
 	plane := hw * Block
 	Parallel(n*c/Block, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -153,7 +158,7 @@ func BackwardReduce(isa ISA, n, c, hw int, dy, x, mask, dz []float32, sumDz, sum
 			if mask != nil {
 				m = mask[p*plane : (p+1)*plane]
 			}
-			if !normAsm(isa) {
+			if k == nil {
 				for i := 0; i < len(x); i += Block {
 					for j := range Block {
 						g := dy[i+j]
@@ -174,9 +179,9 @@ func BackwardReduce(isa ISA, n, c, hw int, dy, x, mask, dz []float32, sumDz, sum
 			for i := 0; i < len(x); i += normChunk * Block {
 				e := min(len(x), i+normChunk*Block)
 				if m != nil {
-					backwardReduceChunk(isa, dy[i:e], x[i:e], m[i:e], dz[i:e], &out)
+					k.backwardReduce(&dy[i], &x[i], &m[i], &dz[i], (e-i)/Block, &out[0])
 				} else {
-					backwardSumsChunk(isa, dz[i:e], x[i:e], &out)
+					k.backwardSums(&dz[i], &x[i], (e-i)/Block, &out[0])
 				}
 				addChunk(s, q, &out)
 			}
@@ -199,16 +204,22 @@ func BackwardApply(isa ISA, n, c, hw int, dz, x, a, b, k []float32, perImage boo
 	}
 	checkNorm("BackwardApply", n, c, hw, [2]int{len(dz), size}, [2]int{len(x), lx}, [2]int{len(a), nc},
 		[2]int{len(b), lb}, [2]int{len(k), lk}, [2]int{len(dx), size})
+	ks := isa.impl().asm
 	plane := hw * Block
 	Parallel(size/max(plane, 1), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			dz, dx := dz[p*plane:(p+1)*plane], dx[p*plane:(p+1)*plane]
-			ap := coef(a, p, c, perImage)
-			if b == nil {
-				affinePlane(isa, dz, dx, ap, coef(k, p, c, perImage), float32(math.Inf(-1)))
-				continue
+			ap, kp := coef(a, p, c, perImage), coef(k, p, c, perImage)
+			switch {
+			case b == nil:
+				affinePlane(ks, dz, dx, ap, kp, float32(math.Inf(-1)))
+			case len(dz) == 0:
+			case ks != nil:
+				bp := coef(b, p, c, perImage)
+				ks.backwardApply(&dz[0], &x[p*plane], &dx[0], &ap[0], &bp[0], &kp[0], len(dz)/Block)
+			default:
+				backwardApplyGeneric(dz, x[p*plane:(p+1)*plane], dx, ap, coef(b, p, c, perImage), kp)
 			}
-			backwardApplyPlane(isa, dz, x[p*plane:(p+1)*plane], dx, ap, coef(b, p, c, perImage), coef(k, p, c, perImage))
 		}
 	})
 }
@@ -230,7 +241,7 @@ func flat(n int, f func(lo, hi int)) {
 // ReLUBackward sets dx = dy where y > 0 and 0 elsewhere (y is the ReLU's
 // output); dx may alias dy.
 func ReLUBackward(isa ISA, y, dy, dx []float32) {
-	binary("ReLUBackward", isa, y, dy, dx, reluBackwardRows, func(y, dy float32) float32 {
+	binary("ReLUBackward", isa, y, dy, dx, func(k *asmKernels) func(a, b, y *float32, rows int) { return k.reluBackward }, func(y, dy float32) float32 {
 		if y > 0 {
 			return dy
 		}
@@ -240,20 +251,25 @@ func ReLUBackward(isa ISA, y, dy, dx []float32) {
 
 // Add sets y = a + b; y may alias a or b.
 func Add(isa ISA, a, b, y []float32) {
-	binary("Add", isa, a, b, y, addRows, func(a, b float32) float32 { return a + b })
+	binary("Add", isa, a, b, y, func(k *asmKernels) func(a, b, y *float32, rows int) { return k.add }, func(a, b float32) float32 { return a + b })
 }
 
 // binary sets y[i] = op(a[i], b[i]) in parallel parts, whole rows of
-// Block floats with the assembly rows (if isa has it), the tail in Go.
-func binary(name string, isa ISA, a, b, y []float32, rows func(ISA, []float32, []float32, []float32), op func(a, b float32) float32) {
+// Block floats with isa's assembly kernel rows (if isa has assembly), the
+// tail in Go.
+func binary(name string, isa ISA, a, b, y []float32, rows func(*asmKernels) func(a, b, y *float32, rows int), op func(a, b float32) float32) {
 	if len(b) != len(a) || len(y) != len(a) {
 		panic(fmt.Sprintf("kernels.%s: lengths %d, %d, %d differ", name, len(a), len(b), len(y)))
+	}
+	var kernel func(a, b, y *float32, rows int)
+	if k := isa.impl().asm; k != nil {
+		kernel = rows(k)
 	}
 	flat(len(a), func(lo, hi int) {
 		a, b, y := a[lo:hi], b[lo:hi], y[lo:hi]
 		body := len(a) / Block * Block
-		if normAsm(isa) && body > 0 {
-			rows(isa, a[:body], b[:body], y[:body])
+		if kernel != nil && body > 0 {
+			kernel(&a[0], &b[0], &y[0], body/Block)
 			a, b, y = a[body:], b[body:], y[body:]
 		}
 		for i := range a {

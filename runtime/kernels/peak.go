@@ -5,19 +5,20 @@ import (
 	"time"
 )
 
-// fmaFlops is the float32 flops of one iteration of each ISA's peak loop
-// (2 per lane per FMA; see asm.FMAChains).
-var fmaFlops = map[ISA]float64{Generic: 2 * 8, AVX2: 2 * 8 * 12, AVX512: 2 * 16 * 24}
-
 // FMAPeak measures the FMA throughput of isa in GFLOP/s, with threads
 // goroutines each running the ISA's peak loop for about d: the limit that
 // netc bench reports every kernel against.
 func FMAPeak(isa ISA, threads int, d time.Duration) float64 {
+	m := isa.impl()
+	loop := fmaPeakGeneric
+	if m.asm != nil {
+		loop = m.asm.fmaPeak
+	}
 	// Calibrate the iterations that take about d on one thread.
 	n := 1 << 16
 	for {
 		start := time.Now()
-		fmaLoop(isa, n)
+		loop(n)
 		if el := time.Since(start); el > d/8 {
 			n = int(float64(n) * float64(d) / float64(el))
 			break
@@ -30,15 +31,15 @@ func FMAPeak(isa ISA, threads int, d time.Duration) float64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fmaLoop(isa, n)
+			loop(n)
 		}()
 	}
 	wg.Wait()
-	return fmaFlops[isa] * float64(n) * float64(threads) / time.Since(start).Seconds() / 1e9
+	return float64(m.PeakFlops()) * float64(n) * float64(threads) / time.Since(start).Seconds() / 1e9
 }
 
 // fmaPeakGeneric is the pure-Go peak loop: eight independent
-// multiply-add chains.
+// multiply-add chains (abi.Generic's FMAChains, of one lane).
 func fmaPeakGeneric(n int) {
 	var a0, a1, a2, a3, a4, a5, a6, a7 float32
 	b, c := float32(0.999), float32(1e-3)
