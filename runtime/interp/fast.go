@@ -5,14 +5,17 @@ import (
 
 	"github.com/netc/netc/compiler"
 	"github.com/netc/netc/runtime/kernels"
+	"github.com/netc/netc/runtime/kernels/special"
 	"github.com/netc/netc/runtime/layers"
 	"github.com/netc/netc/runtime/nn"
 )
 
 // fast runs a float32 Net's compiler.Program on the layers of package
 // layers, as a compiled model runs the same Program printed as Go: the
-// same calls on one arena with the same offsets, so both use the same
-// memory per image and compute the same values. Activations are blocked
+// same calls on one arena with the same offsets, and the same kernels
+// where the library of specialized kernels (runtime/kernels/special) has
+// the shape, so both use the same memory per image and compute the same
+// values. Activations are blocked
 // (NCHW16c, see kernels.ToBlocked) except the network's input when its
 // channels are not a multiple of 16 (the stem reads it plain). The
 // layers hold the Net's own parameters, gradients and norm statistics,
@@ -49,8 +52,10 @@ func newFast(net *Net[float32], isa kernels.ISA) *fast {
 		}
 		switch nd.Op {
 		case compiler.Conv:
-			f.convs[nd.ID] = &layers.Conv{C: in.C, H: in.H, W: in.W, K: nd.C, R: nd.Kernel, Stride: nd.Stride, Pad: nd.Pad,
+			c := &layers.Conv{C: in.C, H: in.H, W: in.W, K: nd.C, R: nd.Kernel, Stride: nd.Stride, Pad: nd.Pad,
 				Weight: net.Param(nd.Name + ".weight"), Grad: grad(nd.Name + ".weight")}
+			c.Special = special.Lookup(isa, c.Shape(0)) // the library's kernels of the standard shapes, as compiled models use
+			f.convs[nd.ID] = c
 		case compiler.Norm:
 			b := &layers.Norm{Kind: nd.Norm.Kind, Share: nd.Norm.Share, C: nd.C, HW: nd.H * nd.W, Groups: nd.Norm.Groups}
 			ns := net.norms[nd.ID]
