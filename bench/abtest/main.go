@@ -105,7 +105,7 @@ func figures(b []byte) (map[string]float64, error) {
 	}
 	figs := map[string]float64{}
 	for k, v := range m {
-		if f, ok := v.(float64); ok && k != "batch" && k != "threads" {
+		if f, ok := v.(float64); ok && k != "batch" && k != "threads" && k != "gomaxprocs" {
 			figs[k] = f
 		}
 	}
