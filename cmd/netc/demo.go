@@ -16,7 +16,6 @@ import (
 	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
-	"github.com/netc/netc/spec"
 	"github.com/netc/netc/specs"
 )
 
@@ -50,11 +49,7 @@ func runDemo(args []string) error {
 		return badf("demo: --eval-limit and --strong-images must be >= 0")
 	}
 	start := time.Now()
-	src, err := specs.FS.ReadFile(specs.Default)
-	if err != nil {
-		return err
-	}
-	s, err := spec.Parse(specs.Default, src)
+	s, err := specs.Parse(specs.Default)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/netc/netc/runtime/nn"
 	"github.com/netc/netc/runtime/pgd"
 	"github.com/netc/netc/runtime/train"
-	"github.com/netc/netc/spec"
 	"github.com/netc/netc/specs"
 )
 
@@ -25,11 +24,7 @@ import (
 // (adversarial if att.Steps > 0) would have saved it.
 func writeRun(t *testing.T, src string, att pgd.Config, edit func(m nn.Model)) string {
 	t.Helper()
-	b, err := specs.FS.ReadFile(specs.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := spec.Parse(specs.Default, b)
+	s, err := specs.Parse(specs.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

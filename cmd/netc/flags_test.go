@@ -10,7 +10,6 @@ import (
 	"github.com/netc/netc/runtime/cli"
 	"github.com/netc/netc/runtime/interp"
 	"github.com/netc/netc/runtime/nn"
-	"github.com/netc/netc/spec"
 	"github.com/netc/netc/specs"
 )
 
@@ -97,11 +96,7 @@ func TestHelpShowsEveryFlag(t *testing.T) {
 // TestModelBinaryHelpShowsEveryFlag checks -h of every command of a
 // model binary (cli.Main, here over the interpreter).
 func TestModelBinaryHelpShowsEveryFlag(t *testing.T) {
-	src, err := specs.FS.ReadFile(specs.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := spec.Parse(specs.Default, src)
+	s, err := specs.Parse(specs.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

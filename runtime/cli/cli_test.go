@@ -17,11 +17,7 @@ import (
 func interpreted(s *spec.Spec, seed uint64) (nn.Model, error) { return interp.NewModel(s, seed) }
 
 func defaultSpec(t *testing.T) *spec.Spec {
-	src, err := specs.FS.ReadFile(specs.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := spec.Parse(specs.Default, src)
+	s, err := specs.Parse(specs.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,11 +85,7 @@ func refuse(t *testing.T) Factory {
 
 // mnistSpec is the default spec, the embedded MNIST model's.
 func mnistSpec(t *testing.T) *spec.Spec {
-	src, err := specs.FS.ReadFile(specs.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := spec.Parse(specs.Default, src)
+	s, err := specs.Parse(specs.Default)
 	if err != nil {
 		t.Fatal(err)
 	}
