@@ -89,6 +89,7 @@ type Family struct {
 // runtime's shape-generic kernels.
 var Runtime = []Family{
 	{"peak", []Generator{FMAPeak}},
+	{"bf16", []Generator{BF16Kernels}},
 	{"gemm", []Generator{GemmKernel}},
 	{"conv", []Generator{ConvKernels}},
 	{"norm", []Generator{NormKernels}},

@@ -67,8 +67,11 @@ type benchReport struct {
 	ISA        string             `json:"isa"`
 	GOMAXPROCS int                `json:"gomaxprocs"`
 	Peak       map[string]float64 `json:"peak_gflops"` // by thread count
-	Kernels    []benchKernel      `json:"kernels"`
-	Warnings   []string           `json:"warnings"` // what makes the figures suspect (benchWarnings)
+	// BF16Peak is the VDPBF16PS peak by thread count, where the ISA has
+	// bf16 kernels this CPU runs (AVX512_BF16).
+	BF16Peak map[string]float64 `json:"bf16_peak_gflops,omitempty"`
+	Kernels  []benchKernel      `json:"kernels"`
+	Warnings []string           `json:"warnings"` // what makes the figures suspect (benchWarnings)
 }
 
 // peakTrials is how many times the FMA peak of a thread count is
@@ -186,11 +189,22 @@ func runBench(args []string) error {
 		for range peakTrials {
 			rep.Peak[key] = max(rep.Peak[key], kernels.FMAPeak(isa, t, 100*time.Millisecond))
 		}
-		line := fmt.Sprintf("FMA peak (%s): %.1f GFLOP/s on %d thread(s)", isa, rep.Peak[key], t)
-		if o.asJSON {
-			fmt.Fprintln(os.Stderr, "bench:", line)
-		} else {
-			fmt.Println(line)
+		lines := []string{fmt.Sprintf("FMA peak (%s): %.1f GFLOP/s on %d thread(s)", isa, rep.Peak[key], t)}
+		if isa.HasBF16() {
+			if rep.BF16Peak == nil {
+				rep.BF16Peak = map[string]float64{}
+			}
+			for range peakTrials {
+				rep.BF16Peak[key] = max(rep.BF16Peak[key], kernels.BF16Peak(isa, t, 100*time.Millisecond))
+			}
+			lines = append(lines, fmt.Sprintf("bf16 peak (VDPBF16PS, %s): %.1f GFLOP/s on %d thread(s), %.2fx the FMA peak", isa, rep.BF16Peak[key], t, rep.BF16Peak[key]/rep.Peak[key]))
+		}
+		for _, line := range lines {
+			if o.asJSON {
+				fmt.Fprintln(os.Stderr, "bench:", line)
+			} else {
+				fmt.Println(line)
+			}
 		}
 	}
 	if !o.asJSON {

@@ -23,6 +23,7 @@ const (
 type impl struct {
 	*abi.ISA
 	available bool        // this CPU runs them
+	bf16      bool        // this CPU runs their bf16 kernels too (ISA.BF16 and AVX512_BF16)
 	asm       *asmKernels // the assembly kernels; nil: the Go kernels
 }
 
@@ -38,6 +39,10 @@ type asmKernels struct {
 	backwardApply  func(dz, x, dx, a, b, k *float32, pixels int)
 	reluBackward   func(y, dy, dx *float32, rows int)
 	add            func(a, b, y *float32, rows int)
+	// The bf16 kernels, where the ISA has them (abi.ISA.BF16).
+	bf16Peak    func(n int)
+	bf16Dot     func(acc, a, b *float32)
+	bf16Convert func(dst, lo, hi *float32)
 	// outer are the outer kernels by shape (abi.OuterShapes), tile
 	// (ISA.Tiles) and tile height−1.
 	outer [][][]func(*uintptr)
@@ -48,12 +53,13 @@ type asmKernels struct {
 var impls = []*impl{{ISA: &abi.Generic, available: true}}
 
 // register adds the assembly kernels of isa, which this CPU runs if
-// available. Each ISA registers once, from an init function.
-func register(isa *abi.ISA, available bool, k *asmKernels) {
+// available (and their bf16 kernels if bf16 too). Each ISA registers
+// once, from an init function.
+func register(isa *abi.ISA, available, bf16 bool, k *asmKernels) {
 	if slices.ContainsFunc(impls, func(m *impl) bool { return m.Name == isa.Name }) {
 		panic("kernels: ISA " + isa.Name + " registered twice")
 	}
-	impls = append(impls, &impl{ISA: isa, available: available, asm: k})
+	impls = append(impls, &impl{ISA: isa, available: available, bf16: available && bf16 && isa.BF16 && k.bf16Dot != nil, asm: k})
 }
 
 // impl returns isa's kernels. It panics if this build has none for isa

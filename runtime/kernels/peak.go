@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // FMAPeak measures the FMA throughput of isa in GFLOP/s, with threads
 // goroutines each running the ISA's peak loop for about d: the limit that
@@ -14,28 +11,7 @@ func FMAPeak(isa ISA, threads int, d time.Duration) float64 {
 	if m.asm != nil {
 		loop = m.asm.fmaPeak
 	}
-	// Calibrate the iterations that take about d on one thread.
-	n := 1 << 16
-	for {
-		start := time.Now()
-		loop(n)
-		if el := time.Since(start); el > d/8 {
-			n = int(float64(n) * float64(d) / float64(el))
-			break
-		}
-		n *= 2
-	}
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			loop(n)
-		}()
-	}
-	wg.Wait()
-	return float64(m.PeakFlops()) * float64(n) * float64(threads) / time.Since(start).Seconds() / 1e9
+	return peak(loop, m.PeakFlops(), threads, d)
 }
 
 // fmaPeakGeneric is the pure-Go peak loop: eight independent

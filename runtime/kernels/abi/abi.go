@@ -37,6 +37,9 @@ type ISA struct {
 	// Tiles are the outer kernels' tile widths V (vectors), each with
 	// the largest tile height R: every R from 1 up exists.
 	Tiles []Tile
+	// BF16 says the ISA has bf16 kernels (AVX512_BF16's VDPBF16PS and
+	// VCVTNE2PS2BF16), which run where the CPU has that extension too.
+	BF16 bool
 }
 
 // GemmTile is the register tile of a GEMM micro-kernel.
@@ -63,7 +66,7 @@ var (
 	// AVX512 is AVX-512F (with DQ): 32 zmm registers. The GEMM tile is
 	// 14×32 floats in 28 accumulators; outer tiles use up to 28.
 	AVX512 = ISA{Name: "avx512", Suffix: "AVX512", Lanes: 16, Regs: 32, EVEX: true, FMAChains: 24, Gemm: GemmTile{14, 32},
-		NormUnroll: 4, Tiles: []Tile{{V: 1, MaxR: 16}, {V: 2, MaxR: 14}}}
+		NormUnroll: 4, Tiles: []Tile{{V: 1, MaxR: 16}, {V: 2, MaxR: 14}}, BF16: true}
 )
 
 // ISAs lists every instruction set, slowest first.

@@ -1,0 +1,86 @@
+package asm
+
+import (
+	"fmt"
+
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+
+	"github.com/netc/netc/runtime/kernels/abi"
+)
+
+// BF16Kernels generates, for an ISA with bf16 kernels (abi.ISA.BF16):
+//
+//   - bf16Peak<ISA>(n int): n iterations of isa.FMAChains independent
+//     VDPBF16PS, the CPU's bf16 peak (each iteration is 4·Lanes flops per
+//     chain: two multiply-adds per float32 lane);
+//   - bf16Dot<ISA>(acc, a, b *float32): acc's 16 float32 += the dot
+//     products of the bf16 pairs of a and b (64 bytes each), one
+//     VDPBF16PS;
+//   - bf16Convert<ISA>(dst, lo, hi *float32): dst's 32 bf16 (64 bytes)
+//     are lo's then hi's 16 float32 rounded to nearest even, one
+//     VCVTNE2PS2BF16.
+//
+// Other ISAs get none.
+func BF16Kernels(ctx *build.Context, isa *abi.ISA) error {
+	if !isa.BF16 {
+		return nil
+	}
+	if !isa.EVEX || isa.Lanes != 16 {
+		return fmt.Errorf("asm: ISA %s has bf16 kernels but not 16-lane EVEX registers", isa.Name)
+	}
+	name := "bf16Peak" + isa.Suffix
+	acc, ops, err := begin(ctx, isa, Plan{Accumulators: isa.FMAChains, Operands: 2}, name, "func(n int)",
+		fmt.Sprintf("%s runs n iterations of %d independent VDPBF16PS.", name, isa.FMAChains))
+	if err != nil {
+		return err
+	}
+	n := ctx.Load(ctx.Param("n"), ctx.GP64())
+	for _, v := range append(acc, ops...) {
+		ctx.VPXORD(v, v, v)
+	}
+	ctx.Label("loop")
+	for _, v := range acc {
+		if err := emitEVEX(ctx, vdpbf16ps, ops[1], ops[0], v); err != nil {
+			return err
+		}
+	}
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("loop"))
+	ctx.VZEROUPPER()
+	ctx.RET()
+
+	name = "bf16Dot" + isa.Suffix
+	_, regs, err := begin(ctx, isa, Plan{Operands: 3}, name, "func(acc, a, b *float32)",
+		name+" adds to acc's 16 float32 the dot products of the bf16 pairs of a and b (one VDPBF16PS).")
+	if err != nil {
+		return err
+	}
+	pa, pb, pc := ctx.Load(ctx.Param("acc"), ctx.GP64()), ctx.Load(ctx.Param("a"), ctx.GP64()), ctx.Load(ctx.Param("b"), ctx.GP64())
+	ctx.VMOVUPS(operand.Mem{Base: pa}, regs[0])
+	ctx.VMOVUPS(operand.Mem{Base: pb}, regs[1])
+	ctx.VMOVUPS(operand.Mem{Base: pc}, regs[2])
+	if err := emitEVEX(ctx, vdpbf16ps, regs[2], regs[1], regs[0]); err != nil {
+		return err
+	}
+	ctx.VMOVUPS(regs[0], operand.Mem{Base: pa})
+	ctx.VZEROUPPER()
+	ctx.RET()
+
+	name = "bf16Convert" + isa.Suffix
+	_, regs, err = begin(ctx, isa, Plan{Operands: 3}, name, "func(dst, lo, hi *float32)",
+		name+" writes to dst the 32 bf16 of lo's then hi's 16 float32, rounded to nearest even (one VCVTNE2PS2BF16).")
+	if err != nil {
+		return err
+	}
+	pd, plo, phi := ctx.Load(ctx.Param("dst"), ctx.GP64()), ctx.Load(ctx.Param("lo"), ctx.GP64()), ctx.Load(ctx.Param("hi"), ctx.GP64())
+	ctx.VMOVUPS(operand.Mem{Base: plo}, regs[1])
+	ctx.VMOVUPS(operand.Mem{Base: phi}, regs[2])
+	if err := emitEVEX(ctx, vcvtne2ps2bf16, regs[1], regs[2], regs[0]); err != nil {
+		return err
+	}
+	ctx.VMOVUPS(regs[0], operand.Mem{Base: pd})
+	ctx.VZEROUPPER()
+	ctx.RET()
+	return nil
+}
