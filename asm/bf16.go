@@ -5,6 +5,7 @@ import (
 
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
 
 	"github.com/netc/netc/runtime/kernels/abi"
 )
@@ -17,6 +18,10 @@ import (
 //   - bf16Dot<ISA>(acc, a, b *float32): acc's 16 float32 += the dot
 //     products of the bf16 pairs of a and b (64 bytes each), one
 //     VDPBF16PS;
+//   - bf16DotBroadcast<ISA>(acc, a, b *float32): the same with b's
+//     first bf16 pair broadcast to every lane, from memory (the form
+//     the conv kernels use for activations), with b at 8 bytes past a
+//     pointer in R12 (a SIB byte and a compressed displacement);
 //   - bf16Convert<ISA>(dst, lo, hi *float32): dst's 32 bf16 (64 bytes)
 //     are lo's then hi's 16 float32 rounded to nearest even, one
 //     VCVTNE2PS2BF16.
@@ -61,6 +66,24 @@ func BF16Kernels(ctx *build.Context, isa *abi.ISA) error {
 	ctx.VMOVUPS(operand.Mem{Base: pb}, regs[1])
 	ctx.VMOVUPS(operand.Mem{Base: pc}, regs[2])
 	if err := emitEVEX(ctx, vdpbf16ps, regs[2], regs[1], regs[0]); err != nil {
+		return err
+	}
+	ctx.VMOVUPS(regs[0], operand.Mem{Base: pa})
+	ctx.VZEROUPPER()
+	ctx.RET()
+
+	name = "bf16DotBroadcast" + isa.Suffix
+	_, regs, err = begin(ctx, isa, Plan{Operands: 2}, name, "func(acc, a, b *float32)",
+		name+" adds to acc's 16 float32 the dot products of a's bf16 pairs with b's first pair (one VDPBF16PS, b broadcast from memory).")
+	if err != nil {
+		return err
+	}
+	pa, pb = ctx.Load(ctx.Param("acc"), ctx.GP64()), ctx.Load(ctx.Param("a"), ctx.GP64())
+	ctx.Load(ctx.Param("b"), reg.R12)
+	ctx.SUBQ(operand.Imm(8), reg.R12)
+	ctx.VMOVUPS(operand.Mem{Base: pa}, regs[0])
+	ctx.VMOVUPS(operand.Mem{Base: pb}, regs[1])
+	if err := emitEVEXMem(ctx, vdpbf16ps, reg.R12, 8, true, regs[1], regs[0]); err != nil {
 		return err
 	}
 	ctx.VMOVUPS(regs[0], operand.Mem{Base: pa})

@@ -55,6 +55,47 @@ func (op evexOp) encode(dst, src1, src2 int) ([]byte, error) {
 	return []byte{0x62, p0, p1, p2, op.op, modrm}, nil
 }
 
+// encodeMem returns the EVEX encoding of op with its second source in
+// memory at disp(base), base a general register (0-15): the 64 bytes
+// there, or with bcst its 32 bits broadcast to every lane ({1to16}: a
+// bf16 pair). A displacement that is a multiple of the operand's size
+// (4 broadcast, 64 whole) within ±128 of them takes one byte (EVEX's
+// compressed disp8*N), others four.
+func (op evexOp) encodeMem(dst, src1, base int, disp int32, bcst bool) ([]byte, error) {
+	if dst < 0 || dst > 31 || src1 < 0 || src1 > 31 {
+		return nil, fmt.Errorf("asm: %s: register outside zmm0-zmm31", op.name)
+	}
+	if base < 0 || base > 15 {
+		return nil, fmt.Errorf("asm: %s: base register %d outside the 16 general registers", op.name, base)
+	}
+	if op.noSrc1 {
+		src1 = 0
+	}
+	inv := func(b int) byte { return byte(^b & 1) }
+	p0 := inv(dst>>3)<<7 | 1<<6 | inv(base>>3)<<5 | inv(dst>>4)<<4 | op.mm
+	p1 := byte((^src1&15)<<3) | 1<<2 | op.pp
+	p2 := byte(2<<5) | inv(src1>>4)<<3
+	n := int32(64)
+	if bcst {
+		p2 |= 1 << 4
+		n = 4
+	}
+	var mod byte
+	var tail []byte
+	switch {
+	case disp == 0 && base&7 != 5: // rbp and r13 have no displacement-free form
+	case disp%n == 0 && disp/n >= -128 && disp/n <= 127:
+		mod, tail = 1, []byte{byte(int8(disp / n))}
+	default:
+		mod, tail = 2, []byte{byte(disp), byte(disp >> 8), byte(disp >> 16), byte(disp >> 24)}
+	}
+	b := []byte{0x62, p0, p1, p2, op.op, mod<<6 | byte(dst&7)<<3 | byte(base&7)}
+	if base&7 == 4 { // rsp and r12 need a SIB byte: no index, base
+		b = append(b, 0x24)
+	}
+	return append(b, tail...), nil
+}
+
 // emitEVEX writes op dst, src1, src2 (in Go's operand order: src2,
 // src1, dst) as BYTE directives.
 func emitEVEX(ctx *build.Context, op evexOp, src2, src1, dst reg.VecPhysical) error {
@@ -63,6 +104,25 @@ func emitEVEX(ctx *build.Context, op evexOp, src2, src1, dst reg.VecPhysical) er
 		return err
 	}
 	ctx.Commentf("%s %s, %s, %s", op.name, src2.Asm(), src1.Asm(), dst.Asm())
+	for _, x := range b {
+		ctx.Instruction(&ir.Instruction{Opcode: "BYTE", Operands: []operand.Op{operand.U8(x)}})
+	}
+	return nil
+}
+
+// emitEVEXMem writes op dst, src1, disp(base) (Go's order: the memory
+// operand, src1, dst) as BYTE directives; base must be a physical
+// general register, since the bytes are fixed before allocation.
+func emitEVEXMem(ctx *build.Context, op evexOp, base reg.Physical, disp int32, bcst bool, src1, dst reg.VecPhysical) error {
+	b, err := op.encodeMem(int(dst.PhysicalIndex()), int(src1.PhysicalIndex()), int(base.PhysicalIndex()), disp, bcst)
+	if err != nil {
+		return err
+	}
+	mem := fmt.Sprintf("%d(%s)", disp, base.Asm())
+	if bcst {
+		mem += "{1to16}"
+	}
+	ctx.Commentf("%s %s, %s, %s", op.name, mem, src1.Asm(), dst.Asm())
 	for _, x := range b {
 		ctx.Instruction(&ir.Instruction{Opcode: "BYTE", Operands: []operand.Op{operand.U8(x)}})
 	}

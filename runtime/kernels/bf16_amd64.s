@@ -253,6 +253,29 @@ TEXT ·bf16DotAVX512(SB), NOSPLIT, $0-24
 	VZEROUPPER
 	RET
 
+// func bf16DotBroadcastAVX512(acc *float32, a *float32, b *float32)
+// Requires: AVX, AVX512F
+TEXT ·bf16DotBroadcastAVX512(SB), NOSPLIT, $0-24
+	MOVQ    acc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), R12
+	SUBQ    $0x08, R12
+	VMOVUPS (AX), Z0
+	VMOVUPS (CX), Z1
+
+	// VDPBF16PS 8(R12){1to16}, Z1, Z0
+	BYTE    $0x62
+	BYTE    $0xd2
+	BYTE    $0x76
+	BYTE    $0x58
+	BYTE    $0x52
+	BYTE    $0x44
+	BYTE    $0x24
+	BYTE    $0x02
+	VMOVUPS Z0, (AX)
+	VZEROUPPER
+	RET
+
 // func bf16ConvertAVX512(dst *float32, lo *float32, hi *float32)
 // Requires: AVX, AVX512F
 TEXT ·bf16ConvertAVX512(SB), NOSPLIT, $0-24

@@ -14,6 +14,11 @@ func bf16PeakAVX512(n int)
 //go:noescape
 func bf16DotAVX512(acc *float32, a *float32, b *float32)
 
+// bf16DotBroadcastAVX512 adds to acc's 16 float32 the dot products of a's bf16 pairs with b's first pair (one VDPBF16PS, b broadcast from memory).
+//
+//go:noescape
+func bf16DotBroadcastAVX512(acc *float32, a *float32, b *float32)
+
 // bf16ConvertAVX512 writes to dst the 32 bf16 of lo's then hi's 16 float32, rounded to nearest even (one VCVTNE2PS2BF16).
 //
 //go:noescape

@@ -49,7 +49,8 @@ func TestToBF16(t *testing.T) {
 // which neither avo nor Go's assembler knows) on this CPU against their
 // definitions: VCVTNE2PS2BF16 rounds as ToBF16, VDPBF16PS adds to each
 // float32 lane the products of its two bf16 pairs (exact in float32),
-// the odd one first, rounding after each add.
+// the odd one first, rounding after each add, also with the second
+// operand a bf16 pair broadcast from memory.
 func TestBF16Kernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, isa := range bf16ISAs(t) {
@@ -80,10 +81,22 @@ func TestBF16Kernels(t *testing.T) {
 				want[i] = acc[i] + pa[1].Float32()*pb[1].Float32()
 				want[i] += pa[0].Float32() * pb[0].Float32()
 			}
+			bcst := acc // b's first pair broadcast, from memory
+			pb0 := [2]BF16{BF16(math.Float32bits(b[0])), BF16(math.Float32bits(b[0]) >> 16)}
+			for i := range 16 {
+				pa := [2]BF16{BF16(math.Float32bits(a[i])), BF16(math.Float32bits(a[i]) >> 16)}
+				bcst[i] += pa[1].Float32() * pb0[1].Float32()
+				bcst[i] += pa[0].Float32() * pb0[0].Float32()
+			}
+			got := acc
+			k.bf16DotBroadcast(&got[0], &a[0], &b[0])
 			k.bf16Dot(&acc[0], &a[0], &b[0])
 			for i := range acc {
 				if acc[i] != want[i] {
 					t.Fatalf("%s: bf16Dot lane %d = %v, want %v", isa, i, acc[i], want[i])
+				}
+				if got[i] != bcst[i] {
+					t.Fatalf("%s: bf16DotBroadcast lane %d = %v, want %v", isa, i, got[i], bcst[i])
 				}
 			}
 		}

@@ -40,9 +40,11 @@ type asmKernels struct {
 	reluBackward   func(y, dy, dx *float32, rows int)
 	add            func(a, b, y *float32, rows int)
 	// The bf16 kernels, where the ISA has them (abi.ISA.BF16).
-	bf16Peak    func(n int)
-	bf16Dot     func(acc, a, b *float32)
-	bf16Convert func(dst, lo, hi *float32)
+	bf16Peak func(n int)
+	bf16Dot  func(acc, a, b *float32)
+	// bf16DotBroadcast is bf16Dot with b's first pair broadcast.
+	bf16DotBroadcast func(acc, a, b *float32)
+	bf16Convert      func(dst, lo, hi *float32)
 	// outer are the outer kernels by shape (abi.OuterShapes), tile
 	// (ISA.Tiles) and tile height−1.
 	outer [][][]func(*uintptr)
