@@ -19,9 +19,11 @@ import (
 // (0: what the machine has, see MachineMemory). The need is
 // compiler.Summary's MinTrainBytes, the least a training step takes (the
 // parameters with their gradients and momentum, the activations its
-// backward pass keeps), so that it never refuses a step a compiled model
-// could run; the interpreter needs more. It says nothing when the limit
-// is 0 and the machine's memory is unknown.
+// backward pass keeps), so that it never refuses a step that could run:
+// the kernel path's exact need, its programs' arena with the parameters
+// (netc check prints it), is 1% to 8% more for the specs in specs/, and
+// the reference path's (widths not a multiple of 16) more still. It says
+// nothing when the limit is 0 and the machine's memory is unknown.
 func CheckMemory(s *spec.Spec, batch int, limit int64) error {
 	from := "--memory allows"
 	if limit == 0 {
