@@ -25,6 +25,11 @@ import (
 //   - bf16Convert<ISA>(dst, lo, hi *float32): dst's 32 bf16 (64 bytes)
 //     are lo's then hi's 16 float32 rounded to nearest even, one
 //     VCVTNE2PS2BF16.
+//   - bf16FromFloat32<ISA>(dst *uint16, src *float32, pixels int): the
+//     pixels×16 float32 of src (NCHW16c: 16 channels a pixel) rounded to
+//     bf16 in the same layout, two pixels per VCVTNE2PS2BF16 (so a
+//     channel pair of a pixel is one 32-bit word, what the conv kernels
+//     broadcast); pixels ≥ 1.
 //
 // Other ISAs get none.
 func BF16Kernels(ctx *build.Context, isa *abi.ISA) error {
@@ -40,7 +45,7 @@ func BF16Kernels(ctx *build.Context, isa *abi.ISA) error {
 	if err != nil {
 		return err
 	}
-	n := ctx.Load(ctx.Param("n"), ctx.GP64())
+	iters := ctx.Load(ctx.Param("n"), ctx.GP64())
 	for _, v := range append(acc, ops...) {
 		ctx.VPXORD(v, v, v)
 	}
@@ -50,7 +55,7 @@ func BF16Kernels(ctx *build.Context, isa *abi.ISA) error {
 			return err
 		}
 	}
-	ctx.DECQ(n)
+	ctx.DECQ(iters)
 	ctx.JNZ(operand.LabelRef("loop"))
 	ctx.VZEROUPPER()
 	ctx.RET()
@@ -87,6 +92,41 @@ func BF16Kernels(ctx *build.Context, isa *abi.ISA) error {
 		return err
 	}
 	ctx.VMOVUPS(regs[0], operand.Mem{Base: pa})
+	ctx.VZEROUPPER()
+	ctx.RET()
+
+	name = "bf16FromFloat32" + isa.Suffix
+	_, regs, err = begin(ctx, isa, Plan{Operands: 3}, name, "func(dst *uint16, src *float32, pixels int)",
+		name+" rounds pixels×16 float32 of src to bf16 in dst, two pixels per VCVTNE2PS2BF16.")
+	if err != nil {
+		return err
+	}
+	pd, ps := ctx.Load(ctx.Param("dst"), ctx.GP64()), ctx.Load(ctx.Param("src"), ctx.GP64())
+	n := ctx.Load(ctx.Param("pixels"), ctx.GP64())
+	pairs := ctx.GP64()
+	ctx.MOVQ(n, pairs)
+	ctx.SHRQ(operand.Imm(1), pairs)
+	ctx.JZ(operand.LabelRef("odd"))
+	ctx.Label("pair")
+	ctx.VMOVUPS(operand.Mem{Base: ps}, regs[1])
+	ctx.VMOVUPS(operand.Mem{Base: ps, Disp: 64}, regs[2])
+	if err := emitEVEX(ctx, vcvtne2ps2bf16, regs[1], regs[2], regs[0]); err != nil { // low half: the first pixel
+		return err
+	}
+	ctx.VMOVUPS(regs[0], operand.Mem{Base: pd})
+	ctx.ADDQ(operand.Imm(128), ps)
+	ctx.ADDQ(operand.Imm(64), pd)
+	ctx.DECQ(pairs)
+	ctx.JNZ(operand.LabelRef("pair"))
+	ctx.Label("odd")
+	ctx.ANDQ(operand.Imm(1), n)
+	ctx.JZ(operand.LabelRef("done"))
+	ctx.VMOVUPS(operand.Mem{Base: ps}, regs[1])
+	if err := emitEVEX(ctx, vcvtne2ps2bf16, regs[1], regs[1], regs[0]); err != nil {
+		return err
+	}
+	ctx.VMOVDQU(regs[0].AsY(), operand.Mem{Base: pd}) // the low half: one pixel
+	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
 

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -64,3 +65,23 @@ func ToBF16(v float32) BF16 {
 
 // Float32 is b as a float32 (exact).
 func (b BF16) Float32() float32 { return math.Float32frombits(uint32(b) << 16) }
+
+// ToBF16s rounds src, NCHW16c activations (16 float32 a pixel), to bf16
+// in dst, in the same layout: with the ISA's bf16 kernel where this CPU
+// runs it, else with ToBF16 (the same values). It panics unless dst and
+// src have the same length, a multiple of 16.
+func ToBF16s(isa ISA, dst []BF16, src []float32) {
+	if len(dst) != len(src) || len(src)%Block != 0 {
+		panic(fmt.Sprintf("kernels: ToBF16s of %d float32 into %d bf16: want equal multiples of %d", len(src), len(dst), Block))
+	}
+	if len(src) == 0 {
+		return
+	}
+	if m := isa.impl(); m.bf16 {
+		m.asm.bf16FromFloat32((*uint16)(&dst[0]), &src[0], len(src)/Block)
+		return
+	}
+	for i, v := range src {
+		dst[i] = ToBF16(v)
+	}
+}

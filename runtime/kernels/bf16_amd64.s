@@ -276,6 +276,51 @@ TEXT ·bf16DotBroadcastAVX512(SB), NOSPLIT, $0-24
 	VZEROUPPER
 	RET
 
+// func bf16FromFloat32AVX512(dst *uint16, src *float32, pixels int)
+// Requires: AVX, AVX512F
+TEXT ·bf16FromFloat32AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ pixels+16(FP), DX
+	MOVQ DX, BX
+	SHRQ $0x01, BX
+	JZ   odd
+
+pair:
+	VMOVUPS (CX), Z1
+	VMOVUPS 64(CX), Z2
+
+	// VCVTNE2PS2BF16 Z1, Z2, Z0
+	BYTE    $0x62
+	BYTE    $0xf2
+	BYTE    $0x6f
+	BYTE    $0x48
+	BYTE    $0x72
+	BYTE    $0xc1
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x80, CX
+	ADDQ    $0x40, AX
+	DECQ    BX
+	JNZ     pair
+
+odd:
+	ANDQ    $0x01, DX
+	JZ      done
+	VMOVUPS (CX), Z1
+
+	// VCVTNE2PS2BF16 Z1, Z1, Z0
+	BYTE    $0x62
+	BYTE    $0xf2
+	BYTE    $0x77
+	BYTE    $0x48
+	BYTE    $0x72
+	BYTE    $0xc1
+	VMOVDQU Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func bf16ConvertAVX512(dst *float32, lo *float32, hi *float32)
 // Requires: AVX, AVX512F
 TEXT ·bf16ConvertAVX512(SB), NOSPLIT, $0-24

@@ -19,6 +19,11 @@ func bf16DotAVX512(acc *float32, a *float32, b *float32)
 //go:noescape
 func bf16DotBroadcastAVX512(acc *float32, a *float32, b *float32)
 
+// bf16FromFloat32AVX512 rounds pixels×16 float32 of src to bf16 in dst, two pixels per VCVTNE2PS2BF16.
+//
+//go:noescape
+func bf16FromFloat32AVX512(dst *uint16, src *float32, pixels int)
+
 // bf16ConvertAVX512 writes to dst the 32 bf16 of lo's then hi's 16 float32, rounded to nearest even (one VCVTNE2PS2BF16).
 //
 //go:noescape

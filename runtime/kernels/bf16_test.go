@@ -105,3 +105,32 @@ func TestBF16Kernels(t *testing.T) {
 		}
 	}
 }
+
+// TestToBF16s checks the conversion kernel against ToBF16 for odd and
+// even pixel counts, values of every magnitude, halfway cases included.
+func TestToBF16s(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, isa := range bf16ISAs(t) {
+		for _, pixels := range []int{1, 2, 3, 8, 13} {
+			src := make([]float32, pixels*Block)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(20)-10)))
+				if i%7 == 0 { // exactly halfway between two bf16
+					src[i] = math.Float32frombits(math.Float32bits(src[i])&0xffff0000 | 0x8000)
+				}
+			}
+			got := make([]BF16, len(src)+Block) // one pixel more: nothing may be written past the end
+			ToBF16s(isa, got[:len(src)], src)
+			for i, v := range src {
+				if got[i] != ToBF16(v) {
+					t.Fatalf("%s, %d pixels: bf16 %d = %#04x, want %#04x (of %v)", isa, pixels, i, got[i], ToBF16(v), v)
+				}
+			}
+			for i := len(src); i < len(got); i++ {
+				if got[i] != 0 {
+					t.Fatalf("%s, %d pixels: wrote past the end (index %d)", isa, pixels, i)
+				}
+			}
+		}
+	}
+}

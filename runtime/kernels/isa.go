@@ -45,6 +45,8 @@ type asmKernels struct {
 	// bf16DotBroadcast is bf16Dot with b's first pair broadcast.
 	bf16DotBroadcast func(acc, a, b *float32)
 	bf16Convert      func(dst, lo, hi *float32)
+	// bf16FromFloat32 rounds pixels×16 float32 to bf16 (see ToBF16s).
+	bf16FromFloat32 func(dst *uint16, src *float32, pixels int)
 	// outer are the outer kernels by shape (abi.OuterShapes), tile
 	// (ISA.Tiles) and tile height−1.
 	outer [][][]func(*uintptr)

@@ -32,6 +32,7 @@ var asmAVX512 = asmKernels{
 	bf16Convert:      bf16ConvertAVX512,
 	bf16Dot:          bf16DotAVX512,
 	bf16DotBroadcast: bf16DotBroadcastAVX512,
+	bf16FromFloat32:  bf16FromFloat32AVX512,
 	bf16Peak:         bf16PeakAVX512,
 	channelSums:      channelSumsAVX512,
 	fmaPeak:          fmaPeakAVX512,
