@@ -2,7 +2,8 @@
 """PyTorch side of `make bench-compare`: netc's ResNet-20 (CIFAR) in PyTorch.
 
     /usr/bin/python3 bench/compare.py --batch 128 --threads 1 --time 2 \
-        [--workloads inference,train_step,attack_step,adv_train_step_pgd10]
+        [--workloads inference,train_step,attack_step,adv_train_step_pgd10] \
+        [--precision fp32|bf16-attack|bf16] [--memory-format nchw|channels_last]
 
 Builds exactly the network that netc lowers from specs/resnet20-cifar.spec
 (compiler/graph.go): per-channel input normalization inside the model,
@@ -10,12 +11,16 @@ conv3x3(3->16)+BN+ReLU stem, three stages of three basic blocks (widths 16,
 32, 64; stride 2 and a 1x1 conv + BN shortcut in the first block of stages
 2 and 3), ReLU after the residual add, global average pool, Linear(64->10).
 It times each workload on synthetic data (pixels uniform in [0,1], random
-labels) in PyTorch's default eager path (NCHW float32, no compile/jit) and
-prints one JSON line on stdout, in images per second:
+labels) in PyTorch's eager path (no compile/jit): by default NCHW float32;
+--precision bf16-attack runs the PGD passes (and inference) under CPU
+autocast to bfloat16, bf16 the training step's too (the optimizer and its
+master weights stay float32, as autocast does); --memory-format
+channels_last stores the model and the images NHWC. It prints one JSON
+line on stdout, in images per second:
 
     {"impl":"pytorch","version":...,"model":"resnet20cifar","batch":128,
-     "threads":1,"inference":F,"train_step":F,"attack_step":F,
-     "adv_train_step_pgd10":F}
+     "threads":1,"precision":"fp32","memory_format":"nchw","inference":F,
+     "train_step":F,"attack_step":F,"adv_train_step_pgd10":F}
 
 Workloads (the same work as the netc model binary's `bench`):
   inference             eval-mode forward (running BN statistics), no grad
@@ -153,25 +158,37 @@ def set_requires_grad(model, flag):
         p.requires_grad_(flag)
 
 
+PRECISIONS = ("fp32", "bf16-attack", "bf16")
+MEMORY_FORMATS = ("nchw", "channels_last")
+
+
 class Bench:
-    def __init__(self, batch, seed=1):
+    def __init__(self, batch, seed=1, precision="fp32", memory_format="nchw"):
         torch.manual_seed(seed)
         self.batch = batch
         self.model = ResNet20()
+        fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
+        self.model = self.model.to(memory_format=fmt)
         self.opt = make_optimizer(self.model)
-        self.x = torch.rand(batch, 3, 32, 32)
+        self.x = torch.rand(batch, 3, 32, 32).contiguous(memory_format=fmt)
         self.y = torch.randint(0, 10, (batch,))
         self.x_adv = self.x.clone()
+        self.attack_bf16 = precision in ("bf16-attack", "bf16")
+        self.train_bf16 = precision == "bf16"
+
+    def _autocast(self, on):
+        return torch.cpu.amp.autocast(enabled=on, dtype=torch.bfloat16)
 
     def inference(self):
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast(self.attack_bf16):
             return self.model(self.x)
 
     def _train(self, x):
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(self.model(x), self.y)
+        with self._autocast(self.train_bf16):
+            loss = F.cross_entropy(self.model(x).float(), self.y)
         loss.backward()
         self.opt.step()
         return loss
@@ -182,7 +199,8 @@ class Bench:
     def _pgd_step(self, x0, x):
         # Eval mode, parameters frozen by the caller: only d loss / d x.
         x = x.detach().requires_grad_(True)
-        loss = F.cross_entropy(self.model(x), self.y)
+        with self._autocast(self.attack_bf16):
+            loss = F.cross_entropy(self.model(x).float(), self.y)
         (g,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
             x = x + STEP * g.sign()
@@ -237,6 +255,9 @@ def main():
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help="comma-separated subset of " + ",".join(WORKLOADS))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                    help="bf16-attack: the PGD passes under CPU autocast to bfloat16; bf16: the training step too")
+    ap.add_argument("--memory-format", default="nchw", choices=MEMORY_FORMATS)
     a = ap.parse_args()
     wls = [w.strip() for w in a.workloads.split(",") if w.strip()]
     bad = [w for w in wls if w not in WORKLOADS]
@@ -251,7 +272,7 @@ def main():
         log("set_num_interop_threads(1): %s" % e)
     torch.set_num_threads(a.threads)
 
-    b = Bench(a.batch, a.seed)
+    b = Bench(a.batch, a.seed, a.precision, a.memory_format)
     nparams = sum(p.numel() for p in b.model.parameters())
     log("torch %s, %d intra-op thread(s), %d inter-op; resnet20cifar: %d parameters, batch %d"
         % (torch.__version__, torch.get_num_threads(), torch.get_num_interop_threads(), nparams, a.batch))
@@ -260,7 +281,7 @@ def main():
         sys.exit(1)
 
     out = {"impl": "pytorch", "version": torch.__version__, "model": "resnet20cifar",
-           "batch": a.batch, "threads": a.threads}
+           "batch": a.batch, "threads": a.threads, "precision": a.precision, "memory_format": a.memory_format}
     for w in WORKLOADS:
         if w in wls:
             out[w] = measure(getattr(b, w), w, a.batch, a.time, 1 if w == "adv_train_step_pgd10" else 2)
