@@ -40,25 +40,11 @@ func BF16Kernels(ctx *build.Context, isa *abi.ISA) error {
 		return fmt.Errorf("asm: ISA %s has bf16 kernels but not 16-lane EVEX registers", isa.Name)
 	}
 	name := "bf16Peak" + isa.Suffix
-	acc, ops, err := begin(ctx, isa, Plan{Accumulators: isa.FMAChains, Operands: 2}, name, "func(n int)",
-		fmt.Sprintf("%s runs n iterations of %d independent VDPBF16PS.", name, isa.FMAChains))
+	err := peakLoop(ctx, isa, name, fmt.Sprintf("%s runs n iterations of %d independent VDPBF16PS.", name, isa.FMAChains),
+		func(a, b, acc reg.VecPhysical) error { return emitEVEX(ctx, vdpbf16ps, b, a, acc) })
 	if err != nil {
 		return err
 	}
-	iters := ctx.Load(ctx.Param("n"), ctx.GP64())
-	for _, v := range append(acc, ops...) {
-		ctx.VPXORD(v, v, v)
-	}
-	ctx.Label("loop")
-	for _, v := range acc {
-		if err := emitEVEX(ctx, vdpbf16ps, ops[1], ops[0], v); err != nil {
-			return err
-		}
-	}
-	ctx.DECQ(iters)
-	ctx.JNZ(operand.LabelRef("loop"))
-	ctx.VZEROUPPER()
-	ctx.RET()
 
 	name = "bf16Dot" + isa.Suffix
 	_, regs, err := begin(ctx, isa, Plan{Operands: 3}, name, "func(acc, a, b *float32)",
