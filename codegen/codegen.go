@@ -174,10 +174,7 @@ func modelFile(g *compiler.Graph, src []byte, o Options, sh shapes) ([]byte, err
 
 	emitTypes(f, g)
 	emitModel(f, g, arena, attack != nil)
-	perImage := train.ArenaSize
-	if attack != nil {
-		perImage = max(perImage, attack.ArenaSize)
-	}
+	perImage := compiler.ArenaSize(train, attack)
 	emitPredict(f, perImage)
 	emitBuild(f, g, sh)
 	emitPhase(f, "trainForward", jen.Id("x").Op("*").Qual(nnPath, "Tensor"), train.Forward)

@@ -195,6 +195,15 @@ func (g *Graph) Program(pass Pass) *Program {
 	return b.prog
 }
 
+// ArenaSize is the arena's floats per image that both programs of a
+// graph share: train's, or attack's if larger (attack may be nil).
+func ArenaSize(train, attack *Program) int {
+	if attack == nil {
+		return train.ArenaSize
+	}
+	return max(train.ArenaSize, attack.ArenaSize)
+}
+
 // planner lowers a graph to a Program. Backward gradients flow as in a
 // tape: the first gradient to reach a node is written into the node's
 // own buffer (or handed over from its consumer's when nothing else

@@ -54,10 +54,7 @@ func runCheck(args []string) error {
 	sum := g.Summarize(*batch)
 	var arena int64 // bytes of a step on the kernel path: the programs' arena, parameters with gradient and momentum
 	if compiler.Supported(g, kernels.Block) == nil {
-		size := g.Program(compiler.TrainPass).ArenaSize
-		if p := g.Program(compiler.AttackPass); p != nil {
-			size = max(size, p.ArenaSize)
-		}
+		size := compiler.ArenaSize(g.Program(compiler.TrainPass), g.Program(compiler.AttackPass))
 		arena = 4*int64(size)*int64(*batch) + 3*4*sum.Params
 	}
 	if *asJSON {

@@ -79,13 +79,7 @@ func newFast(net *Net[float32], isa kernels.ISA) *fast {
 }
 
 // arenaSize is the arena's floats per image: enough for either program.
-func (f *fast) arenaSize() int {
-	size := f.train.ArenaSize
-	if f.attack != nil {
-		size = max(size, f.attack.ArenaSize)
-	}
-	return size
-}
+func (f *fast) arenaSize() int { return compiler.ArenaSize(f.train, f.attack) }
 
 // buffer is the memory of b for the current batch.
 func (f *fast) buffer(b *compiler.Buffer) []float32 {
