@@ -503,8 +503,3 @@ func countTop5(logits *nn.Tensor, want []int) int {
 	}
 	return c
 }
-
-// countEqual counts rows of logits whose arg max equals want.
-func countEqual(logits *nn.Tensor, want []int) int {
-	return nn.CountTop1(logits.Data, logits.Shape[1], want)
-}
